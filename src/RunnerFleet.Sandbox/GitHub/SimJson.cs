@@ -1,0 +1,124 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace RunnerFleet.Sandbox.GitHub;
+
+/// <summary>Renders simulator state in GitHub's REST and webhook shapes (see shared/reference).</summary>
+internal static class SimJson
+{
+    public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+    };
+
+    private const string Api = "https://api.github.com";
+
+    public static JsonObject Repository(SimRepository r) => new()
+    {
+        ["id"] = r.Id,
+        ["node_id"] = $"R_{r.Id}",
+        ["name"] = r.Name,
+        ["full_name"] = r.FullName,
+        ["private"] = r.Private,
+        ["owner"] = Owner(r.Owner),
+        ["html_url"] = $"https://github.com/{r.FullName}",
+        ["fork"] = false,
+        ["url"] = $"{Api}/repos/{r.FullName}",
+        ["default_branch"] = "main",
+        ["visibility"] = r.Private ? "private" : "public",
+    };
+
+    public static JsonObject Owner(string login) => new()
+    {
+        ["login"] = login,
+        ["id"] = Math.Abs(login.GetHashCode(StringComparison.Ordinal)),
+        ["type"] = "Organization",
+        ["site_admin"] = false,
+    };
+
+    public static JsonObject Run(SimWorkflowRun run) => new()
+    {
+        ["id"] = run.Id,
+        ["name"] = run.Name,
+        ["node_id"] = $"WFR_{run.Id}",
+        ["head_branch"] = "main",
+        ["head_sha"] = run.HeadSha,
+        ["path"] = ".github/workflows/ci.yml",
+        ["display_title"] = run.Name,
+        ["run_number"] = run.Id,
+        ["event"] = "push",
+        ["status"] = run.Status,
+        ["conclusion"] = run.Conclusion,
+        ["workflow_id"] = 1,
+        ["check_suite_id"] = run.Id,
+        ["url"] = $"{Api}/repos/{run.Repository.FullName}/actions/runs/{run.Id}",
+        ["html_url"] = $"https://github.com/{run.Repository.FullName}/actions/runs/{run.Id}",
+        ["pull_requests"] = new JsonArray(),
+        ["created_at"] = Time(run.CreatedAt),
+        ["updated_at"] = Time(run.UpdatedAt),
+        ["run_attempt"] = 1,
+        ["run_started_at"] = Time(run.StartedAt ?? run.CreatedAt),
+        ["jobs_url"] = $"{Api}/repos/{run.Repository.FullName}/actions/runs/{run.Id}/jobs",
+        ["repository"] = Repository(run.Repository),
+        ["head_repository"] = Repository(run.Repository),
+    };
+
+    public static JsonObject Job(SimJob job)
+    {
+        var repo = job.Run.Repository.FullName;
+        return new JsonObject
+        {
+            ["id"] = job.Id,
+            ["run_id"] = job.Run.Id,
+            ["run_url"] = $"{Api}/repos/{repo}/actions/runs/{job.Run.Id}",
+            ["run_attempt"] = 1,
+            ["node_id"] = $"CR_{job.Id}",
+            ["head_sha"] = job.Run.HeadSha,
+            ["head_branch"] = "main",
+            ["url"] = $"{Api}/repos/{repo}/actions/jobs/{job.Id}",
+            ["html_url"] = $"https://github.com/{repo}/actions/runs/{job.Run.Id}/job/{job.Id}",
+            ["status"] = job.Status,
+            ["conclusion"] = job.Conclusion,
+            ["created_at"] = Time(job.CreatedAt),
+            ["started_at"] = Time(job.StartedAt ?? job.CreatedAt),
+            ["completed_at"] = job.CompletedAt is { } c ? Time(c) : null,
+            ["name"] = job.Name,
+            ["steps"] = new JsonArray(),
+            ["check_run_url"] = $"{Api}/repos/{repo}/check-runs/{job.Id}",
+            ["labels"] = new JsonArray([.. job.Labels.Select(l => (JsonNode)JsonValue.Create(l))]),
+            ["runner_id"] = job.RunnerId,
+            ["runner_name"] = job.RunnerName,
+            ["runner_group_id"] = job.RunnerId is null ? null : 1,
+            ["runner_group_name"] = job.RunnerId is null ? null : "Default",
+            ["workflow_name"] = job.Run.Name,
+        };
+    }
+
+    public static JsonObject Runner(SimRunner r, bool online) => new()
+    {
+        ["id"] = r.Id,
+        ["name"] = r.Name,
+        ["os"] = "linux",
+        ["status"] = online ? "online" : "offline",
+        ["busy"] = r.Busy,
+        ["ephemeral"] = r.Ephemeral,
+        ["runner_group_id"] = r.RunnerGroupId,
+        ["labels"] = new JsonArray([.. r.Labels.Select((l, i) => (JsonNode)new JsonObject
+        {
+            ["id"] = i + 1,
+            ["name"] = l,
+            ["type"] = l is "self-hosted" or "linux" or "x64" or "arm64" ? "read-only" : "custom",
+        })]),
+    };
+
+    public static JsonObject Webhook(string action, SimJob job) => new()
+    {
+        ["action"] = action,
+        ["workflow_job"] = Job(job),
+        ["repository"] = Repository(job.Run.Repository),
+        ["organization"] = new JsonObject { ["login"] = job.Run.Repository.Owner, ["id"] = Math.Abs(job.Run.Repository.Owner.GetHashCode(StringComparison.Ordinal)) },
+        ["sender"] = Owner("octocat"),
+    };
+
+    public static string Time(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
+}

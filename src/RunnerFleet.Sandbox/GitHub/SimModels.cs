@@ -1,0 +1,77 @@
+namespace RunnerFleet.Sandbox.GitHub;
+
+/// <summary>A repository the simulator knows.</summary>
+public sealed record SimRepository(long Id, string Owner, string Name, bool Private)
+{
+    public string FullName => $"{Owner}/{Name}";
+}
+
+/// <summary>A workflow run; its status is derived from its jobs.</summary>
+public sealed class SimWorkflowRun
+{
+    public required long Id { get; init; }
+    public required SimRepository Repository { get; init; }
+    public required string Name { get; init; }
+    public required string HeadSha { get; init; }
+    public required DateTimeOffset CreatedAt { get; init; }
+    public DateTimeOffset UpdatedAt { get; set; }
+    public DateTimeOffset? StartedAt { get; set; }
+    public List<SimJob> Jobs { get; } = [];
+
+    public string Status =>
+        Jobs.All(j => j.Status == "completed") ? "completed"
+        : Jobs.All(j => j.Status == "queued") ? "queued"
+        : "in_progress";
+
+    public string? Conclusion => Status == "completed"
+        ? (Jobs.All(j => j.Conclusion == "success") ? "success" : "failure")
+        : null;
+}
+
+/// <summary>A workflow job: queued → in_progress → completed.</summary>
+public sealed class SimJob
+{
+    public required long Id { get; init; }
+    public required SimWorkflowRun Run { get; init; }
+    public required string Name { get; init; }
+    public required IReadOnlyList<string> Labels { get; init; }
+    public required TimeSpan Duration { get; init; }
+    public required DateTimeOffset CreatedAt { get; init; }
+    public string Status { get; set; } = "queued";
+    public string? Conclusion { get; set; }
+    public DateTimeOffset? StartedAt { get; set; }
+    public DateTimeOffset? CompletedAt { get; set; }
+    public long? RunnerId { get; set; }
+    public string? RunnerName { get; set; }
+    /// <summary>How many runners this job was handed to; real GitHub also hands a job to exactly one runner.</summary>
+    public int Assignments { get; set; }
+}
+
+/// <summary>A registered self-hosted runner. Scope is "owner/repo" or an organization login.</summary>
+public sealed class SimRunner
+{
+    public required long Id { get; init; }
+    public required string Name { get; init; }
+    public required string Scope { get; init; }
+    public required IReadOnlyList<string> Labels { get; init; }
+    public required bool Ephemeral { get; init; }
+    public required string Credential { get; init; }
+    public required long RunnerGroupId { get; init; }
+    public required DateTimeOffset RegisteredAt { get; init; }
+    public bool SessionOpen { get; set; }
+    public DateTimeOffset? LastSeen { get; set; }
+    public SimJob? Job { get; set; }
+    public bool JobDone { get; set; }
+    public bool Busy => Job is not null && !JobDone;
+}
+
+/// <summary>A fault injected into the REST API: the next <see cref="Count"/> matching requests fail.</summary>
+public sealed class SimFault
+{
+    public required string PathPrefix { get; init; }
+    public string? Method { get; init; }
+    public required int Status { get; init; }
+    public int Count { get; set; } = 1;
+    public int? RetryAfterSeconds { get; init; }
+    public bool ExhaustRateLimit { get; init; }
+}

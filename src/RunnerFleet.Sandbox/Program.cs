@@ -1,0 +1,64 @@
+using Microsoft.Extensions.Logging;
+using RunnerFleet.Sandbox;
+using RunnerFleet.Sandbox.GitHub;
+
+// Standalone simulator: dotnet run --project src/RunnerFleet.Sandbox -- --github-url http://127.0.0.1:5080
+var options = new GitHubSimulatorOptions();
+var urls = new List<string>();
+string? webhookUrl = null, webhookSecret = null;
+var repos = new List<string>();
+for (var i = 0; i < args.Length; i++)
+{
+    string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+    switch (args[i])
+    {
+        case "--github-url": urls.Add(Next()); break;
+        case "--runner-base-url": options.RunnerBaseUrl = Next(); break;
+        case "--token": options.Tokens.Add(Next()); break;
+        case "--rate-limit": options.RateLimitPerHour = int.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture); break;
+        case "--webhook-url": webhookUrl = Next(); break;
+        case "--webhook-secret": webhookSecret = Next(); break;
+        case "--repository": repos.Add(Next()); break;
+        case "--help" or "-h":
+            Console.WriteLine("""
+                RunnerFleet.Sandbox: a GitHub simulator for RunnerFleet.
+                  --github-url URL        where to serve the GitHub API (repeatable; default http://127.0.0.1:5080)
+                  --runner-base-url URL   the address runners use to reach the simulator (written into JIT configs)
+                  --token TOKEN           accept this personal access token (sandbox-token is always accepted)
+                  --rate-limit N          primary rate limit per token and hour (default 5000)
+                  --webhook-url URL       POST workflow_job events here
+                  --webhook-secret S      sign them with this secret (X-Hub-Signature-256)
+                  --repository OWNER/REPO create this repository at start (repeatable)
+                """);
+            return 0;
+        default:
+            Console.Error.WriteLine($"Unknown option '{args[i]}'. See --help.");
+            return 2;
+    }
+}
+
+if (urls.Count == 0)
+{
+    urls.Add("http://127.0.0.1:5080");
+}
+
+using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true));
+await using var server = await GitHubSimulatorServer.StartAsync(urls, options, TimeProvider.System, loggerFactory);
+foreach (var repo in repos)
+{
+    server.Simulator.EnsureRepository(repo);
+}
+
+if (webhookUrl is not null)
+{
+    server.Simulator.AddWebhook(new Uri(webhookUrl), webhookSecret);
+}
+
+Console.WriteLine($"GitHub simulator listening on {string.Join(", ", server.Addresses)}");
+Console.WriteLine($"  queue jobs:  curl -X POST {server.BaseUrl}_sandbox/jobs -H 'content-type: application/json' -d '{{\"repository\":\"octo/app\",\"labels\":[\"self-hosted\",\"linux\",\"x64\"],\"count\":5,\"durationSeconds\":3}}'");
+Console.WriteLine("Press Ctrl+C to stop.");
+var stop = new TaskCompletionSource();
+Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.TrySetResult(); };
+AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.TrySetResult();
+await stop.Task;
+return 0;
