@@ -1,0 +1,116 @@
+using Microsoft.AspNetCore.Http.Features;
+using RunnerFleet.Controller.Configuration;
+using RunnerFleet.Controller.Fleet;
+using RunnerFleet.Controller.GitHub;
+using RunnerFleet.Controller.Store;
+
+namespace RunnerFleet.Controller.Api;
+
+/// <summary>The read API (<c>/api/…</c>) and the GitHub webhook endpoint.</summary>
+public static class FleetApi
+{
+    /// <summary>GitHub caps deliveries at 25 MB; a workflow_job event is ~10 KB. Anything near 1 MB is not one.</summary>
+    public const long MaxWebhookBytes = 1024 * 1024;
+
+    public static IEndpointRouteBuilder MapFleetApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api");
+
+        api.MapGet("/runners", async (IFleetStore store, string? state, int? limit, CancellationToken ct) =>
+        {
+            var runners = await store.ListRunnersAsync(Math.Clamp(limit ?? 500, 1, 10_000), ct).ConfigureAwait(false);
+            return Results.Ok(runners
+                .Where(r => state is null || string.Equals(r.State.ToString(), state, StringComparison.OrdinalIgnoreCase))
+                .Select(RunnerView.From));
+        });
+
+        api.MapGet("/runners/{name}/events", async (IFleetStore store, string name, CancellationToken ct) =>
+            await store.FindRunnerByNameAsync(name, ct).ConfigureAwait(false) is { } r
+                ? Results.Ok(await store.ListEventsAsync(r.Id, ct).ConfigureAwait(false))
+                : Results.NotFound(new { error = $"no runner named {name}" }));
+
+        api.MapGet("/jobs", async (IFleetStore store, string? status, int? limit, CancellationToken ct) =>
+        {
+            JobStatus? filter = status is null ? null : Enum.TryParse<JobStatus>(status.Replace("_", string.Empty, StringComparison.Ordinal), true, out var s) ? s : null;
+            if (status is not null && filter is null)
+            {
+                return Results.BadRequest(new { error = "status must be queued, in_progress or completed" });
+            }
+
+            var jobs = await store.ListJobsAsync(filter, Math.Clamp(limit ?? 500, 1, 10_000), ct).ConfigureAwait(false);
+            return Results.Ok(jobs.Select(JobView.From));
+        });
+
+        api.MapGet("/pools", async (IFleetStore store, PoolCatalog pools, CancellationToken ct) =>
+        {
+            var runners = await store.ListActiveRunnersAsync(ct).ConfigureAwait(false);
+            var queued = await store.ListJobsAsync(JobStatus.Queued, 10_000, ct).ConfigureAwait(false);
+            return Results.Ok(pools.Pools.Select(p => new
+            {
+                name = p.Name,
+                labels = p.Labels,
+                provider = p.Provider,
+                minIdle = p.MinIdle,
+                maxRunners = p.MaxRunners,
+                overflow = p.Overflow,
+                registration = p.Registration.ToString(),
+                image = p.Provider == "docker" ? p.Docker.Image : null,
+                platform = p.Docker.Platform,
+                runners = Enum.GetValues<RunnerState>().Where(s => !RunnerStateMachine.IsFinal(s))
+                    .ToDictionary(s => s.ToString(), s => runners.Count(r => r.Pool == p.Name && r.State == s)),
+                queuedJobs = queued.Count(j => j.Pool == p.Name),
+            }));
+        });
+
+        app.MapPost("/webhooks/github", async (HttpContext ctx, WebhookJobSource webhooks) =>
+        {
+            var sizeFeature = ctx.Features.Get<IHttpMaxRequestBodySizeFeature>();
+            if (sizeFeature is { IsReadOnly: false })
+            {
+                sizeFeature.MaxRequestBodySize = MaxWebhookBytes;
+            }
+
+            if (ctx.Request.ContentLength > MaxWebhookBytes)
+            {
+                return Results.StatusCode(StatusCodes.Status413PayloadTooLarge);
+            }
+
+            byte[] body;
+            try
+            {
+                using var buffer = new MemoryStream();
+                await ctx.Request.Body.CopyToAsync(buffer, ctx.RequestAborted).ConfigureAwait(false);
+                body = buffer.ToArray();
+            }
+            catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+            {
+                return Results.StatusCode(StatusCodes.Status413PayloadTooLarge);
+            }
+
+            var h = ctx.Request.Headers;
+            var outcome = await webhooks.HandleAsync(h["X-GitHub-Event"].FirstOrDefault(), h["X-GitHub-Delivery"].FirstOrDefault(), h["X-Hub-Signature-256"].FirstOrDefault(), body, ctx.RequestAborted).ConfigureAwait(false);
+            return outcome.Error is null ? Results.StatusCode(outcome.StatusCode) : Results.Json(new { error = outcome.Error }, statusCode: outcome.StatusCode);
+        });
+
+        return app;
+    }
+}
+
+/// <summary>A runner as the API shows it.</summary>
+public sealed record RunnerView(
+    string Id, string Name, string Pool, string Provider, string Scope, string State, string? ProviderResourceId, string? ProviderEndpoint,
+    long? GitHubRunnerId, long? JobId, DateTimeOffset RequestedAt, DateTimeOffset? CreatedAt, DateTimeOffset? OnlineAt, DateTimeOffset? BusyAt,
+    DateTimeOffset? CompletedAt, DateTimeOffset? DestroyedAt, string? FailureReason, decimal Cost)
+{
+    public static RunnerView From(RunnerRecord r) => new(r.Id, r.Name, r.Pool, r.Provider, r.Scope, r.State.ToString(), r.ProviderResourceId, r.ProviderEndpoint,
+        r.GitHubRunnerId, r.JobId, r.RequestedAt, r.CreatedAt, r.OnlineAt, r.BusyAt, r.CompletedAt, r.DestroyedAt, r.FailureReason, r.Cost);
+}
+
+/// <summary>A job as the API shows it.</summary>
+public sealed record JobView(long Id, long RunId, string Repository, string? Name, IReadOnlyList<string> Labels, string Status, string? Pool, string? RunnerName,
+    string? Conclusion, DateTimeOffset? QueuedAt, DateTimeOffset? StartedAt, DateTimeOffset? CompletedAt)
+{
+    public static JobView From(JobRecord j) => new(j.Id, j.RunId, j.Repository, j.Name, j.Labels,
+        j.Status switch { JobStatus.Queued => "queued", JobStatus.InProgress => "in_progress", _ => "completed" },
+        j.Pool, j.RunnerName, j.Conclusion, j.QueuedAt, j.StartedAt, j.CompletedAt);
+}

@@ -1,0 +1,27 @@
+namespace RunnerFleet.Controller.Configuration;
+
+/// <summary>The <c>Docker</c> section: the engines Docker pools run on.</summary>
+public sealed class DockerOptions
+{
+    public const string Section = "Docker";
+
+    public List<DockerEndpointOptions> Endpoints { get; set; } = [];
+
+    /// <summary>Engine API version to speak. 1.41 is Docker 20.10 (Debian 12); newer engines accept it.</summary>
+    public string ApiVersion { get; set; } = "1.41";
+
+    public IReadOnlyList<DockerEndpointOptions> EffectiveEndpoints => Endpoints.Count > 0
+        ? Endpoints
+        : [new DockerEndpointOptions { Name = "local", Uri = new Uri("unix:///var/run/docker.sock"), MaxRunners = 20 }];
+}
+
+/// <summary><c>Docker:Endpoints:N</c>: one engine and how many runners it may hold.</summary>
+public sealed class DockerEndpointOptions
+{
+    public string? Name { get; set; }
+
+    /// <summary>unix:///var/run/docker.sock, or tcp://host:2376 (with TLS from the environment's DOCKER_CERT_PATH).</summary>
+    public Uri? Uri { get; set; }
+
+    public int MaxRunners { get; set; } = 20;
+}

@@ -1,0 +1,39 @@
+using Microsoft.Extensions.Options;
+
+namespace RunnerFleet.Controller.Configuration;
+
+/// <summary>Checks <c>Docker</c> at start.</summary>
+public sealed class DockerOptionsValidator : IValidateOptions<DockerOptions>
+{
+    public ValidateOptionsResult Validate(string? name, DockerOptions options)
+    {
+        List<string>? errors = null;
+        void Fail(string message) => (errors ??= []).Add(message);
+        var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        for (var i = 0; i < options.Endpoints.Count; i++)
+        {
+            var e = options.Endpoints[i];
+            if (string.IsNullOrWhiteSpace(e.Name) || !names.Add(e.Name))
+            {
+                Fail($"Docker:Endpoints:{i}:Name must be set and unique (was '{e.Name}').");
+            }
+
+            if (e.Uri is null || e.Uri.Scheme is not ("unix" or "tcp" or "http" or "https" or "npipe"))
+            {
+                Fail($"Docker:Endpoints:{i}:Uri must be unix:///path or tcp://host:port (was '{e.Uri}').");
+            }
+
+            if (e.MaxRunners < 1)
+            {
+                Fail($"Docker:Endpoints:{i}:MaxRunners must be at least 1 (was {e.MaxRunners}).");
+            }
+        }
+
+        if (!Version.TryParse(options.ApiVersion, out _))
+        {
+            Fail($"Docker:ApiVersion must look like 1.41 (was '{options.ApiVersion}').");
+        }
+
+        return errors is { Count: > 0 } ? ValidateOptionsResult.Fail(errors) : ValidateOptionsResult.Success;
+    }
+}

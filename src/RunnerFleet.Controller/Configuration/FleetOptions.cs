@@ -1,0 +1,58 @@
+using RunnerFleet.Controller.Fleet;
+
+namespace RunnerFleet.Controller.Configuration;
+
+/// <summary>The <c>Fleet</c> configuration section.</summary>
+public sealed class FleetOptions
+{
+    public const string Section = "Fleet";
+
+    /// <summary>Names this fleet's runners and labels its resources; two fleets on one account must differ.</summary>
+    public string Name { get; set; } = "runnerfleet";
+
+    public List<PoolOptions> Pools { get; set; } = [];
+
+    public TimeSpan PlanInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How often provider inventories are checked for exited runners (container exit is also pushed).</summary>
+    public TimeSpan ReapInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    public TimeSpan ReconcileInterval { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How many runners are provisioned at once.</summary>
+    public int ProvisionParallelism { get; set; } = 8;
+}
+
+/// <summary>One entry of <c>Fleet:Pools</c>.</summary>
+public sealed class PoolOptions
+{
+    public string? Name { get; set; }
+    public List<string> Labels { get; set; } = [];
+    public string? Provider { get; set; }
+    public int MinIdle { get; set; }
+    public int MaxRunners { get; set; } = 10;
+    public string? Overflow { get; set; }
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(10);
+    public TimeSpan BootTimeout { get; set; } = TimeSpan.FromMinutes(5);
+    public TimeSpan MaxJobDuration { get; set; } = TimeSpan.FromHours(6);
+    public long RunnerGroupId { get; set; } = 1;
+    public string? Registration { get; set; }
+
+    /// <summary>Where min-idle runners register ("owner/repo" or an organization). Default: the first organization, else the first repository.</summary>
+    public string? Scope { get; set; }
+
+    public DockerPoolOptions Docker { get; set; } = new();
+}
+
+/// <summary><c>Fleet:Pools:N:Docker</c>.</summary>
+public sealed class DockerPoolOptions
+{
+    public string? Image { get; set; }
+    public string? Platform { get; set; }
+    public double Cpus { get; set; } = 2;
+    public long MemoryMb { get; set; } = 4096;
+    public long PidsLimit { get; set; } = 4096;
+    public string? Network { get; set; }
+    public List<string> Command { get; set; } = [];
+    public List<string> Endpoints { get; set; } = [];
+}

@@ -1,0 +1,65 @@
+using Microsoft.Extensions.Options;
+
+namespace RunnerFleet.Controller.Configuration;
+
+/// <summary>Checks <c>GitHub</c> at start; every message names the configuration key at fault.</summary>
+public sealed class GitHubOptionsValidator : IValidateOptions<GitHubOptions>
+{
+    public ValidateOptionsResult Validate(string? name, GitHubOptions options)
+    {
+        List<string>? errors = null;
+        void Fail(string message) => (errors ??= []).Add(message);
+
+        if (!options.ApiUrl.IsAbsoluteUri || options.ApiUrl.Scheme is not ("http" or "https"))
+        {
+            Fail($"GitHub:ApiUrl must be an absolute http(s) URL (was '{options.ApiUrl}').");
+        }
+
+        var hasToken = !string.IsNullOrWhiteSpace(options.Token);
+        if (hasToken && options.UsesApp)
+        {
+            Fail("GitHub:Token and GitHub:App:Id are both set; use one way to authenticate.");
+        }
+        else if (!hasToken && !options.UsesApp)
+        {
+            Fail("GitHub:Token is missing: set GitHub:Token (a personal access token) or GitHub:App:{Id, InstallationId, PrivateKeyPath}.");
+        }
+
+        if (options.UsesApp)
+        {
+            if (options.App.InstallationId is null or <= 0)
+            {
+                Fail("GitHub:App:InstallationId is required with GitHub:App:Id.");
+            }
+
+            if (string.IsNullOrWhiteSpace(options.App.PrivateKeyPath))
+            {
+                Fail("GitHub:App:PrivateKeyPath is required with GitHub:App:Id.");
+            }
+            else if (!File.Exists(options.App.PrivateKeyPath))
+            {
+                Fail($"GitHub:App:PrivateKeyPath '{options.App.PrivateKeyPath}' does not exist.");
+            }
+        }
+
+        if (options.Repositories.Count == 0 && options.Organizations.Count == 0)
+        {
+            Fail("GitHub:Repositories and GitHub:Organizations are both empty: name at least one owner/repo or organization.");
+        }
+
+        for (var i = 0; i < options.Repositories.Count; i++)
+        {
+            if (options.Repositories[i].Split('/') is not [{ Length: > 0 }, { Length: > 0 }])
+            {
+                Fail($"GitHub:Repositories:{i} must be owner/repo (was '{options.Repositories[i]}').");
+            }
+        }
+
+        if (options.PollInterval < TimeSpan.Zero)
+        {
+            Fail($"GitHub:PollInterval must not be negative (was {options.PollInterval}).");
+        }
+
+        return errors is { Count: > 0 } ? ValidateOptionsResult.Fail(errors) : ValidateOptionsResult.Success;
+    }
+}

@@ -1,0 +1,35 @@
+namespace RunnerFleet.Controller.Fleet;
+
+/// <summary>A validated pool: which jobs it serves, where its runners run, and its limits.</summary>
+public sealed record PoolDefinition
+{
+    public required string Name { get; init; }
+
+    /// <summary>The pool's labels; <c>self-hosted</c> is always among them.</summary>
+    public required IReadOnlyList<string> Labels { get; init; }
+
+    /// <summary>Provider kind: "docker", "inprocess" (sandbox), later "hetzner".</summary>
+    public required string Provider { get; init; }
+
+    public int MinIdle { get; init; }
+
+    public int MaxRunners { get; init; } = 10;
+
+    /// <summary>The pool that takes demand this one cannot place.</summary>
+    public string? Overflow { get; init; }
+
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(10);
+
+    public TimeSpan BootTimeout { get; init; } = TimeSpan.FromMinutes(5);
+
+    public TimeSpan MaxJobDuration { get; init; } = TimeSpan.FromHours(6);
+
+    public long RunnerGroupId { get; init; } = 1;
+
+    public RegistrationMode Registration { get; init; } = RegistrationMode.Jit;
+
+    /// <summary>Where min-idle runners register: "owner/repo" or an organization. Jobs bring their own scope.</summary>
+    public string? DefaultScope { get; init; }
+
+    public DockerPoolSettings Docker { get; init; } = new();
+}

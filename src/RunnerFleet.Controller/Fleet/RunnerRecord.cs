@@ -1,0 +1,30 @@
+namespace RunnerFleet.Controller.Fleet;
+
+/// <summary>What the fleet knows of one runner, from request to destruction.</summary>
+public sealed record RunnerRecord
+{
+    public required string Id { get; init; }
+    public required string Name { get; init; }
+    public required string Pool { get; init; }
+    public required string Provider { get; init; }
+
+    /// <summary>"owner/repo" or an organization: where the runner is registered.</summary>
+    public required string Scope { get; init; }
+
+    public required RunnerState State { get; init; }
+    public string? ProviderResourceId { get; init; }
+
+    /// <summary>Which engine or location holds the resource.</summary>
+    public string? ProviderEndpoint { get; init; }
+
+    public long? GitHubRunnerId { get; init; }
+    public long? JobId { get; init; }
+    public required DateTimeOffset RequestedAt { get; init; }
+    public DateTimeOffset? CreatedAt { get; init; }
+    public DateTimeOffset? OnlineAt { get; init; }
+    public DateTimeOffset? BusyAt { get; init; }
+    public DateTimeOffset? CompletedAt { get; init; }
+    public DateTimeOffset? DestroyedAt { get; init; }
+    public string? FailureReason { get; init; }
+    public decimal Cost { get; init; }
+}

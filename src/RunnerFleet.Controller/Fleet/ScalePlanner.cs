@@ -1,0 +1,142 @@
+namespace RunnerFleet.Controller.Fleet;
+
+/// <summary>
+/// The scale planner: a pure function of pools, runners, queued jobs and the time.
+/// <para>
+/// Per pool, desired runners = min(MinIdle + unserved queued jobs, MaxRunners). Live runners (Requested,
+/// Provisioning, Idle, Busy) count against MaxRunners; runners not yet busy count as serving queued
+/// jobs of their scope, because GitHub, not RunnerFleet, decides which runner takes which job. Job
+/// demand a pool cannot place (at its maximum) spills to its <see cref="PoolDefinition.Overflow"/>.
+/// </para>
+/// <para>
+/// It also retires idle runners above MinIdle past IdleTimeout, runners that never came online within
+/// BootTimeout and busy runners past MaxJobDuration.
+/// </para>
+/// </summary>
+public static class ScalePlanner
+{
+    public static FleetPlan Plan(IReadOnlyList<PoolDefinition> pools, IReadOnlyList<RunnerRecord> runners, IReadOnlyList<JobRecord> queuedJobs, DateTimeOffset now)
+        => Plan(pools, runners, queuedJobs, now, drained: null);
+
+    public static FleetPlan Plan(IReadOnlyList<PoolDefinition> pools, IReadOnlyList<RunnerRecord> runners, IReadOnlyList<JobRecord> queuedJobs, DateTimeOffset now, IReadOnlySet<string>? drained)
+    {
+        var provisions = new List<Provision>();
+        var retirements = new List<Retirement>();
+        var byPool = pools.ToDictionary(p => p.Name, StringComparer.OrdinalIgnoreCase);
+        var live = runners.Where(r => RunnerStateMachine.IsLive(r.State)).ToLookup(r => r.Pool, StringComparer.OrdinalIgnoreCase);
+
+        // Job demand per pool and scope, oldest scope first so that a capped pool serves the longest waits.
+        var demand = pools.ToDictionary(p => p.Name, _ => new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase), StringComparer.OrdinalIgnoreCase);
+        foreach (var job in queuedJobs.Where(j => j.Status == JobStatus.Queued && j.Pool is not null && j.Scope is not null).OrderBy(j => j.QueuedAt).ThenBy(j => j.Id))
+        {
+            if (demand.TryGetValue(job.Pool!, out var scopes))
+            {
+                scopes[job.Scope!] = scopes.GetValueOrDefault(job.Scope!) + 1;
+            }
+        }
+
+        foreach (var pool in OverflowOrder(pools))
+        {
+            var poolRunners = live[pool.Name].ToList();
+            var scopes = demand[pool.Name];
+            var spare = poolRunners.Where(r => r.State != RunnerState.Busy).GroupBy(r => r.Scope, StringComparer.OrdinalIgnoreCase)
+                .ToDictionary(g => g.Key, g => g.Count(), StringComparer.OrdinalIgnoreCase);
+
+            var surplus = spare.Sum(kv => Math.Max(0, kv.Value - scopes.GetValueOrDefault(kv.Key)));
+            var capacity = Math.Max(0, pool.MaxRunners - poolRunners.Count);
+            var isDrained = drained?.Contains(pool.Name) == true;
+            var made = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
+            var spill = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
+
+            foreach (var (scope, jobs) in scopes)
+            {
+                var need = Math.Max(0, jobs - spare.GetValueOrDefault(scope));
+                var take = isDrained ? 0 : Math.Min(need, capacity);
+                capacity -= take;
+                if (take > 0)
+                {
+                    made[scope] = take;
+                }
+
+                if (need > take)
+                {
+                    spill[scope] = need - take;
+                }
+            }
+
+            var idleNeed = isDrained ? 0 : Math.Min(capacity, Math.Max(0, pool.MinIdle - surplus));
+            if (idleNeed > 0 && pool.DefaultScope is { } defaultScope)
+            {
+                made[defaultScope] = made.GetValueOrDefault(defaultScope) + idleNeed;
+            }
+
+            provisions.AddRange(made.Select(kv => new Provision(pool.Name, kv.Key, kv.Value)));
+
+            if (pool.Overflow is { } overflow && byPool.ContainsKey(overflow))
+            {
+                foreach (var (scope, count) in spill)
+                {
+                    demand[overflow][scope] = demand[overflow].GetValueOrDefault(scope) + count;
+                }
+            }
+
+            retirements.AddRange(Retire(pool, poolRunners, scopes, surplus, now));
+        }
+
+        return new FleetPlan(provisions, retirements);
+    }
+
+    private static IEnumerable<Retirement> Retire(PoolDefinition pool, List<RunnerRecord> poolRunners, Dictionary<string, int> scopes, int surplus, DateTimeOffset now)
+    {
+        foreach (var r in poolRunners.Where(r => r.State is RunnerState.Requested or RunnerState.Provisioning && now - r.RequestedAt > pool.BootTimeout))
+        {
+            yield return new Retirement(r.Id, r.Name, RetirementKind.BootTimeout, $"never came online within BootTimeout {pool.BootTimeout}");
+        }
+
+        foreach (var r in poolRunners.Where(r => r.State == RunnerState.Busy && r.BusyAt is { } busy && now - busy > pool.MaxJobDuration))
+        {
+            yield return new Retirement(r.Id, r.Name, RetirementKind.MaxJobDuration, $"job ran longer than MaxJobDuration {pool.MaxJobDuration}");
+        }
+
+        // Only runners no queued job of their scope is waiting for, and never below MinIdle.
+        var removable = surplus - pool.MinIdle;
+        var idle = poolRunners
+            .Where(r => r.State == RunnerState.Idle && now - (r.OnlineAt ?? r.CreatedAt ?? r.RequestedAt) > pool.IdleTimeout)
+            .OrderBy(r => r.OnlineAt ?? r.RequestedAt);
+        var absorbed = new Dictionary<string, int>(scopes, StringComparer.OrdinalIgnoreCase);
+        foreach (var r in idle)
+        {
+            if (removable <= 0)
+            {
+                yield break;
+            }
+
+            if (absorbed.GetValueOrDefault(r.Scope) > 0)
+            {
+                absorbed[r.Scope]--;
+                continue;
+            }
+
+            removable--;
+            yield return new Retirement(r.Id, r.Name, RetirementKind.IdleTimeout, $"idle longer than IdleTimeout {pool.IdleTimeout}");
+        }
+    }
+
+    /// <summary>Pools ordered so that every pool comes after all pools that overflow into it (validation forbids cycles).</summary>
+    internal static IReadOnlyList<PoolDefinition> OverflowOrder(IReadOnlyList<PoolDefinition> pools)
+    {
+        var ordered = new List<PoolDefinition>(pools.Count);
+        var placed = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        var remaining = pools.ToList();
+        while (remaining.Count > 0)
+        {
+            var ready = remaining.FirstOrDefault(p => !remaining.Any(q => q != p && string.Equals(q.Overflow, p.Name, StringComparison.OrdinalIgnoreCase)))
+                ?? remaining[0]; // a cycle: validation rejects it at start; here just avoid looping forever
+            ordered.Add(ready);
+            placed.Add(ready.Name);
+            remaining.Remove(ready);
+        }
+
+        return ordered;
+    }
+}

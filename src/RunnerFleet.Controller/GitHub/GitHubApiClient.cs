@@ -1,0 +1,324 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using RunnerFleet.Controller.Configuration;
+using RunnerFleet.Controller.Telemetry;
+
+namespace RunnerFleet.Controller.GitHub;
+
+/// <summary>
+/// The typed GitHub REST client: conditional GETs with ETags (an unchanged answer is a free 304),
+/// pagination, rate-limit headers read into a metric, waits on 403/429 as GitHub asks
+/// (<c>retry-after</c>, else <c>x-ratelimit-reset</c>, else a minute, growing), retries on 5xx, and
+/// mutating calls serialized to stay clear of the secondary limits.
+/// </summary>
+/// <remarks>
+/// Octokit.net 14 was the design's choice; it lacks generate-jitconfig, 429 handling and the API
+/// version header, and appends /api/v3 to every non-github.com host. One small client over
+/// <see cref="HttpClient"/> covers all of it in one place.
+/// </remarks>
+public sealed partial class GitHubApiClient(
+    HttpClient http, GitHubCredentials credentials, IOptions<GitHubOptions> options, TimeProvider time, FleetTelemetry telemetry, ILogger<GitHubApiClient> logger) : IDisposable
+{
+    private const int MaxAttempts = 4;
+    private readonly ConcurrentDictionary<string, (string ETag, object Value)> _cache = new();
+    private readonly SemaphoreSlim _writes = new(1, 1);
+
+    /// <summary>The longest the client waits on a rate limit before it gives up and lets the caller retry later.</summary>
+    public TimeSpan MaxRateLimitWait { get; set; } = TimeSpan.FromMinutes(2);
+
+    public static string ScopePath(string scope) => scope.Contains('/', StringComparison.Ordinal) ? $"/repos/{scope}" : $"/orgs/{scope}";
+
+    public async Task<IReadOnlyList<WorkflowRun>> ListRunsAsync(string repository, string status, CancellationToken ct) =>
+        await ListAsync($"/repos/{repository}/actions/runs?status={status}&per_page=100", "runs", GitHubJsonContext.Default.WorkflowRunList, l => l.WorkflowRuns, ct).ConfigureAwait(false);
+
+    public async Task<IReadOnlyList<WorkflowJob>> ListJobsAsync(string repository, long runId, CancellationToken ct) =>
+        await ListAsync($"/repos/{repository}/actions/runs/{runId}/jobs?per_page=100", "jobs", GitHubJsonContext.Default.WorkflowJobList, l => l.Jobs, ct).ConfigureAwait(false);
+
+    public Task<WorkflowJob?> GetJobAsync(string repository, long jobId, CancellationToken ct) =>
+        GetAsync($"/repos/{repository}/actions/jobs/{jobId}", "job", GitHubJsonContext.Default.WorkflowJob, ct);
+
+    public async Task<IReadOnlyList<GitHubRunner>> ListRunnersAsync(string scope, CancellationToken ct) =>
+        await ListAsync($"{ScopePath(scope)}/actions/runners?per_page=100", "runners", GitHubJsonContext.Default.GitHubRunnerList, l => l.Runners, ct).ConfigureAwait(false);
+
+    public Task<GitHubRunner?> GetRunnerAsync(string scope, long runnerId, CancellationToken ct) =>
+        GetAsync($"{ScopePath(scope)}/actions/runners/{runnerId}", "runner", GitHubJsonContext.Default.GitHubRunner, ct);
+
+    /// <summary>Deletes a runner. True when it is gone (also when it already was); false when GitHub refuses because it is busy.</summary>
+    public async Task<bool> DeleteRunnerAsync(string scope, long runnerId, CancellationToken ct)
+    {
+        using var response = await SendAsync(HttpMethod.Delete, $"{ScopePath(scope)}/actions/runners/{runnerId}", "delete-runner", null, ct).ConfigureAwait(false);
+        return response.StatusCode switch
+        {
+            HttpStatusCode.NoContent or HttpStatusCode.NotFound or HttpStatusCode.OK => true,
+            HttpStatusCode.UnprocessableEntity => false,
+            _ => throw await ErrorAsync(response, "delete runner", ct).ConfigureAwait(false),
+        };
+    }
+
+    /// <summary>POST generate-jitconfig. The answer holds a secret: callers hand it on and drop it.</summary>
+    public async Task<JitConfigResponse> GenerateJitConfigAsync(string scope, JitConfigRequest body, CancellationToken ct)
+    {
+        using var response = await SendAsync(HttpMethod.Post, $"{ScopePath(scope)}/actions/runners/generate-jitconfig", "generate-jitconfig",
+            () => JsonContent.Create(body, GitHubJsonContext.Default.JitConfigRequest), ct).ConfigureAwait(false);
+        if (response.StatusCode != HttpStatusCode.Created && response.StatusCode != HttpStatusCode.OK)
+        {
+            throw await ErrorAsync(response, "generate-jitconfig", ct).ConfigureAwait(false);
+        }
+
+        return await ReadAsync(response, GitHubJsonContext.Default.JitConfigResponse, "generate-jitconfig", ct).ConfigureAwait(false);
+    }
+
+    public async Task<AuthenticationToken> CreateRegistrationTokenAsync(string scope, CancellationToken ct)
+    {
+        using var response = await SendAsync(HttpMethod.Post, $"{ScopePath(scope)}/actions/runners/registration-token", "registration-token", null, ct).ConfigureAwait(false);
+        if (response.StatusCode != HttpStatusCode.Created && response.StatusCode != HttpStatusCode.OK)
+        {
+            throw await ErrorAsync(response, "registration-token", ct).ConfigureAwait(false);
+        }
+
+        return await ReadAsync(response, GitHubJsonContext.Default.AuthenticationToken, "registration-token", ct).ConfigureAwait(false);
+    }
+
+    // ---------------------------------------------------------------- plumbing
+
+    internal static Uri Combine(Uri apiUrl, string pathAndQuery) => new(apiUrl.ToString().TrimEnd('/') + pathAndQuery);
+
+    internal static void AddStandardHeaders(HttpRequestMessage request)
+    {
+        request.Headers.Accept.ParseAdd("application/vnd.github+json");
+        request.Headers.Add("X-GitHub-Api-Version", "2022-11-28");
+        request.Headers.UserAgent.ParseAdd("RunnerFleet/1.0");
+    }
+
+    internal static string MessageOf(string body)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(body, GitHubJsonContext.Default.GitHubError)?.Message ?? body;
+        }
+        catch (JsonException)
+        {
+            return body.Length > 200 ? body[..200] : body;
+        }
+    }
+
+    private async Task<IReadOnlyList<TItem>> ListAsync<TList, TItem>(string first, string endpoint, JsonTypeInfo<TList> type, Func<TList, IReadOnlyList<TItem>> items, CancellationToken ct)
+        where TList : class
+    {
+        var all = new List<TItem>();
+        string? next = first;
+        for (var page = 0; next is not null && page < 50; page++)
+        {
+            var (value, link) = await GetWithLinkAsync(next, endpoint, type, ct).ConfigureAwait(false);
+            if (value is null)
+            {
+                break;
+            }
+
+            all.AddRange(items(value) ?? []);
+            next = link;
+        }
+
+        return all;
+    }
+
+    private async Task<T?> GetAsync<T>(string pathAndQuery, string endpoint, JsonTypeInfo<T> type, CancellationToken ct) where T : class =>
+        (await GetWithLinkAsync(pathAndQuery, endpoint, type, ct).ConfigureAwait(false)).Value;
+
+    /// <summary>A conditional GET: a 304 returns the value remembered with the ETag. 404 is null.</summary>
+    private async Task<(T? Value, string? Next)> GetWithLinkAsync<T>(string pathOrUrl, string endpoint, JsonTypeInfo<T> type, CancellationToken ct) where T : class
+    {
+        var key = pathOrUrl;
+        _cache.TryGetValue(key, out var cached);
+        using var response = await SendAsync(HttpMethod.Get, pathOrUrl, endpoint, null, ct, cached.ETag).ConfigureAwait(false);
+        var next = NextLink(response);
+        if (response.StatusCode == HttpStatusCode.NotModified && cached.Value is T hit)
+        {
+            return (hit, next);
+        }
+
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            _cache.TryRemove(key, out _);
+            return (null, null);
+        }
+
+        if (!response.IsSuccessStatusCode)
+        {
+            throw await ErrorAsync(response, endpoint, ct).ConfigureAwait(false);
+        }
+
+        var value = await ReadAsync(response, type, endpoint, ct).ConfigureAwait(false);
+        if (response.Headers.ETag is { } etag)
+        {
+            _cache[key] = (etag.ToString(), value);
+        }
+
+        return (value, next);
+    }
+
+    private static async Task<T> ReadAsync<T>(HttpResponseMessage response, JsonTypeInfo<T> type, string endpoint, CancellationToken ct)
+    {
+        try
+        {
+            return await response.Content.ReadFromJsonAsync(type, ct).ConfigureAwait(false)
+                ?? throw new GitHubApiException($"GitHub {endpoint}: empty answer", response.StatusCode);
+        }
+        catch (JsonException e)
+        {
+            throw new GitHubApiException($"GitHub {endpoint}: the answer is not the expected shape ({e.Message})", response.StatusCode, e);
+        }
+    }
+
+    private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string pathOrUrl, string endpoint, Func<HttpContent>? content, CancellationToken ct, string? etag = null)
+    {
+        var mutating = method != HttpMethod.Get;
+        if (mutating)
+        {
+            await _writes.WaitAsync(ct).ConfigureAwait(false);
+        }
+
+        try
+        {
+            var url = pathOrUrl.StartsWith("http", StringComparison.OrdinalIgnoreCase) ? new Uri(pathOrUrl) : Combine(options.Value.ApiUrl, pathOrUrl);
+            for (var attempt = 1; ; attempt++)
+            {
+                using var request = new HttpRequestMessage(method, url) { Content = content?.Invoke() };
+                AddStandardHeaders(request);
+                request.Headers.Authorization = await credentials.GetAuthorizationAsync(ct).ConfigureAwait(false);
+                if (etag is not null)
+                {
+                    request.Headers.TryAddWithoutValidation("If-None-Match", etag);
+                }
+
+                HttpResponseMessage response;
+                try
+                {
+                    response = await http.SendAsync(request, ct).ConfigureAwait(false);
+                }
+                catch (HttpRequestException e) when (attempt < MaxAttempts)
+                {
+                    LogRetry(logger, endpoint, 0, attempt, e.Message);
+                    await Task.Delay(Backoff(attempt), time, ct).ConfigureAwait(false);
+                    continue;
+                }
+
+                telemetry.GitHubRequest(endpoint, (int)response.StatusCode);
+                ReadRateLimit(response);
+                var status = (int)response.StatusCode;
+                if (status is 403 or 429 && RateLimitWait(response, attempt) is { } wait)
+                {
+                    response.Dispose();
+                    if (wait > MaxRateLimitWait || attempt >= MaxAttempts)
+                    {
+                        throw new GitHubApiException($"GitHub {endpoint}: rate limited; retry in {wait.TotalSeconds:F0} s", (HttpStatusCode)status);
+                    }
+
+                    LogRateLimited(logger, endpoint, status, wait.TotalSeconds);
+                    await Task.Delay(wait, time, ct).ConfigureAwait(false);
+                    continue;
+                }
+
+                if (status >= 500 && attempt < MaxAttempts)
+                {
+                    response.Dispose();
+                    LogRetry(logger, endpoint, status, attempt, "server error");
+                    await Task.Delay(Backoff(attempt), time, ct).ConfigureAwait(false);
+                    continue;
+                }
+
+                return response;
+            }
+        }
+        finally
+        {
+            if (mutating)
+            {
+                _writes.Release();
+            }
+        }
+    }
+
+    private TimeSpan? RateLimitWait(HttpResponseMessage response, int attempt)
+    {
+        var h = response.Headers;
+        if (h.RetryAfter?.Delta is { } delta)
+        {
+            return delta;
+        }
+
+        if (h.TryGetValues("retry-after", out var ra) && int.TryParse(ra.FirstOrDefault(), CultureInfo.InvariantCulture, out var seconds))
+        {
+            return TimeSpan.FromSeconds(seconds);
+        }
+
+        if (Header(h, "x-ratelimit-remaining") == 0 && Header(h, "x-ratelimit-reset") is { } reset)
+        {
+            var wait = DateTimeOffset.FromUnixTimeSeconds(reset) - time.GetUtcNow();
+            return wait < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : wait;
+        }
+
+        // A 403 without rate-limit signs is a permission problem, not a limit.
+        if ((int)response.StatusCode == 403 && Header(h, "x-ratelimit-remaining") is not null)
+        {
+            return null;
+        }
+
+        // Secondary limit without a hint: at least a minute, growing.
+        return TimeSpan.FromMinutes(Math.Pow(2, attempt - 1));
+    }
+
+    private void ReadRateLimit(HttpResponseMessage response)
+    {
+        if (Header(response.Headers, "x-ratelimit-remaining") is { } remaining)
+        {
+            var resource = response.Headers.TryGetValues("x-ratelimit-resource", out var r) ? r.FirstOrDefault() ?? "core" : "core";
+            telemetry.RateLimitRemaining(resource, remaining);
+        }
+    }
+
+    private static long? Header(System.Net.Http.Headers.HttpResponseHeaders headers, string name) =>
+        headers.TryGetValues(name, out var values) && long.TryParse(values.FirstOrDefault(), CultureInfo.InvariantCulture, out var v) ? v : null;
+
+    private static string? NextLink(HttpResponseMessage response)
+    {
+        if (!response.Headers.TryGetValues("Link", out var links))
+        {
+            return null;
+        }
+
+        foreach (var part in string.Join(",", links).Split(','))
+        {
+            var segments = part.Split(';');
+            if (segments.Length > 1 && segments[1].Contains("rel=\"next\"", StringComparison.Ordinal))
+            {
+                return segments[0].Trim().Trim('<', '>');
+            }
+        }
+
+        return null;
+    }
+
+    private static TimeSpan Backoff(int attempt) =>
+        TimeSpan.FromMilliseconds((250 * Math.Pow(2, attempt - 1)) + Random.Shared.Next(0, 250));
+
+    private static async Task<GitHubApiException> ErrorAsync(HttpResponseMessage response, string what, CancellationToken ct)
+    {
+        var body = await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
+        return new GitHubApiException($"GitHub {what}: {(int)response.StatusCode} {MessageOf(body)}", response.StatusCode);
+    }
+
+    public void Dispose() => _writes.Dispose();
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "GitHub {Endpoint} rate limited ({Status}); waiting {WaitSeconds:F0} s as GitHub asks")]
+    private static partial void LogRateLimited(ILogger logger, string endpoint, int status, double waitSeconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "GitHub {Endpoint} failed ({Status}, attempt {Attempt}): {Error}; retrying")]
+    private static partial void LogRetry(ILogger logger, string endpoint, int status, int attempt, string error);
+}

@@ -1,0 +1,66 @@
+using System.Text.Json.Serialization;
+
+namespace RunnerFleet.Controller.GitHub;
+
+// GitHub REST shapes, only the fields RunnerFleet reads (shared/reference/github-api-facts.md).
+
+public sealed record WorkflowRunList(int TotalCount, IReadOnlyList<WorkflowRun> WorkflowRuns);
+
+public sealed record WorkflowRun(long Id, string? Name, string? Status, string? Conclusion, DateTimeOffset? UpdatedAt);
+
+public sealed record WorkflowJobList(int TotalCount, IReadOnlyList<WorkflowJob> Jobs);
+
+/// <summary>A workflow job. <c>label_filters</c> is read too: the 2026-03-10 docs show it in place of <c>labels</c>.</summary>
+public sealed record WorkflowJob(
+    long Id,
+    long RunId,
+    string? Name,
+    string? Status,
+    string? Conclusion,
+    IReadOnlyList<string>? Labels,
+    IReadOnlyList<string>? LabelFilters,
+    string? RunnerName,
+    long? RunnerId,
+    DateTimeOffset? CreatedAt,
+    DateTimeOffset? StartedAt,
+    DateTimeOffset? CompletedAt,
+    string? RunUrl,
+    string? HtmlUrl)
+{
+    public IReadOnlyList<string> EffectiveLabels => Labels ?? LabelFilters ?? [];
+}
+
+public sealed record GitHubRunnerList(int TotalCount, IReadOnlyList<GitHubRunner> Runners);
+
+public sealed record GitHubRunner(long Id, string Name, string? Os, string? Status, bool Busy, bool? Ephemeral, IReadOnlyList<GitHubRunnerLabel>? Labels)
+{
+    public bool Online => string.Equals(Status, "online", StringComparison.OrdinalIgnoreCase);
+}
+
+public sealed record GitHubRunnerLabel(long? Id, string Name, string? Type);
+
+public sealed record JitConfigRequest(string Name, long RunnerGroupId, IReadOnlyList<string> Labels, string WorkFolder);
+
+public sealed record JitConfigResponse(GitHubRunner Runner, string EncodedJitConfig);
+
+public sealed record AuthenticationToken(string Token, DateTimeOffset ExpiresAt);
+
+public sealed record GitHubError(string? Message, string? DocumentationUrl);
+
+public sealed record WebhookRepository(long Id, string? Name, string FullName, bool Private, bool? Fork);
+
+/// <summary>A <c>workflow_job</c> webhook body (shared/reference/github-webhooks).</summary>
+public sealed record WorkflowJobEvent(string? Action, WorkflowJob? WorkflowJob, WebhookRepository? Repository);
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(WorkflowRunList))]
+[JsonSerializable(typeof(WorkflowJobList))]
+[JsonSerializable(typeof(WorkflowJob))]
+[JsonSerializable(typeof(GitHubRunnerList))]
+[JsonSerializable(typeof(GitHubRunner))]
+[JsonSerializable(typeof(JitConfigRequest))]
+[JsonSerializable(typeof(JitConfigResponse))]
+[JsonSerializable(typeof(AuthenticationToken))]
+[JsonSerializable(typeof(GitHubError))]
+[JsonSerializable(typeof(WorkflowJobEvent))]
+internal sealed partial class GitHubJsonContext : JsonSerializerContext;

@@ -1,0 +1,80 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using RunnerFleet.Controller.Configuration;
+using RunnerFleet.Controller.Lifecycle;
+using RunnerFleet.Controller.Telemetry;
+
+namespace RunnerFleet.Controller.GitHub;
+
+/// <summary>
+/// Takes <c>workflow_job</c> deliveries: the signature is checked in constant time before the body is
+/// parsed; other events are acknowledged and ignored.
+/// </summary>
+public sealed partial class WebhookJobSource(JobIngestor ingestor, IOptions<GitHubOptions> options, FleetTelemetry telemetry, ILogger<WebhookJobSource> logger)
+{
+    public async Task<WebhookOutcome> HandleAsync(string? eventName, string? delivery, string? signature, ReadOnlyMemory<byte> body, CancellationToken ct)
+    {
+        var secret = options.Value.WebhookSecret;
+        if (string.IsNullOrEmpty(secret) || !WebhookSignature.IsValid(secret, body.Span, signature))
+        {
+            telemetry.Webhook("bad_signature");
+            LogBadSignature(logger, delivery ?? "-", eventName ?? "-", string.IsNullOrEmpty(secret) ? "no webhook secret is configured" : signature is null ? "no signature" : "signature mismatch");
+            return WebhookOutcome.Unauthorized;
+        }
+
+        if (eventName == "ping")
+        {
+            telemetry.Webhook("ping");
+            return WebhookOutcome.Ignored;
+        }
+
+        if (eventName != "workflow_job")
+        {
+            telemetry.Webhook("ignored");
+            LogIgnored(logger, delivery ?? "-", eventName ?? "-");
+            return WebhookOutcome.Ignored;
+        }
+
+        WorkflowJobEvent e;
+        try
+        {
+            e = WorkflowJobMapper.ParseWebhook(body.Span);
+        }
+        catch (WebhookFormatException ex)
+        {
+            telemetry.Webhook("malformed");
+            LogMalformed(logger, delivery ?? "-", ex.Message);
+            return WebhookOutcome.Malformed(ex.Message);
+        }
+
+        if (WorkflowJobMapper.ToRecord(e.WorkflowJob!, e.Repository!.FullName) is not { } record)
+        {
+            // waiting (deployment protection), pending, requested: not demand yet.
+            telemetry.Webhook("ignored");
+            return WebhookOutcome.Ignored;
+        }
+
+        await ingestor.IngestAsync([record], "webhook", ct).ConfigureAwait(false);
+        telemetry.Webhook("accepted");
+        return WebhookOutcome.Accepted;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Webhook delivery {Delivery} ({Event}) refused: {Reason}")]
+    private static partial void LogBadSignature(ILogger logger, string delivery, string @event, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Webhook delivery {Delivery} is malformed: {Error}")]
+    private static partial void LogMalformed(ILogger logger, string delivery, string error);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Webhook delivery {Delivery} of event {Event} ignored")]
+    private static partial void LogIgnored(ILogger logger, string delivery, string @event);
+}
+
+/// <summary>How a delivery was handled; maps to an HTTP status.</summary>
+public sealed record WebhookOutcome(int StatusCode, string? Error = null)
+{
+    public static readonly WebhookOutcome Accepted = new(202);
+    public static readonly WebhookOutcome Ignored = new(204);
+    public static readonly WebhookOutcome Unauthorized = new(401, "signature invalid");
+
+    public static WebhookOutcome Malformed(string error) => new(400, error);
+}

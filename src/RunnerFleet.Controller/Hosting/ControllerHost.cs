@@ -1,0 +1,99 @@
+using System.Text.Json.Serialization;
+using Microsoft.Extensions.Configuration.EnvironmentVariables;
+using Microsoft.Extensions.Options;
+using RunnerFleet.Controller.Api;
+using RunnerFleet.Controller.Configuration;
+using RunnerFleet.Controller.GitHub;
+using RunnerFleet.Controller.Lifecycle;
+using RunnerFleet.Controller.Providers;
+using RunnerFleet.Controller.Providers.Docker;
+using RunnerFleet.Controller.Providers.InProcess;
+using RunnerFleet.Controller.Scheduling;
+using RunnerFleet.Controller.Store;
+using RunnerFleet.Controller.Telemetry;
+
+namespace RunnerFleet.Controller.Hosting;
+
+/// <summary>Composes the controller. Program, sandbox mode and the integration tests all build it here.</summary>
+public static class ControllerHost
+{
+    public const string DefaultConnectionString = "Data Source=runnerfleet.db";
+
+    /// <param name="args">Command-line arguments; they win over every other source.</param>
+    /// <param name="defaults">Settings below environment and command line (sandbox defaults, test settings).</param>
+    /// <param name="configure">Last word on services (tests swap the TimeProvider, say).</param>
+    public static WebApplication Build(string[] args, IDictionary<string, string?>? defaults = null, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ApplicationName = typeof(ControllerHost).Assembly.GetName().Name });
+        if (defaults is not null)
+        {
+            InsertBelowEnvironment(builder.Configuration, defaults);
+        }
+
+        builder.AddBasicServiceDefaults(FleetTelemetry.Name);
+        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
+        builder.Services.AddMetrics();
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<FleetTelemetry>();
+
+        builder.Services.AddOptions<FleetOptions>().BindConfiguration(FleetOptions.Section).ValidateOnStart();
+        builder.Services.AddOptions<GitHubOptions>().BindConfiguration(GitHubOptions.Section).ValidateOnStart();
+        builder.Services.AddOptions<DockerOptions>().BindConfiguration(DockerOptions.Section).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<FleetOptions>, FleetOptionsValidator>();
+        builder.Services.AddSingleton<IValidateOptions<GitHubOptions>, GitHubOptionsValidator>();
+        builder.Services.AddSingleton<IValidateOptions<DockerOptions>, DockerOptionsValidator>();
+        builder.Services.AddSingleton<PoolCatalog>();
+
+        var connectionString = builder.Configuration.GetConnectionString("Fleet") ?? DefaultConnectionString;
+        builder.Services.AddSingleton<IFleetStore>(sp => new SqliteFleetStore(connectionString, sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddHostedService<StoreInitializer>();
+
+        builder.Services.AddHttpClient<GitHubCredentials>(c => c.Timeout = TimeSpan.FromSeconds(30));
+        builder.Services.AddHttpClient<GitHubApiClient>(c => c.Timeout = TimeSpan.FromSeconds(30));
+        builder.Services.AddHttpClient(nameof(InProcessRunnerProvider), c => c.Timeout = TimeSpan.FromSeconds(60));
+
+        builder.Services.AddSingleton<DockerProvider>();
+        builder.Services.AddSingleton<IRunnerProvider>(sp => sp.GetRequiredService<DockerProvider>());
+        builder.Services.AddSingleton<InProcessRunnerProvider>();
+        builder.Services.AddSingleton<IRunnerProvider>(sp => sp.GetRequiredService<InProcessRunnerProvider>());
+        builder.Services.AddSingleton<RunnerProviders>();
+
+        builder.Services.AddSingleton<RunnerTransitions>();
+        builder.Services.AddSingleton<RunnerTracker>();
+        builder.Services.AddSingleton<JobIngestor>();
+        builder.Services.AddSingleton<Provisioner>();
+        builder.Services.AddSingleton<Reaper>();
+        builder.Services.AddSingleton<Reconciler>();
+        builder.Services.AddSingleton<PlanExecutor>();
+        builder.Services.AddSingleton<RestPollingJobSource>();
+        builder.Services.AddSingleton<WebhookJobSource>();
+
+        var fleet = builder.Configuration.GetSection(FleetOptions.Section).Get<FleetOptions>() ?? new FleetOptions();
+        var github = builder.Configuration.GetSection(GitHubOptions.Section).Get<GitHubOptions>() ?? new GitHubOptions();
+        builder.Services.AddFleetLoops(fleet, github);
+        builder.Services.AddHostedService<StartupSummary>();
+
+        configure?.Invoke(builder);
+
+        var app = builder.Build();
+        app.MapDefaultEndpoints();
+        app.MapFleetApi();
+        return app;
+    }
+
+    /// <summary>Puts <paramref name="values"/> above appsettings but below environment variables and the command line.</summary>
+    private static void InsertBelowEnvironment(ConfigurationManager configuration, IDictionary<string, string?> values)
+    {
+        var sources = ((IConfigurationBuilder)configuration).Sources;
+        var index = sources.Select((s, i) => (s, i)).FirstOrDefault(x => x.s is EnvironmentVariablesConfigurationSource).i;
+        var source = new Microsoft.Extensions.Configuration.Memory.MemoryConfigurationSource { InitialData = values };
+        if (index > 0)
+        {
+            sources.Insert(index, source);
+        }
+        else
+        {
+            sources.Insert(0, source);
+        }
+    }
+}

@@ -1,0 +1,65 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using RunnerFleet.Controller.Configuration;
+using RunnerFleet.Controller.Fleet;
+using RunnerFleet.Controller.Store;
+using RunnerFleet.Controller.Telemetry;
+
+namespace RunnerFleet.Controller.Lifecycle;
+
+/// <summary>Reads the fleet, asks the pure <see cref="ScalePlanner"/> what to do, and does it.</summary>
+public sealed partial class PlanExecutor(
+    IFleetStore store,
+    PoolCatalog pools,
+    Provisioner provisioner,
+    Reaper reaper,
+    IOptions<FleetOptions> options,
+    FleetTelemetry telemetry,
+    TimeProvider time,
+    ILogger<PlanExecutor> logger)
+{
+    public async Task<FleetPlan> RunAsync(CancellationToken ct)
+    {
+        var runners = await store.ListActiveRunnersAsync(ct).ConfigureAwait(false);
+        var queued = await store.ListJobsAsync(JobStatus.Queued, 10_000, ct).ConfigureAwait(false);
+        var plan = ScalePlanner.Plan(pools.Pools, runners, queued, time.GetUtcNow());
+        PublishGauges(runners, queued);
+
+        if (plan.Provisions.Count > 0)
+        {
+            LogPlan(logger, plan.TotalToProvision, string.Join(", ", plan.Provisions.Select(p => $"{p.Pool}@{p.Scope}×{p.Count}")));
+        }
+
+        var work = plan.Provisions.SelectMany(p => Enumerable.Repeat(p, p.Count)).ToList();
+        await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = options.Value.ProvisionParallelism, CancellationToken = ct }, async (p, token) =>
+            await provisioner.ProvisionAsync(pools.Find(p.Pool)!, p.Scope, token).ConfigureAwait(false)).ConfigureAwait(false);
+
+        foreach (var retirement in plan.Retirements)
+        {
+            LogRetire(logger, retirement.RunnerName, retirement.Reason);
+            await reaper.RetireAsync(retirement, ct).ConfigureAwait(false);
+        }
+
+        return plan;
+    }
+
+    private void PublishGauges(IReadOnlyList<RunnerRecord> runners, IReadOnlyList<JobRecord> queued)
+    {
+        var byState = new Dictionary<(string, string), int>();
+        foreach (var pool in pools.Pools)
+        {
+            foreach (var state in Enum.GetValues<RunnerState>().Where(s => !RunnerStateMachine.IsFinal(s)))
+            {
+                byState[(pool.Name, state.ToString())] = runners.Count(r => r.Pool == pool.Name && r.State == state);
+            }
+        }
+
+        telemetry.SetFleetState(byState, pools.Pools.ToDictionary(p => p.Name, p => queued.Count(j => j.Pool == p.Name)));
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Plan: provisioning {Count} runners ({Detail})")]
+    private static partial void LogPlan(ILogger logger, int count, string detail);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Plan: retiring runner {RunnerName}: {Reason}")]
+    private static partial void LogRetire(ILogger logger, string runnerName, string reason);
+}

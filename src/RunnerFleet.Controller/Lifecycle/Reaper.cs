@@ -1,0 +1,184 @@
+using Microsoft.Extensions.Logging;
+using RunnerFleet.Controller.Fleet;
+using RunnerFleet.Controller.GitHub;
+using RunnerFleet.Controller.Providers;
+using RunnerFleet.Controller.Store;
+
+namespace RunnerFleet.Controller.Lifecycle;
+
+/// <summary>
+/// Tears runners down: when their resource exits (the runner took its job and finished, or died), when
+/// their job is reported completed, and when the planner retires them (timeouts). Teardown is
+/// Destroying → provider destroy → GitHub runner delete (never a busy one) → Gone.
+/// </summary>
+public sealed partial class Reaper(
+    IFleetStore store,
+    RunnerTransitions transitions,
+    GitHubApiClient github,
+    RunnerProviders providers,
+    TimeProvider time,
+    ILogger<Reaper> logger)
+{
+    /// <summary>How long a Completed runner's resource may keep running (its listener tidying up) before it is destroyed anyway.</summary>
+    public TimeSpan CompletedGrace { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>A resource missing for a record created this recently may simply not be listed yet.</summary>
+    public TimeSpan MissingGrace { get; set; } = TimeSpan.FromSeconds(30);
+
+    public async Task ReapAsync(CancellationToken ct)
+    {
+        var records = await store.ListActiveRunnersAsync(ct).ConfigureAwait(false);
+        if (records.Count == 0)
+        {
+            return;
+        }
+
+        var inventory = new Dictionary<string, ProvisionedRunner>(StringComparer.Ordinal);
+        var unreachable = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var provider in providers.All.Where(p => records.Any(r => string.Equals(r.Provider, p.Kind, StringComparison.OrdinalIgnoreCase))))
+        {
+            try
+            {
+                await foreach (var res in provider.ListAsync(ct).ConfigureAwait(false))
+                {
+                    inventory[res.RunnerName] = res;
+                }
+            }
+            catch (ProviderException e)
+            {
+                // Decide nothing about a provider we cannot see.
+                unreachable.Add(provider.Kind);
+                LogProviderUnreachable(logger, provider.Kind, e.Message);
+            }
+        }
+
+        var now = time.GetUtcNow();
+        foreach (var r in records.Where(r => !unreachable.Contains(r.Provider)))
+        {
+            inventory.TryGetValue(r.Name, out var res);
+            var exited = res?.Status == ProvisionedStatus.Exited;
+            var missing = res is null && now - (r.CreatedAt ?? r.RequestedAt) > MissingGrace;
+            try
+            {
+                switch (r.State)
+                {
+                    case RunnerState.Completed when exited || res is null || now - (r.CompletedAt ?? now) > CompletedGrace:
+                    case RunnerState.Destroying:
+                        await TeardownAsync(r, ct).ConfigureAwait(false);
+                        break;
+                    case RunnerState.Provisioning or RunnerState.Idle or RunnerState.Busy when exited || missing:
+                        await OnExitAsync(r, res, ct).ConfigureAwait(false);
+                        break;
+                }
+            }
+            catch (Exception e) when (e is ProviderException or GitHubApiException or HttpRequestException)
+            {
+                LogTeardownFailed(logger, r.Name, e.Message);
+            }
+        }
+    }
+
+    /// <summary>Executes a planner retirement.</summary>
+    public async Task RetireAsync(Retirement retirement, CancellationToken ct)
+    {
+        if (await store.GetRunnerAsync(retirement.RunnerId, ct).ConfigureAwait(false) is not { } r || !RunnerStateMachine.IsLive(r.State))
+        {
+            return;
+        }
+
+        if (retirement.Fails)
+        {
+            var failed = await transitions.FailAsync(r.Id, retirement.Reason, time.GetUtcNow(), ct).ConfigureAwait(false);
+            if (failed is not null)
+            {
+                await DestroyResourcesAsync(failed, ct).ConfigureAwait(false);
+            }
+
+            return;
+        }
+
+        var destroying = await transitions.ApplyAsync(r.Id, x => x.State == RunnerState.Idle ? (x with { State = RunnerState.Destroying }, retirement.Reason) : null, ct).ConfigureAwait(false);
+        if (destroying?.State == RunnerState.Destroying)
+        {
+            await TeardownAsync(destroying, ct).ConfigureAwait(false);
+        }
+    }
+
+    private async Task OnExitAsync(RunnerRecord r, ProvisionedRunner? res, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        var tookJob = r.JobId is not null || r.State == RunnerState.Busy;
+        if (!tookJob && r.GitHubRunnerId is { } ghId)
+        {
+            // An ephemeral runner is de-registered by GitHub after its one job: gone from the list means it ran one.
+            tookJob = await github.GetRunnerAsync(r.Scope, ghId, ct).ConfigureAwait(false) is null;
+        }
+
+        if (tookJob)
+        {
+            var completed = await transitions.ApplyAsync(r.Id, x => RunnerStateMachine.IsLive(x.State) && x.State != RunnerState.Requested
+                ? (x with { State = RunnerState.Completed, CompletedAt = x.CompletedAt ?? now, OnlineAt = x.OnlineAt ?? x.BusyAt }, res is null ? "resource gone after its job" : $"runner exited ({res.ExitCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?"})")
+                : null, ct).ConfigureAwait(false);
+            if (completed is not null)
+            {
+                await TeardownAsync(completed, ct).ConfigureAwait(false);
+            }
+
+            return;
+        }
+
+        var reason = res is null ? "its resource disappeared before it took a job" : $"runner exited (code {res.ExitCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?"}) without taking a job";
+        var failed = await transitions.FailAsync(r.Id, reason, now, ct).ConfigureAwait(false);
+        if (failed is not null)
+        {
+            await DestroyResourcesAsync(failed, ct).ConfigureAwait(false);
+        }
+    }
+
+    private async Task TeardownAsync(RunnerRecord r, CancellationToken ct)
+    {
+        if (r.State != RunnerState.Destroying)
+        {
+            r = await transitions.ApplyAsync(r.Id, x => x.State == RunnerState.Completed ? (x with { State = RunnerState.Destroying }, "teardown") : null, ct).ConfigureAwait(false) ?? r;
+            if (r.State != RunnerState.Destroying)
+            {
+                return;
+            }
+        }
+
+        await DestroyResourcesAsync(r, ct).ConfigureAwait(false);
+        var now = time.GetUtcNow();
+        await transitions.ApplyAsync(r.Id, x => x.State == RunnerState.Destroying ? (x with { State = RunnerState.Gone, DestroyedAt = now }, "destroyed") : null, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Removes the resource and the GitHub runner (unless busy). Both are idempotent.</summary>
+    private async Task DestroyResourcesAsync(RunnerRecord r, CancellationToken ct)
+    {
+        if (providers.TryGet(r.Provider, out var provider))
+        {
+            await provider.DestroyAsync(new ProvisionedRunner { ResourceId = r.ProviderResourceId ?? r.Name, RunnerName = r.Name, Endpoint = r.ProviderEndpoint }, ct).ConfigureAwait(false);
+        }
+
+        if (r.GitHubRunnerId is { } id && await github.GetRunnerAsync(r.Scope, id, ct).ConfigureAwait(false) is { } gh)
+        {
+            if (gh.Busy || !await github.DeleteRunnerAsync(r.Scope, id, ct).ConfigureAwait(false))
+            {
+                LogBusyKept(logger, r.Name);
+            }
+        }
+
+        if (r.State == RunnerState.Failed)
+        {
+            await store.UpdateRunnerAsync(r with { DestroyedAt = time.GetUtcNow() }, ct).ConfigureAwait(false);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Provider {Provider} unreachable; its runners are left as they are this round: {Error}")]
+    private static partial void LogProviderUnreachable(ILogger logger, string provider, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Teardown of runner {RunnerName} incomplete: {Error}; retrying next round")]
+    private static partial void LogTeardownFailed(ILogger logger, string runnerName, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "GitHub runner {RunnerName} is busy; not deleted (GitHub removes it when its job ends)")]
+    private static partial void LogBusyKept(ILogger logger, string runnerName);
+}

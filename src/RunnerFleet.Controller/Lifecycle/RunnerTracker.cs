@@ -1,0 +1,81 @@
+using RunnerFleet.Controller.Configuration;
+using RunnerFleet.Controller.Fleet;
+using RunnerFleet.Controller.GitHub;
+using RunnerFleet.Controller.Store;
+using RunnerFleet.Controller.Telemetry;
+
+namespace RunnerFleet.Controller.Lifecycle;
+
+/// <summary>
+/// Moves runner records forward from what GitHub says: a job in progress on one of our runners makes it
+/// Busy, a completed one Completed; the runner list makes it Idle. Signals arrive in any order and twice;
+/// each is applied only if it moves the runner forward.
+/// </summary>
+public sealed class RunnerTracker(IFleetStore store, RunnerTransitions transitions, PoolCatalog pools, IFleetSignals signals, FleetTelemetry telemetry, TimeProvider time)
+{
+    public bool IsOurs(string? runnerName) => runnerName is not null && runnerName.StartsWith(RunnerNames.Prefix(pools.FleetName), StringComparison.OrdinalIgnoreCase);
+
+    public async Task OnJobAsync(JobRecord job, CancellationToken ct)
+    {
+        if (!IsOurs(job.RunnerName) || await store.FindRunnerByNameAsync(job.RunnerName!, ct).ConfigureAwait(false) is not { } runner)
+        {
+            return;
+        }
+
+        var now = time.GetUtcNow();
+        var wasBusy = runner.BusyAt is not null;
+        var updated = await transitions.ApplyAsync(runner.Id, r =>
+        {
+            var busyAt = r.BusyAt ?? job.StartedAt ?? now;
+            var withJob = r with { JobId = job.Id, BusyAt = busyAt, OnlineAt = r.OnlineAt ?? busyAt };
+            return (job.Status, r.State) switch
+            {
+                (JobStatus.InProgress, RunnerState.Provisioning or RunnerState.Idle) => (withJob with { State = RunnerState.Busy }, $"took job {job.Id}"),
+                (JobStatus.Completed, RunnerState.Provisioning or RunnerState.Idle or RunnerState.Busy) =>
+                    (withJob with { State = RunnerState.Completed, CompletedAt = job.CompletedAt ?? now }, $"job {job.Id} {job.Conclusion ?? "completed"}"),
+                (_, RunnerState.Completed or RunnerState.Destroying or RunnerState.Gone or RunnerState.Failed) when r.JobId is null =>
+                    (r with { JobId = job.Id, BusyAt = busyAt, OnlineAt = r.OnlineAt ?? busyAt }, $"learned job {job.Id}"),
+                _ => null,
+            };
+        }, ct).ConfigureAwait(false);
+
+        if (updated is { BusyAt: { } busy } && !wasBusy)
+        {
+            if (job.QueuedAt is { } queued)
+            {
+                telemetry.JobWait(updated.Pool, busy - queued);
+            }
+
+            if (updated.CreatedAt is { } created && updated.OnlineAt is { } online && online >= created)
+            {
+                telemetry.RunnerBoot(updated.Pool, online - created);
+            }
+        }
+
+        if (updated?.State == RunnerState.Completed)
+        {
+            signals.RunnerExited(updated.Name);
+        }
+    }
+
+    /// <summary>Applies GitHub's runner list for one scope.</summary>
+    public async Task OnRunnersAsync(IReadOnlyList<GitHubRunner> runners, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        foreach (var gh in runners.Where(r => IsOurs(r.Name)))
+        {
+            if (await store.FindRunnerByNameAsync(gh.Name, ct).ConfigureAwait(false) is not { } runner || !RunnerStateMachine.IsLive(runner.State))
+            {
+                continue;
+            }
+
+            await transitions.ApplyAsync(runner.Id, r => (gh.Online, gh.Busy, r.State) switch
+            {
+                (true, false, RunnerState.Provisioning) => (r with { State = RunnerState.Idle, OnlineAt = r.OnlineAt ?? now, GitHubRunnerId = r.GitHubRunnerId ?? gh.Id }, "online"),
+                (_, true, RunnerState.Provisioning or RunnerState.Idle) => (r with { State = RunnerState.Busy, OnlineAt = r.OnlineAt ?? now, BusyAt = r.BusyAt ?? now, GitHubRunnerId = r.GitHubRunnerId ?? gh.Id }, "busy"),
+                _ when r.GitHubRunnerId is null => (r with { GitHubRunnerId = gh.Id }, "learned GitHub runner id"),
+                _ => null,
+            }, ct).ConfigureAwait(false);
+        }
+    }
+}

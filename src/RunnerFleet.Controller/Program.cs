@@ -1,0 +1,44 @@
+using Microsoft.Extensions.Options;
+using RunnerFleet.Controller.Hosting;
+
+if (args.Contains("--sandbox"))
+{
+    try
+    {
+        return await SandboxMode.RunAsync(args);
+    }
+    catch (OptionsValidationException e)
+    {
+        return ConfigurationError(e.Failures);
+    }
+}
+
+try
+{
+    await using var app = ControllerHost.Build(args);
+    await app.RunAsync();
+    return 0;
+}
+catch (OptionsValidationException e)
+{
+    return ConfigurationError(e.Failures);
+}
+catch (InvalidOperationException e) when (e.Message.Contains("configuration", StringComparison.OrdinalIgnoreCase))
+{
+    return ConfigurationError([e.Message]);
+}
+
+static int ConfigurationError(IEnumerable<string> failures)
+{
+    Console.Error.WriteLine("RunnerFleet cannot start: the configuration is invalid.");
+    foreach (var failure in failures)
+    {
+        Console.Error.WriteLine($"  - {failure}");
+    }
+
+    Console.Error.WriteLine("See README.md, 'Configuration', for every key.");
+    return 2;
+}
+
+/// <summary>The entry point; public for the integration tests.</summary>
+public partial class Program;

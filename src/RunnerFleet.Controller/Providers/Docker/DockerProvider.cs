@@ -1,0 +1,383 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Runtime.CompilerServices;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using RunnerFleet.Controller.Configuration;
+using RunnerFleet.Controller.Fleet;
+
+namespace RunnerFleet.Controller.Providers.Docker;
+
+/// <summary>
+/// One container per runner, on one of several engines, each with a capacity. Containers are hardened
+/// by default (not privileged, no-new-privileges, all capabilities dropped but those the runner needs,
+/// CPU/memory/pids limits, a bridge network of the fleet's own) and labelled with fleet, pool and
+/// runner name. Container exit is the teardown signal: each started container is watched.
+/// </summary>
+public sealed partial class DockerProvider : IRunnerProvider, IDisposable
+{
+    // What the runner image needs to start as its own user; everything else is dropped.
+    private static readonly string[] s_capabilities = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID", "KILL"];
+
+    private readonly DockerOptions _options;
+    private readonly string _fleet;
+    private readonly IFleetSignals _signals;
+    private readonly ILogger<DockerProvider> _logger;
+    private readonly ConcurrentDictionary<string, DockerClient> _clients = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<string, bool> _networks = new(StringComparer.OrdinalIgnoreCase);
+    private readonly CancellationTokenSource _stopping = new();
+
+    public DockerProvider(IOptions<DockerOptions> options, PoolCatalog pools, IFleetSignals signals, ILogger<DockerProvider> logger)
+    {
+        _options = options.Value;
+        _fleet = pools.FleetName;
+        _signals = signals;
+        _logger = logger;
+    }
+
+    public string Kind => "docker";
+
+    public async Task<ProvisionedRunner> CreateAsync(RunnerLaunch launch, CancellationToken ct)
+    {
+        // Idempotent: a container with this runner's label already exists when a create is retried.
+        await foreach (var existing in ListAsync(ct).ConfigureAwait(false))
+        {
+            if (existing.RunnerName == launch.Name)
+            {
+                if (existing.Status == ProvisionedStatus.Starting)
+                {
+                    await Client(existing.Endpoint!).Containers.StartContainerAsync(existing.ResourceId, new ContainerStartParameters(), ct).ConfigureAwait(false);
+                    Watch(existing.Endpoint!, existing.ResourceId, launch.Name);
+                }
+
+                return existing;
+            }
+        }
+
+        var endpoint = await PickEndpointAsync(launch.Pool, ct).ConfigureAwait(false);
+        var client = Client(endpoint.Name!);
+        var settings = launch.Pool.Docker;
+        var network = settings.Network ?? $"runnerfleet-{_fleet}";
+        await EnsureNetworkAsync(endpoint.Name!, client, network, ct).ConfigureAwait(false);
+        await EnsureImageAsync(client, settings, ct).ConfigureAwait(false);
+
+        var create = new CreateContainerParameters
+        {
+            Name = launch.Name,
+            Image = settings.Image,
+            Hostname = launch.Name,
+            Env = Environment(launch),
+            Cmd = [.. Command(launch)],
+            Labels = new Dictionary<string, string>
+            {
+                [Providers.RunnerLabels.Fleet] = _fleet,
+                [Providers.RunnerLabels.Pool] = launch.Pool.Name,
+                [Providers.RunnerLabels.Runner] = launch.Name,
+            },
+            HostConfig = new HostConfig
+            {
+                Privileged = false,
+                SecurityOpt = ["no-new-privileges:true"],
+                CapDrop = ["ALL"],
+                CapAdd = [.. s_capabilities],
+                NanoCPUs = (long)(settings.Cpus * 1_000_000_000),
+                Memory = settings.MemoryMb * 1024 * 1024,
+                MemorySwap = settings.MemoryMb * 1024 * 1024,
+                PidsLimit = settings.PidsLimit,
+                NetworkMode = network,
+                Init = true,
+                LogConfig = new LogConfig { Type = "json-file", Config = new Dictionary<string, string> { ["max-size"] = "10m", ["max-file"] = "2" } },
+            },
+            Platform = settings.Platform,
+        };
+
+        CreateContainerResponse created;
+        try
+        {
+            created = await client.Containers.CreateContainerAsync(create, ct).ConfigureAwait(false);
+        }
+        catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.Conflict)
+        {
+            // Another attempt created it between our list and create: adopt it.
+            var found = await FindAsync(launch.Name, ct).ConfigureAwait(false)
+                ?? throw new ProviderException("create_failed", $"container name {launch.Name} is taken but no container carries its label");
+            return found;
+        }
+        catch (DockerApiException e)
+        {
+            throw new ProviderException("create_failed", $"docker create on {endpoint.Name} failed: {(int)e.StatusCode} {Message(e)}", e);
+        }
+
+        try
+        {
+            await client.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), ct).ConfigureAwait(false);
+        }
+        catch (DockerApiException e)
+        {
+            await RemoveAsync(client, created.ID, CancellationToken.None).ConfigureAwait(false);
+            throw new ProviderException("start_failed", $"docker start on {endpoint.Name} failed: {(int)e.StatusCode} {Message(e)}", e);
+        }
+
+        Watch(endpoint.Name!, created.ID, launch.Name);
+        LogStarted(_logger, launch.Name, endpoint.Name!, settings.Image, settings.Platform ?? "native");
+        return new ProvisionedRunner { ResourceId = created.ID, RunnerName = launch.Name, Pool = launch.Pool.Name, Endpoint = endpoint.Name, Status = ProvisionedStatus.Running };
+    }
+
+    public async Task DestroyAsync(ProvisionedRunner runner, CancellationToken ct)
+    {
+        if (runner.Endpoint is { } endpoint && _options.EffectiveEndpoints.Any(e => e.Name == endpoint))
+        {
+            await RemoveAsync(Client(endpoint), runner.ResourceId, ct).ConfigureAwait(false);
+            return;
+        }
+
+        // Unknown engine on the record: find the container by its label.
+        if (await FindAsync(runner.RunnerName, ct).ConfigureAwait(false) is { Endpoint: { } found } container)
+        {
+            await RemoveAsync(Client(found), container.ResourceId, ct).ConfigureAwait(false);
+        }
+    }
+
+    public async IAsyncEnumerable<ProvisionedRunner> ListAsync([EnumeratorCancellation] CancellationToken ct)
+    {
+        foreach (var endpoint in _options.EffectiveEndpoints)
+        {
+            IList<ContainerListResponse> containers;
+            try
+            {
+                containers = await Client(endpoint.Name!).Containers.ListContainersAsync(new ContainersListParameters
+                {
+                    All = true,
+                    Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{Providers.RunnerLabels.Fleet}={_fleet}"] = true } },
+                }, ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is HttpRequestException or DockerApiException or IOException or TimeoutException)
+            {
+                throw new ProviderException("engine_unreachable", $"Docker engine {endpoint.Name} ({endpoint.Uri}) did not answer: {e.Message}", e);
+            }
+
+            foreach (var c in containers)
+            {
+                yield return ToProvisioned(endpoint.Name!, c);
+            }
+        }
+    }
+
+    /// <summary>Whether any engine answers; used to choose the sandbox's provider.</summary>
+    public async Task<bool> PingAsync(CancellationToken ct)
+    {
+        try
+        {
+            await Client(_options.EffectiveEndpoints[0].Name!).System.PingAsync(ct).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception e) when (e is HttpRequestException or DockerApiException or IOException or TimeoutException or System.Net.Sockets.SocketException or OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    public async Task<bool> ImageExistsAsync(string image, CancellationToken ct)
+    {
+        try
+        {
+            await Client(_options.EffectiveEndpoints[0].Name!).Images.InspectImageAsync(image, ct).ConfigureAwait(false);
+            return true;
+        }
+        catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.NotFound)
+        {
+            return false;
+        }
+    }
+
+    public void Dispose()
+    {
+        _stopping.Cancel();
+        foreach (var c in _clients.Values)
+        {
+            c.Dispose();
+        }
+
+        _stopping.Dispose();
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private DockerClient Client(string endpointName) => _clients.GetOrAdd(endpointName, name =>
+    {
+        var endpoint = _options.EffectiveEndpoints.First(e => string.Equals(e.Name, name, StringComparison.OrdinalIgnoreCase));
+        return new DockerClientBuilder().WithEndpoint(endpoint.Uri!).WithApiVersion(System.Version.Parse(_options.ApiVersion)).Build();
+    });
+
+    private static List<string> Environment(RunnerLaunch launch)
+    {
+        if (launch.JitConfig is { } jit)
+        {
+            return [$"ACTIONS_RUNNER_INPUT_JITCONFIG={jit}"];
+        }
+
+        // Every config.sh argument can be given as ACTIONS_RUNNER_INPUT_<NAME>; keeps the token out of argv.
+        return
+        [
+            $"ACTIONS_RUNNER_INPUT_URL={launch.RegistrationUrl}",
+            $"ACTIONS_RUNNER_INPUT_TOKEN={launch.RegistrationToken}",
+            $"ACTIONS_RUNNER_INPUT_NAME={launch.Name}",
+            $"ACTIONS_RUNNER_INPUT_LABELS={string.Join(',', launch.Pool.Labels)}",
+            "ACTIONS_RUNNER_INPUT_EPHEMERAL=true",
+            "ACTIONS_RUNNER_INPUT_UNATTENDED=true",
+            "ACTIONS_RUNNER_INPUT_DISABLEUPDATE=true",
+        ];
+    }
+
+    private static IReadOnlyList<string> Command(RunnerLaunch launch) =>
+        launch.Pool.Docker.Command
+        ?? (launch.JitConfig is not null
+            ? ["/home/runner/run.sh"]
+            : ["/bin/sh", "-c", "/home/runner/config.sh && exec /home/runner/run.sh"]);
+
+    private async Task<DockerEndpointOptions> PickEndpointAsync(PoolDefinition pool, CancellationToken ct)
+    {
+        var counts = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
+        await foreach (var c in ListAsync(ct).ConfigureAwait(false))
+        {
+            if (c.Status != ProvisionedStatus.Exited)
+            {
+                counts[c.Endpoint!] = counts.GetValueOrDefault(c.Endpoint!) + 1;
+            }
+        }
+
+        var candidates = _options.EffectiveEndpoints
+            .Where(e => pool.Docker.Endpoints.Count == 0 || pool.Docker.Endpoints.Contains(e.Name!, StringComparer.OrdinalIgnoreCase))
+            .Select(e => (Endpoint: e, Free: e.MaxRunners - counts.GetValueOrDefault(e.Name!)))
+            .Where(x => x.Free > 0)
+            .OrderByDescending(x => x.Free)
+            .ToList();
+        return candidates.Count > 0
+            ? candidates[0].Endpoint
+            : throw new ProviderException("no_capacity", $"every Docker engine for pool {pool.Name} is at its MaxRunners");
+    }
+
+    private async Task EnsureNetworkAsync(string endpoint, DockerClient client, string network, CancellationToken ct)
+    {
+        if (_networks.ContainsKey($"{endpoint}/{network}"))
+        {
+            return;
+        }
+
+        var existing = await client.Networks.ListNetworksAsync(new NetworksListParameters
+        {
+            Filters = new Dictionary<string, IDictionary<string, bool>> { ["name"] = new Dictionary<string, bool> { [network] = true } },
+        }, ct).ConfigureAwait(false);
+        if (!existing.Any(n => n.Name == network))
+        {
+            try
+            {
+                await client.Networks.CreateNetworkAsync(new NetworksCreateParameters
+                {
+                    Name = network,
+                    Driver = "bridge",
+                    Labels = new Dictionary<string, string> { [Providers.RunnerLabels.Fleet] = _fleet },
+                }, ct).ConfigureAwait(false);
+            }
+            catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.Conflict)
+            {
+            }
+        }
+
+        _networks[$"{endpoint}/{network}"] = true;
+    }
+
+    private async Task EnsureImageAsync(DockerClient client, DockerPoolSettings settings, CancellationToken ct)
+    {
+        try
+        {
+            await client.Images.InspectImageAsync(settings.Image, ct).ConfigureAwait(false);
+            return;
+        }
+        catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.NotFound)
+        {
+        }
+
+        LogPulling(_logger, settings.Image, settings.Platform ?? "native");
+        var (name, tag) = SplitImage(settings.Image);
+        try
+        {
+            await client.Images.CreateImageAsync(new ImagesCreateParameters { FromImage = name, Tag = tag, Platform = settings.Platform }, null, new Progress<JSONMessage>(), ct).ConfigureAwait(false);
+        }
+        catch (DockerApiException e)
+        {
+            throw new ProviderException("image_missing", $"image {settings.Image} is not on the engine and could not be pulled: {Message(e)}", e);
+        }
+    }
+
+    private void Watch(string endpoint, string containerId, string runnerName)
+    {
+        // Container exit is the teardown signal; polling in ReapJob covers a missed wait (e.g. after restart).
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await Client(endpoint).Containers.WaitContainerAsync(containerId, _stopping.Token).ConfigureAwait(false);
+                _signals.RunnerExited(runnerName);
+            }
+            catch (Exception e) when (e is OperationCanceledException or DockerApiException or HttpRequestException or IOException or ObjectDisposedException)
+            {
+            }
+        });
+    }
+
+    private async Task<ProvisionedRunner?> FindAsync(string runnerName, CancellationToken ct)
+    {
+        await foreach (var c in ListAsync(ct).ConfigureAwait(false))
+        {
+            if (c.RunnerName == runnerName)
+            {
+                return c;
+            }
+        }
+
+        return null;
+    }
+
+    private static async Task RemoveAsync(DockerClient client, string id, CancellationToken ct)
+    {
+        try
+        {
+            await client.Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, ct).ConfigureAwait(false);
+        }
+        catch (DockerApiException e) when (e.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.Conflict)
+        {
+            // Gone already, or removal already in progress: both are success for an idempotent destroy.
+        }
+    }
+
+    private ProvisionedRunner ToProvisioned(string endpoint, ContainerListResponse c)
+    {
+        c.Labels.TryGetValue(Providers.RunnerLabels.Runner, out var name);
+        c.Labels.TryGetValue(Providers.RunnerLabels.Pool, out var pool);
+        var status = c.State switch
+        {
+            "running" or "restarting" or "paused" => ProvisionedStatus.Running,
+            "created" => ProvisionedStatus.Starting,
+            _ => ProvisionedStatus.Exited,
+        };
+        return new ProvisionedRunner { ResourceId = c.ID, RunnerName = name ?? c.Names.FirstOrDefault()?.TrimStart('/') ?? c.ID, Pool = pool, Endpoint = endpoint, Status = status };
+    }
+
+    private static (string Name, string Tag) SplitImage(string image)
+    {
+        var slash = image.LastIndexOf('/');
+        var colon = image.LastIndexOf(':');
+        return colon > slash ? (image[..colon], image[(colon + 1)..]) : (image, "latest");
+    }
+
+    private static string Message(DockerApiException e) => e.ResponseBody?.Trim() is { Length: > 0 } body ? body : e.Message;
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Started container for {RunnerName} on {Endpoint} from {Image} ({Platform})")]
+    private static partial void LogStarted(ILogger logger, string runnerName, string endpoint, string image, string platform);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Pulling image {Image} ({Platform}); the first runner waits for it")]
+    private static partial void LogPulling(ILogger logger, string image, string platform);
+}

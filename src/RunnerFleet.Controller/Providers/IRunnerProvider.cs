@@ -1,0 +1,20 @@
+namespace RunnerFleet.Controller.Providers;
+
+/// <summary>
+/// Where runners run. Every resource a provider makes carries this fleet's labels (fleet, pool, runner
+/// name), so <see cref="ListAsync"/> finds it again after a controller restart.
+/// </summary>
+public interface IRunnerProvider
+{
+    /// <summary>"docker", "inprocess", "hetzner".</summary>
+    string Kind { get; }
+
+    /// <summary>Creates and starts the runner. Idempotent by <see cref="RunnerLaunch.Name"/>: a resource that already exists is returned.</summary>
+    Task<ProvisionedRunner> CreateAsync(RunnerLaunch launch, CancellationToken ct);
+
+    /// <summary>Destroys the runner's resource. Idempotent: already gone is success.</summary>
+    Task DestroyAsync(ProvisionedRunner runner, CancellationToken ct);
+
+    /// <summary>Every resource carrying this fleet's labels.</summary>
+    IAsyncEnumerable<ProvisionedRunner> ListAsync(CancellationToken ct);
+}

@@ -1,0 +1,20 @@
+namespace RunnerFleet.Controller.Providers;
+
+/// <summary>A provider resource that holds (or held) a runner, read back from its labels.</summary>
+public sealed record ProvisionedRunner
+{
+    public required string ResourceId { get; init; }
+    public required string RunnerName { get; init; }
+    public string? Pool { get; init; }
+    public string? Endpoint { get; init; }
+    public ProvisionedStatus Status { get; init; } = ProvisionedStatus.Running;
+    public int? ExitCode { get; init; }
+}
+
+/// <summary>Whether the resource still runs its runner.</summary>
+public enum ProvisionedStatus
+{
+    Starting,
+    Running,
+    Exited,
+}

@@ -1,0 +1,9 @@
+namespace RunnerFleet.Controller.Providers;
+
+/// <summary>The labels every provider resource carries.</summary>
+public static class RunnerLabels
+{
+    public const string Fleet = "runnerfleet.fleet";
+    public const string Pool = "runnerfleet.pool";
+    public const string Runner = "runnerfleet.runner";
+}

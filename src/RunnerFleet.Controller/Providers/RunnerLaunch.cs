@@ -1,0 +1,25 @@
+using RunnerFleet.Controller.Fleet;
+
+namespace RunnerFleet.Controller.Providers;
+
+/// <summary>
+/// Everything a provider needs to start one runner. Holds a secret (the JIT config or registration
+/// token), so it is a class whose <see cref="ToString"/> leaves the secret out, not a record.
+/// </summary>
+public sealed class RunnerLaunch
+{
+    public required string Fleet { get; init; }
+    public required string Name { get; init; }
+    public required PoolDefinition Pool { get; init; }
+
+    /// <summary>The encoded JIT config (secret), in JIT mode.</summary>
+    public string? JitConfig { get; init; }
+
+    /// <summary>The registration token (secret), in registration-token mode.</summary>
+    public string? RegistrationToken { get; init; }
+
+    /// <summary>The URL <c>config.sh --url</c> takes, in registration-token mode.</summary>
+    public Uri? RegistrationUrl { get; init; }
+
+    public override string ToString() => $"RunnerLaunch {{ Name = {Name}, Pool = {Pool.Name}, Mode = {(JitConfig is null ? "token" : "jit")} }}";
+}

@@ -1,0 +1,50 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using Quartz;
+using RunnerFleet.Controller.Fleet;
+
+namespace RunnerFleet.Controller.Scheduling;
+
+/// <summary>
+/// Fires a loop's Quartz job now. Signals coalesce: while a run is pending, more signals add nothing,
+/// so a burst of 1,000 webhooks causes one plan, not 1,000.
+/// </summary>
+public sealed partial class FleetSignals(ISchedulerFactory schedulers, ILogger<FleetSignals> logger) : IFleetSignals
+{
+    private readonly ConcurrentDictionary<JobKey, byte> _pending = new();
+
+    public void DemandChanged() => Trigger(PlanAndProvisionJob.Key);
+
+    public void RunnerExited(string runnerName) => Trigger(ReapJob.Key);
+
+    /// <summary>Called by a job as it starts: signals from now on need another run.</summary>
+    internal void Started(JobKey key) => _pending.TryRemove(key, out _);
+
+    private void Trigger(JobKey key)
+    {
+        if (!_pending.TryAdd(key, 0))
+        {
+            return;
+        }
+
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                var scheduler = await schedulers.GetScheduler().ConfigureAwait(false);
+                if (!scheduler.IsShutdown)
+                {
+                    await scheduler.TriggerJob(key).ConfigureAwait(false);
+                }
+            }
+            catch (SchedulerException e)
+            {
+                _pending.TryRemove(key, out _);
+                LogTriggerFailed(logger, key.Name, e.Message);
+            }
+        });
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not trigger {Job} now ({Error}); its interval will run it")]
+    private static partial void LogTriggerFailed(ILogger logger, string job, string error);
+}

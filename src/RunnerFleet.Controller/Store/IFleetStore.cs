@@ -1,0 +1,39 @@
+using RunnerFleet.Controller.Fleet;
+
+namespace RunnerFleet.Controller.Store;
+
+/// <summary>
+/// The fleet's state: runner records, jobs seen, and an append-only event log of transitions. Every
+/// transition is written before the action that follows it, so a crash leaves a record to finish.
+/// </summary>
+public interface IFleetStore
+{
+    Task InitializeAsync(CancellationToken ct);
+
+    Task InsertRunnerAsync(RunnerRecord runner, CancellationToken ct);
+
+    /// <summary>
+    /// Writes <paramref name="updated"/> if the stored state is still <paramref name="expected"/>, and logs
+    /// the transition. False when another writer got there first.
+    /// </summary>
+    Task<bool> TransitionAsync(RunnerRecord updated, RunnerState expected, string? detail, CancellationToken ct);
+
+    /// <summary>Updates fields that are not the state (ids, timestamps, cost).</summary>
+    Task UpdateRunnerAsync(RunnerRecord runner, CancellationToken ct);
+
+    Task<RunnerRecord?> GetRunnerAsync(string id, CancellationToken ct);
+
+    Task<RunnerRecord?> FindRunnerByNameAsync(string name, CancellationToken ct);
+
+    /// <summary>Runners not in a final state.</summary>
+    Task<IReadOnlyList<RunnerRecord>> ListActiveRunnersAsync(CancellationToken ct);
+
+    Task<IReadOnlyList<RunnerRecord>> ListRunnersAsync(int limit, CancellationToken ct);
+
+    /// <summary>Inserts or advances a job; a status never moves back. Returns what changed.</summary>
+    Task<JobChange> UpsertJobAsync(JobRecord job, CancellationToken ct);
+
+    Task<IReadOnlyList<JobRecord>> ListJobsAsync(JobStatus? status, int limit, CancellationToken ct);
+
+    Task<IReadOnlyList<RunnerEvent>> ListEventsAsync(string runnerId, CancellationToken ct);
+}

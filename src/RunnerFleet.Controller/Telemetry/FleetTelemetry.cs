@@ -1,0 +1,70 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace RunnerFleet.Controller.Telemetry;
+
+/// <summary>The fleet's Meter and ActivitySource, and every instrument, named as in the design (§8).</summary>
+public sealed class FleetTelemetry : IDisposable
+{
+    public const string Name = "RunnerFleet";
+
+    public static readonly ActivitySource ActivitySource = new(Name);
+
+    private readonly Meter _meter;
+    private readonly Counter<long> _providerErrors;
+    private readonly Counter<long> _githubRequests;
+    private readonly Counter<double> _cost;
+    private readonly Histogram<double> _jobWait;
+    private readonly Histogram<double> _runnerBoot;
+    private readonly Counter<long> _webhooks;
+    private volatile IReadOnlyDictionary<(string Pool, string State), int> _runners = new Dictionary<(string, string), int>();
+    private volatile IReadOnlyDictionary<string, int> _queued = new Dictionary<string, int>();
+    private readonly ConcurrentDictionary<string, long> _rateRemaining = new();
+
+    public FleetTelemetry(IMeterFactory meterFactory)
+    {
+        _meter = meterFactory.Create(Name);
+        _meter.CreateObservableGauge(MetricNames.Runners, () => _runners.Select(kv =>
+            new Measurement<int>(kv.Value, new KeyValuePair<string, object?>("pool", kv.Key.Pool), new KeyValuePair<string, object?>("state", kv.Key.State))),
+            description: "Runners by pool and state");
+        _meter.CreateObservableGauge(MetricNames.JobsQueued, () => _queued.Select(kv =>
+            new Measurement<int>(kv.Value, new KeyValuePair<string, object?>("pool", kv.Key))),
+            description: "Queued jobs a pool serves");
+        _meter.CreateObservableGauge(MetricNames.GitHubRateLimitRemaining, () => _rateRemaining.Select(kv =>
+            new Measurement<long>(kv.Value, new KeyValuePair<string, object?>("resource", kv.Key))),
+            description: "GitHub primary rate limit left");
+        _jobWait = _meter.CreateHistogram<double>(MetricNames.JobWait, "s", "Job queued to runner busy");
+        _runnerBoot = _meter.CreateHistogram<double>(MetricNames.RunnerBoot, "s", "Runner created to online");
+        _providerErrors = _meter.CreateCounter<long>(MetricNames.ProviderErrors, description: "Provider failures by provider and code");
+        _githubRequests = _meter.CreateCounter<long>(MetricNames.GitHubRequests, description: "GitHub REST requests by endpoint and status");
+        _cost = _meter.CreateCounter<double>(MetricNames.Cost, "EUR", "Money spent on runners");
+        _webhooks = _meter.CreateCounter<long>(MetricNames.Webhooks, description: "Webhook deliveries by outcome");
+    }
+
+    public void SetFleetState(IReadOnlyDictionary<(string Pool, string State), int> runners, IReadOnlyDictionary<string, int> queued)
+    {
+        _runners = runners;
+        _queued = queued;
+    }
+
+    public void GitHubRequest(string endpoint, int status) =>
+        _githubRequests.Add(1, new KeyValuePair<string, object?>("endpoint", endpoint), new KeyValuePair<string, object?>("status", status));
+
+    public void RateLimitRemaining(string resource, long remaining) => _rateRemaining[resource] = remaining;
+
+    public long? RateLimitRemainingOf(string resource) => _rateRemaining.TryGetValue(resource, out var v) ? v : null;
+
+    public void ProviderError(string provider, string code) =>
+        _providerErrors.Add(1, new KeyValuePair<string, object?>("provider", provider), new KeyValuePair<string, object?>("code", code));
+
+    public void JobWait(string pool, TimeSpan wait) => _jobWait.Record(wait.TotalSeconds, new KeyValuePair<string, object?>("pool", pool));
+
+    public void RunnerBoot(string pool, TimeSpan boot) => _runnerBoot.Record(boot.TotalSeconds, new KeyValuePair<string, object?>("pool", pool));
+
+    public void Cost(string pool, decimal euros) => _cost.Add((double)euros, new KeyValuePair<string, object?>("pool", pool));
+
+    public void Webhook(string outcome) => _webhooks.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+
+    public void Dispose() => _meter.Dispose();
+}

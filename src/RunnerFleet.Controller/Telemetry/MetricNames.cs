@@ -1,0 +1,15 @@
+namespace RunnerFleet.Controller.Telemetry;
+
+/// <summary>Every metric name in one place (OpenTelemetry semantic naming).</summary>
+public static class MetricNames
+{
+    public const string Runners = "runnerfleet.runners";
+    public const string JobsQueued = "runnerfleet.jobs.queued";
+    public const string JobWait = "runnerfleet.job.wait";
+    public const string RunnerBoot = "runnerfleet.runner.boot";
+    public const string ProviderErrors = "runnerfleet.provider.errors";
+    public const string GitHubRequests = "runnerfleet.github.requests";
+    public const string GitHubRateLimitRemaining = "runnerfleet.github.ratelimit.remaining";
+    public const string Cost = "runnerfleet.cost";
+    public const string Webhooks = "runnerfleet.webhooks";
+}
