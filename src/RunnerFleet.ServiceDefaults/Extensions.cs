@@ -50,6 +50,8 @@ public static class Extensions
 
     public static TBuilder AddSerilogLogging<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
+        builder.Logging.ClearProviders();
+
         // writeToProviders keeps the OpenTelemetry logger provider fed, so logs reach OTLP next to traces.
         builder.Services.AddSerilog((services, lc) => lc
             .MinimumLevel.Information()

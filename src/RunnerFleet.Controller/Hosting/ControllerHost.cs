@@ -85,7 +85,8 @@ public static class ControllerHost
     private static void InsertBelowEnvironment(ConfigurationManager configuration, IDictionary<string, string?> values)
     {
         var sources = ((IConfigurationBuilder)configuration).Sources;
-        var index = sources.Select((s, i) => (s, i)).FirstOrDefault(x => x.s is EnvironmentVariablesConfigurationSource).i;
+        // The last un-prefixed environment source is the application's (earlier ones hold DOTNET_/ASPNETCORE_ host settings).
+        var index = sources.Select((s, i) => (s, i)).LastOrDefault(x => x.s is EnvironmentVariablesConfigurationSource { Prefix: null or "" }).i;
         var source = new Microsoft.Extensions.Configuration.Memory.MemoryConfigurationSource { InitialData = values };
         if (index > 0)
         {

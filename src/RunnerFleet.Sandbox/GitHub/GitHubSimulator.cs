@@ -22,6 +22,7 @@ public sealed class GitHubSimulator
     private readonly Dictionary<long, SimApp> _apps = [];
     private readonly List<SimFault> _faults = [];
     private readonly List<WebhookTarget> _webhooks = [];
+    private readonly List<(string, string)> _registrations = [];
     private long _nextId = 1000;
     private long _nextRunnerId = 1;
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -42,6 +43,21 @@ public sealed class GitHubSimulator
 
     /// <summary>Conditional requests answered 304 (free).</summary>
     public long NotModifiedResponses { get; private set; }
+
+    /// <summary>Installation tokens issued to GitHub Apps.</summary>
+    public int InstallationTokensIssued { get; private set; }
+
+    /// <summary>How each runner was registered, in order: (name, "jit" or "token").</summary>
+    public IReadOnlyList<(string Name, string Mode)> Registrations
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _registrations];
+            }
+        }
+    }
 
     /// <summary>Total API requests (runner protocol and sandbox control excluded).</summary>
     public long ApiRequests { get; private set; }
@@ -250,6 +266,7 @@ public sealed class GitHubSimulator
             }
 
             var runner = NewRunnerLocked(scope, name, labels, ephemeral: true, groupId.Value);
+            _registrations.Add((name, "jit"));
             return (JitResult.Created, runner, null);
         }
     }
@@ -295,6 +312,7 @@ public sealed class GitHubSimulator
             // config.sh adds the default labels unless --no-default-labels.
             var all = new List<string> { "self-hosted", "linux", "x64" };
             all.AddRange(labels.Where(l => !all.Contains(l, StringComparer.OrdinalIgnoreCase)));
+            _registrations.Add((name, "token"));
             return (NewRunnerLocked(scope, name, all, ephemeral, 1), 201, null);
         }
     }
@@ -521,6 +539,7 @@ public sealed class GitHubSimulator
             var token = "ghs_" + RandomToken(36);
             var expires = Now.AddHours(1);
             _installationTokens[token] = expires;
+            InstallationTokensIssued++;
             return (token, expires);
         }
     }

@@ -1,0 +1,96 @@
+using RunnerFleet.Controller.Configuration;
+
+namespace RunnerFleet.Controller.Tests.Configuration;
+
+public sealed class OptionsValidationTests
+{
+    private static PoolOptions GoodPool(string name = "linux") => new() { Name = name, Labels = ["linux", "x64"], Provider = "docker", MaxRunners = 4 };
+
+    private static IEnumerable<string> Fleet(FleetOptions o) => new FleetOptionsValidator().Validate(null, o).Failures ?? [];
+
+    [Fact]
+    public void A_good_fleet_passes() => Assert.Empty(Fleet(new FleetOptions { Pools = [GoodPool()] }));
+
+    [Theory]
+    [InlineData("Provider", "Fleet:Pools:0:Provider")]
+    [InlineData("Labels", "Fleet:Pools:0:Labels")]
+    [InlineData("MinIdle", "Fleet:Pools:0:MinIdle")]
+    [InlineData("MaxRunners", "Fleet:Pools:0:MaxRunners")]
+    [InlineData("Name", "Fleet:Pools:0:Name")]
+    [InlineData("Registration", "Fleet:Pools:0:Registration")]
+    [InlineData("BootTimeout", "Fleet:Pools:0:BootTimeout")]
+    [InlineData("Platform", "Fleet:Pools:0:Docker:Platform")]
+    public void A_bad_pool_names_its_key(string field, string key)
+    {
+        var pool = GoodPool();
+        switch (field)
+        {
+            case "Provider": pool.Provider = "kubernetes"; break;
+            case "Labels": pool.Labels = []; break;
+            case "MinIdle": pool.MinIdle = 5; break;
+            case "MaxRunners": pool.MaxRunners = 0; break;
+            case "Name": pool.Name = "bad name!"; break;
+            case "Registration": pool.Registration = "magic"; break;
+            case "BootTimeout": pool.BootTimeout = TimeSpan.Zero; break;
+            case "Platform": pool.Docker.Platform = "arm64"; break;
+        }
+
+        Assert.Contains(Fleet(new FleetOptions { Pools = [pool] }), f => f.StartsWith(key, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void No_pools_is_an_error() => Assert.Contains(Fleet(new FleetOptions()), f => f.StartsWith("Fleet:Pools", StringComparison.Ordinal));
+
+    [Fact]
+    public void Duplicate_pool_names_are_an_error() =>
+        Assert.Contains(Fleet(new FleetOptions { Pools = [GoodPool("a"), GoodPool("a")] }), f => f.StartsWith("Fleet:Pools:1:Name", StringComparison.Ordinal));
+
+    [Fact]
+    public void Overflow_must_name_a_pool_and_must_not_cycle()
+    {
+        var a = GoodPool("a");
+        a.Overflow = "nowhere";
+        Assert.Contains(Fleet(new FleetOptions { Pools = [a] }), f => f.StartsWith("Fleet:Pools:0:Overflow", StringComparison.Ordinal));
+
+        var x = GoodPool("x");
+        var y = GoodPool("y");
+        var z = GoodPool("z");
+        x.Overflow = "y";
+        y.Overflow = "z";
+        z.Overflow = "x";
+        Assert.Contains(Fleet(new FleetOptions { Pools = [x, y, z] }), f => f.Contains("cycle", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void GitHub_needs_exactly_one_way_to_authenticate_and_something_to_watch()
+    {
+        var v = new GitHubOptionsValidator();
+
+        Assert.Contains(v.Validate(null, new GitHubOptions { Repositories = ["o/r"] }).Failures!, f => f.StartsWith("GitHub:Token", StringComparison.Ordinal));
+        Assert.Contains(v.Validate(null, new GitHubOptions { Token = "t" }).Failures!, f => f.StartsWith("GitHub:Repositories", StringComparison.Ordinal));
+        Assert.Contains(v.Validate(null, new GitHubOptions { Token = "t", Repositories = ["just-a-name"] }).Failures!, f => f.StartsWith("GitHub:Repositories:0", StringComparison.Ordinal));
+        Assert.Contains(v.Validate(null, new GitHubOptions { Repositories = ["o/r"], App = new GitHubAppOptions { Id = "1" } }).Failures!, f => f.StartsWith("GitHub:App:InstallationId", StringComparison.Ordinal));
+        Assert.Contains(v.Validate(null, new GitHubOptions { Repositories = ["o/r"], App = new GitHubAppOptions { Id = "1", InstallationId = 2, PrivateKeyPath = "/nonexistent.pem" } }).Failures!, f => f.StartsWith("GitHub:App:PrivateKeyPath", StringComparison.Ordinal));
+        Assert.True(v.Validate(null, new GitHubOptions { Token = "t", Organizations = ["octo"] }).Succeeded);
+    }
+
+    [Fact]
+    public void Secrets_never_appear_in_validation_messages()
+    {
+        var failures = new GitHubOptionsValidator().Validate(null, new GitHubOptions { Token = "ghp_supersecret", App = new GitHubAppOptions { Id = "1" }, Repositories = ["o/r"] }).Failures!;
+
+        Assert.DoesNotContain(failures, f => f.Contains("supersecret", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("https://api.github.com", "https://github.com/")]
+    [InlineData("https://ghe.example.com/api/v3", "https://ghe.example.com/")]
+    [InlineData("http://127.0.0.1:5080/", "http://127.0.0.1:5080/")]
+    public void The_registration_url_is_derived_from_the_api_url(string api, string web) =>
+        Assert.Equal(new Uri(web), new GitHubOptions { ApiUrl = new Uri(api) }.EffectiveWebUrl);
+
+    [Fact]
+    public void Docker_endpoints_are_checked() =>
+        Assert.Contains(new DockerOptionsValidator().Validate(null, new DockerOptions { Endpoints = [new DockerEndpointOptions { Name = "a", Uri = new Uri("ftp://x"), MaxRunners = 0 }] }).Failures!,
+            f => f.StartsWith("Docker:Endpoints:0:Uri", StringComparison.Ordinal));
+}
