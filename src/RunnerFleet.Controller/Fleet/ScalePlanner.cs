@@ -12,6 +12,9 @@ namespace RunnerFleet.Controller.Fleet;
 /// It also retires idle runners above MinIdle past IdleTimeout, runners that never came online within
 /// BootTimeout and busy runners past MaxJobDuration.
 /// </para>
+/// <para>
+/// <paramref name="runners"/> holds the live records and those that finished a job not yet tied to a job id.
+/// </para>
 /// </summary>
 public static class ScalePlanner
 {
@@ -32,6 +35,16 @@ public static class ScalePlanner
             if (demand.TryGetValue(job.Pool!, out var scopes))
             {
                 scopes[job.Scope!] = scopes.GetValueOrDefault(job.Scope!) + 1;
+            }
+        }
+
+        // A runner that finished a job we have not yet attributed (polling saw neither its start nor its end)
+        // served one queued job of its scope: that job's "queued" is stale, so it is no demand.
+        foreach (var r in runners.Where(r => r.State is RunnerState.Completed or RunnerState.Destroying or RunnerState.Gone && r.JobId is null && r.CompletedAt is not null))
+        {
+            if (demand.TryGetValue(r.Pool, out var scopes) && scopes.GetValueOrDefault(r.Scope) > 0)
+            {
+                scopes[r.Scope]--;
             }
         }
 

@@ -18,11 +18,16 @@ public sealed partial class PlanExecutor(
     TimeProvider time,
     ILogger<PlanExecutor> logger)
 {
+    /// <summary>How long a finished runner with an unknown job keeps absorbing a stale queued job; polls attribute it well before.</summary>
+    public static readonly TimeSpan UnattributedWindow = TimeSpan.FromMinutes(10);
+
     public async Task<FleetPlan> RunAsync(CancellationToken ct)
     {
+        var now = time.GetUtcNow();
         var runners = await store.ListActiveRunnersAsync(ct).ConfigureAwait(false);
+        var unattributed = await store.ListUnattributedSinceAsync(now - UnattributedWindow, ct).ConfigureAwait(false);
         var queued = await store.ListJobsAsync(JobStatus.Queued, 10_000, ct).ConfigureAwait(false);
-        var plan = ScalePlanner.Plan(pools.Pools, runners, queued, time.GetUtcNow());
+        var plan = ScalePlanner.Plan(pools.Pools, [.. runners, .. unattributed], queued, now);
         PublishGauges(runners, queued);
 
         if (plan.Provisions.Count > 0)

@@ -30,6 +30,9 @@ public interface IFleetStore
 
     Task<IReadOnlyList<RunnerRecord>> ListRunnersAsync(int limit, CancellationToken ct);
 
+    /// <summary>Runners that finished a job since <paramref name="since"/> whose job id is not known yet.</summary>
+    Task<IReadOnlyList<RunnerRecord>> ListUnattributedSinceAsync(DateTimeOffset since, CancellationToken ct);
+
     /// <summary>Inserts or advances a job; a status never moves back. Returns what changed.</summary>
     Task<JobChange> UpsertJobAsync(JobRecord job, CancellationToken ct);
 

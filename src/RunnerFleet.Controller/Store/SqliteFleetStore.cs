@@ -154,6 +154,9 @@ public sealed class SqliteFleetStore(string connectionString, TimeProvider time)
     public Task<IReadOnlyList<RunnerRecord>> ListRunnersAsync(int limit, CancellationToken ct) =>
         QueryRunnersAsync($"SELECT {RunnerColumns} FROM runners ORDER BY requested_at DESC LIMIT {limit}", null, ct);
 
+    public Task<IReadOnlyList<RunnerRecord>> ListUnattributedSinceAsync(DateTimeOffset since, CancellationToken ct) =>
+        QueryRunnersAsync($"SELECT {RunnerColumns} FROM runners WHERE state='Gone' AND job_id IS NULL AND completed_at >= {since.ToUnixTimeMilliseconds()}", null, ct);
+
     public async Task<JobChange> UpsertJobAsync(JobRecord job, CancellationToken ct)
     {
         await using var c = await OpenAsync(ct).ConfigureAwait(false);

@@ -90,6 +90,19 @@ public sealed class ScalePlannerTests
     }
 
     [Fact]
+    public void A_finished_runner_whose_job_is_not_yet_known_absorbs_one_stale_queued_job_of_its_scope()
+    {
+        var finished = Runner("p", RunnerState.Gone) with { CompletedAt = s_now.AddSeconds(-1) };
+        var attributed = Runner("p", RunnerState.Gone) with { CompletedAt = s_now.AddSeconds(-1), JobId = 42 };
+        var elsewhere = Runner("p", RunnerState.Gone, scope: "octo/web") with { CompletedAt = s_now.AddSeconds(-1) };
+
+        var plan = ScalePlanner.Plan([Pool("p")], [finished, attributed, elsewhere], [Job("p"), Job("p")], s_now);
+
+        Assert.Equal(1, Provisioned(plan, "p", "octo/app"));
+        Assert.Equal(0, Provisioned(plan, "p", "octo/web"));
+    }
+
+    [Fact]
     public void Runners_register_in_the_scope_of_the_jobs_they_serve()
     {
         var plan = ScalePlanner.Plan([Pool("p")], [Runner("p", RunnerState.Idle, scope: "octo/web")],

@@ -28,6 +28,7 @@ public sealed partial class DockerProvider : IRunnerProvider, IDisposable
     private readonly ConcurrentDictionary<string, DockerClient> _clients = new(StringComparer.OrdinalIgnoreCase);
     private readonly ConcurrentDictionary<string, bool> _networks = new(StringComparer.OrdinalIgnoreCase);
     private readonly CancellationTokenSource _stopping = new();
+    private int _disposed;
 
     public DockerProvider(IOptions<DockerOptions> options, PoolCatalog pools, IFleetSignals signals, ILogger<DockerProvider> logger)
     {
@@ -194,6 +195,12 @@ public sealed partial class DockerProvider : IRunnerProvider, IDisposable
 
     public void Dispose()
     {
+        // Registered both as itself and as IRunnerProvider, so the container may dispose it twice.
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         _stopping.Cancel();
         foreach (var c in _clients.Values)
         {

@@ -50,7 +50,10 @@ public sealed partial class InProcessRunnerProvider(IHttpClientFactory httpClien
     {
         foreach (var entry in _runners.Values)
         {
-            entry.Stop.Cancel();
+            if (_runners.TryRemove(entry.Name, out _))
+            {
+                entry.Stop.Cancel();
+            }
         }
     }
 

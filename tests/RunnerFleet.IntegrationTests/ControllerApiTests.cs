@@ -1,0 +1,155 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using RunnerFleet.Controller.GitHub;
+
+namespace RunnerFleet.IntegrationTests;
+
+/// <summary>The controller's HTTP surface, with in-process simulated runners (no containers needed for these).</summary>
+[Trait("Category", "Api")]
+[Collection(nameof(DockerCollection))]
+public sealed class ControllerApiTests(DockerEnvironment docker) : IAsyncLifetime
+{
+    private FleetUnderTest _fleet = null!;
+    private readonly HttpClient _http = new();
+
+    public async ValueTask InitializeAsync() =>
+        _fleet = await FleetUnderTest.StartAsync(docker, ["octo/web", "octo/api"],
+            [new() { ["Name"] = "sim", ["Provider"] = "inprocess", ["Labels:0"] = "linux", ["MaxRunners"] = "5" }], webhooks: false);
+
+    public async ValueTask DisposeAsync()
+    {
+        _http.Dispose();
+        await _fleet.DisposeAsync();
+    }
+
+    private string Secret => _fleet.App.Configuration["GitHub:WebhookSecret"]!;
+
+    private async Task<HttpResponseMessage> PostWebhookAsync(string body, string @event = "workflow_job", string? signature = "sign")
+    {
+        var bytes = Encoding.UTF8.GetBytes(body);
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(_fleet.ControllerUrl, "/webhooks/github")) { Content = new ByteArrayContent(bytes) };
+        request.Headers.Add("X-GitHub-Event", @event);
+        request.Headers.Add("X-GitHub-Delivery", Guid.NewGuid().ToString());
+        if (signature is not null)
+        {
+            request.Headers.Add("X-Hub-Signature-256", signature == "sign" ? WebhookSignature.Sign(Secret, bytes) : signature);
+        }
+
+        return await _http.SendAsync(request, TestContext.Current.CancellationToken);
+    }
+
+    private static string QueuedPayload(long id, string repo, params string[] labels) => JsonSerializer.Serialize(new
+    {
+        action = "queued",
+        workflow_job = new { id, run_id = 1, status = "queued", labels, created_at = DateTimeOffset.UtcNow },
+        repository = new { id = 1, full_name = repo, @private = false },
+    });
+
+    [Fact]
+    public async Task A_webhook_without_a_valid_signature_is_refused_with_401()
+    {
+        var body = QueuedPayload(1, "octo/web", "self-hosted", "linux");
+
+        Assert.Equal(HttpStatusCode.Unauthorized, (await PostWebhookAsync(body, signature: null)).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await PostWebhookAsync(body, signature: "sha256=" + new string('0', 64))).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await PostWebhookAsync(body, signature: WebhookSignature.Sign("another-secret", Encoding.UTF8.GetBytes(body)))).StatusCode);
+        Assert.Empty(await _fleet.Store.ListJobsAsync(null, 10, TestContext.Current.CancellationToken));
+    }
+
+    [Fact]
+    public async Task A_signed_but_malformed_webhook_gets_400_and_changes_nothing()
+    {
+        var response = await PostWebhookAsync("{\"action\":\"queued\",\"workflow_job\":{");
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("error", await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.BadRequest, (await PostWebhookAsync("{\"action\":\"queued\"}")).StatusCode);
+        Assert.Empty(await _fleet.Store.ListJobsAsync(null, 10, TestContext.Current.CancellationToken));
+    }
+
+    [Theory]
+    [InlineData("ping")]
+    [InlineData("push")]
+    [InlineData("issues")]
+    public async Task Events_it_does_not_use_get_2xx_and_no_action(string @event)
+    {
+        var response = await PostWebhookAsync("{\"zen\":\"Keep it logically awesome.\"}", @event);
+
+        Assert.True(response.IsSuccessStatusCode);
+        Assert.Empty(await _fleet.Store.ListJobsAsync(null, 10, TestContext.Current.CancellationToken));
+    }
+
+    [Fact]
+    public async Task An_oversized_webhook_gets_413()
+    {
+        var body = "{\"padding\":\"" + new string('x', 2 * 1024 * 1024) + "\"}";
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, (await PostWebhookAsync(body)).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_queued_webhook_becomes_demand_once_even_when_delivered_twice()
+    {
+        var body = QueuedPayload(777, "octo/web", "self-hosted", "linux");
+
+        Assert.Equal(HttpStatusCode.Accepted, (await PostWebhookAsync(body)).StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, (await PostWebhookAsync(body)).StatusCode);
+
+        var jobs = await _http.GetFromJsonAsync<JsonElement>(new Uri(_fleet.ControllerUrl, "/api/jobs"), TestContext.Current.CancellationToken);
+        var job = Assert.Single(jobs.EnumerateArray());
+        Assert.Equal(777, job.GetProperty("id").GetInt64());
+        Assert.Equal("octo/web", job.GetProperty("repository").GetString());
+        Assert.Equal("sim", job.GetProperty("pool").GetString());
+        Assert.Equal(["self-hosted", "linux"], job.GetProperty("labels").EnumerateArray().Select(l => l.GetString()));
+        Assert.Equal("queued", job.GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task Polling_alone_serves_jobs_and_an_idle_poll_costs_no_rate_limit()
+    {
+        var run = _fleet.GitHub.QueueJobs("octo/api", ["self-hosted", "linux"], 4, TimeSpan.FromMilliseconds(200));
+        await FleetUnderTest.WaitUntilAsync(async () => run.Jobs.All(j => j.Status == "completed") && await _fleet.AllFinalAsync() && (await _fleet.Store.ListRunnersAsync(10, CancellationToken.None)).Count == 4,
+            TimeSpan.FromMinutes(2), _fleet.DescribeAsync);
+
+        // Once the fleet has caught up (the last changes cost one request each), whole poll cycles
+        // (2 repositories × queued/in_progress) must be free 304s. Without ETags every window would cost.
+        var idleWindowWasFree = false;
+        for (var window = 0; window < 4 && !idleWindowWasFree; window++)
+        {
+            var charged = _fleet.GitHub.RateLimitedRequests;
+            var free = _fleet.GitHub.NotModifiedResponses;
+            await FleetUnderTest.WaitUntilAsync(() => Task.FromResult(_fleet.GitHub.NotModifiedResponses >= free + 8), TimeSpan.FromSeconds(30), () => Task.FromResult("no further polls"));
+            idleWindowWasFree = _fleet.GitHub.RateLimitedRequests == charged;
+        }
+
+        Assert.True(idleWindowWasFree, "every idle poll window cost rate limit");
+
+        var runners = await _http.GetFromJsonAsync<JsonElement>(new Uri(_fleet.ControllerUrl, "/api/runners"), TestContext.Current.CancellationToken);
+        Assert.Equal(4, runners.GetArrayLength());
+        foreach (var r in runners.EnumerateArray())
+        {
+            Assert.Equal("Gone", r.GetProperty("state").GetString());
+            Assert.Equal("sim", r.GetProperty("pool").GetString());
+            Assert.Equal("inprocess", r.GetProperty("provider").GetString());
+            foreach (var field in new[] { "name", "requestedAt", "createdAt", "completedAt", "destroyedAt" })
+            {
+                Assert.NotEqual(JsonValueKind.Null, r.GetProperty(field).ValueKind);
+            }
+        }
+
+        var pools = await _http.GetFromJsonAsync<JsonElement>(new Uri(_fleet.ControllerUrl, "/api/pools"), TestContext.Current.CancellationToken);
+        var pool = Assert.Single(pools.EnumerateArray());
+        Assert.Equal("sim", pool.GetProperty("name").GetString());
+        Assert.Equal(0, pool.GetProperty("queuedJobs").GetInt32());
+        Assert.Equal(5, pool.GetProperty("maxRunners").GetInt32());
+    }
+
+    [Fact]
+    public async Task Health_endpoints_answer()
+    {
+        Assert.Equal(HttpStatusCode.OK, (await _http.GetAsync(new Uri(_fleet.ControllerUrl, "/health"), TestContext.Current.CancellationToken)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await _http.GetAsync(new Uri(_fleet.ControllerUrl, "/alive"), TestContext.Current.CancellationToken)).StatusCode);
+    }
+}
