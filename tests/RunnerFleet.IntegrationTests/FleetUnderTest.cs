@@ -42,7 +42,7 @@ public sealed class FleetUnderTest : IAsyncDisposable
     public IFleetStore Store => App.Services.GetRequiredService<IFleetStore>();
 
     /// <param name="pools">Pool settings as configuration keys relative to <c>Fleet:Pools:N</c>, per pool.</param>
-    public static async Task<FleetUnderTest> StartAsync(DockerEnvironment docker, string[] repositories, IReadOnlyList<Dictionary<string, string>> pools, bool webhooks = true)
+    public static async Task<FleetUnderTest> StartAsync(DockerEnvironment docker, string[] repositories, IReadOnlyList<Dictionary<string, string>> pools, bool webhooks = true, CapturedLogs? logs = null)
     {
         var port = FreePort();
         var runnerUrl = $"http://{docker.Gateway}:{port}";
@@ -88,7 +88,7 @@ public sealed class FleetUnderTest : IAsyncDisposable
             }
         }
 
-        var app = ControllerHost.Build([], settings);
+        var app = ControllerHost.Build([], settings, logs is null ? null : b => b.Services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(logs));
         await app.StartAsync();
         var address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
         if (webhooks)

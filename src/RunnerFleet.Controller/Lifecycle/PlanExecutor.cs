@@ -21,6 +21,8 @@ public sealed partial class PlanExecutor(
     /// <summary>How long a finished runner with an unknown job keeps absorbing a stale queued job; polls attribute it well before.</summary>
     public static readonly TimeSpan UnattributedWindow = TimeSpan.FromMinutes(10);
 
+    private readonly PoolBackoff _backoff = new();
+
     public async Task<FleetPlan> RunAsync(CancellationToken ct)
     {
         var now = time.GetUtcNow();
@@ -35,9 +37,25 @@ public sealed partial class PlanExecutor(
             LogPlan(logger, plan.TotalToProvision, string.Join(", ", plan.Provisions.Select(p => $"{p.Pool}@{p.Scope}×{p.Count}")));
         }
 
-        var work = plan.Provisions.SelectMany(p => Enumerable.Repeat(p, p.Count)).ToList();
+        var work = plan.Provisions.Where(p => !_backoff.IsWaiting(p.Pool, now)).SelectMany(p => Enumerable.Repeat(p, p.Count)).ToList();
         await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = options.Value.ProvisionParallelism, CancellationToken = ct }, async (p, token) =>
-            await provisioner.ProvisionAsync(pools.Find(p.Pool)!, p.Scope, token).ConfigureAwait(false)).ConfigureAwait(false);
+        {
+            if (_backoff.IsWaiting(p.Pool, time.GetUtcNow()))
+            {
+                return;
+            }
+
+            var made = await provisioner.ProvisionAsync(pools.Find(p.Pool)!, p.Scope, token).ConfigureAwait(false);
+            if (made.State == RunnerState.Failed)
+            {
+                var wait = _backoff.Failed(p.Pool, time.GetUtcNow());
+                LogBackoff(logger, p.Pool, wait.TotalSeconds, made.FailureReason ?? "unknown");
+            }
+            else
+            {
+                _backoff.Succeeded(p.Pool);
+            }
+        }).ConfigureAwait(false);
 
         foreach (var retirement in plan.Retirements)
         {
@@ -64,6 +82,9 @@ public sealed partial class PlanExecutor(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Plan: provisioning {Count} runners ({Detail})")]
     private static partial void LogPlan(ILogger logger, int count, string detail);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Pool {Pool}: provisioning failed ({Reason}); no new runners for {WaitSeconds:F0} s")]
+    private static partial void LogBackoff(ILogger logger, string pool, double waitSeconds, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Plan: retiring runner {RunnerName}: {Reason}")]
     private static partial void LogRetire(ILogger logger, string runnerName, string reason);
