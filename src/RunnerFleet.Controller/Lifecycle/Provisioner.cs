@@ -20,6 +20,7 @@ public sealed partial class Provisioner(
     RunnerTransitions transitions,
     GitHubApiClient github,
     RunnerProviders providers,
+    Reaper reaper,
     PoolCatalog pools,
     IOptions<GitHubOptions> githubOptions,
     FleetTelemetry telemetry,
@@ -92,17 +93,7 @@ public sealed partial class Provisioner(
     {
         try
         {
-            if (providers.TryGet(record.Provider, out var provider))
-            {
-                await provider.DestroyAsync(new ProvisionedRunner { ResourceId = record.ProviderResourceId ?? record.Name, RunnerName = record.Name, Endpoint = record.ProviderEndpoint }, ct).ConfigureAwait(false);
-            }
-
-            if (record.GitHubRunnerId is { } id)
-            {
-                await github.DeleteRunnerAsync(record.Scope, id, ct).ConfigureAwait(false);
-            }
-
-            await store.UpdateRunnerAsync(record with { DestroyedAt = time.GetUtcNow() }, ct).ConfigureAwait(false);
+            await reaper.DestroyResourcesAsync(record, ct).ConfigureAwait(false);
         }
         catch (Exception e) when (e is ProviderException or GitHubApiException or HttpRequestException)
         {

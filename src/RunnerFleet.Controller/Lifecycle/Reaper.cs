@@ -151,8 +151,8 @@ public sealed partial class Reaper(
         await transitions.ApplyAsync(r.Id, x => x.State == RunnerState.Destroying ? (x with { State = RunnerState.Gone, DestroyedAt = now }, "destroyed") : null, ct).ConfigureAwait(false);
     }
 
-    /// <summary>Removes the resource and the GitHub runner (unless busy). Both are idempotent.</summary>
-    private async Task DestroyResourcesAsync(RunnerRecord r, CancellationToken ct)
+    /// <summary>Removes the resource and the GitHub runner (unless busy); stamps a Failed record destroyed. Idempotent.</summary>
+    public async Task DestroyResourcesAsync(RunnerRecord r, CancellationToken ct)
     {
         if (providers.TryGet(r.Provider, out var provider))
         {
