@@ -7,6 +7,7 @@ token=${ACTIONS_RUNNER_INPUT_TOKEN:-}
 name=${ACTIONS_RUNNER_INPUT_NAME:-$(hostname)}
 labels=${ACTIONS_RUNNER_INPUT_LABELS:-}
 ephemeral=${ACTIONS_RUNNER_INPUT_EPHEMERAL:-false}
+no_default_labels=${ACTIONS_RUNNER_INPUT_NO_DEFAULT_LABELS:-false}
 while [ $# -gt 0 ]; do
     case "$1" in
         --url) url=$2; shift ;;
@@ -14,7 +15,8 @@ while [ $# -gt 0 ]; do
         --name) name=$2; shift ;;
         --labels) labels=$2; shift ;;
         --ephemeral) ephemeral=true ;;
-        --unattended|--disableupdate|--replace|--no-default-labels) ;;
+        --no-default-labels) no_default_labels=true ;;
+        --unattended|--disableupdate|--replace) ;;
         --work|--runnergroup) shift ;;
         *) echo "config.sh: unknown option $1" >&2; exit 2 ;;
     esac
@@ -27,7 +29,8 @@ answer=$(timeout 30 wget -q -O - --header 'Content-Type: text/plain' --post-data
 token=$token
 name=$name
 labels=$labels
-ephemeral=$ephemeral" "$base/_runner/register") || { echo "config.sh: registration failed" >&2; exit 1; }
+ephemeral=$ephemeral
+no_default_labels=$no_default_labels" "$base/_runner/register") || { echo "config.sh: registration failed" >&2; exit 1; }
 unset ACTIONS_RUNNER_INPUT_TOKEN
 { echo "url=$base"; printf '%s\n' "$answer"; } > .runner
 echo "√ Runner successfully added"

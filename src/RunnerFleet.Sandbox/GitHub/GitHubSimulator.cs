@@ -290,7 +290,7 @@ public sealed class GitHubSimulator
     // ---------------------------------------------------------------- runner protocol (the runner's side)
 
     /// <summary>What <c>config.sh --token</c> does: trade a registration token for a runner credential.</summary>
-    public (SimRunner? Runner, int Status, string? Error) ConfigureRunner(string token, string scope, string name, IReadOnlyList<string> labels, bool ephemeral)
+    public (SimRunner? Runner, int Status, string? Error) ConfigureRunner(string token, string scope, string name, IReadOnlyList<string> labels, bool ephemeral, bool defaultLabels = true)
     {
         lock (_gate)
         {
@@ -310,7 +310,7 @@ public sealed class GitHubSimulator
             }
 
             // config.sh adds the default labels unless --no-default-labels.
-            var all = new List<string> { "self-hosted", "linux", "x64" };
+            var all = defaultLabels ? new List<string> { "self-hosted", "linux", "x64" } : [];
             all.AddRange(labels.Where(l => !all.Contains(l, StringComparer.OrdinalIgnoreCase)));
             _registrations.Add((name, "token"));
             return (NewRunnerLocked(scope, name, all, ephemeral, 1), 201, null);

@@ -258,7 +258,8 @@ public static class GitHubSimulatorEndpoints
             var scope = Uri.TryCreate(url, UriKind.Absolute, out var u) ? u.AbsolutePath.Trim('/') : url.Trim('/');
             var labels = (form.GetValueOrDefault("labels") ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             var (runner, status, error) = sim.ConfigureRunner(form.GetValueOrDefault("token") ?? string.Empty, scope,
-                form.GetValueOrDefault("name") ?? string.Empty, labels, form.GetValueOrDefault("ephemeral") is "true" or "1");
+                form.GetValueOrDefault("name") ?? string.Empty, labels, form.GetValueOrDefault("ephemeral") is "true" or "1",
+                defaultLabels: form.GetValueOrDefault("no_default_labels") is not ("true" or "1"));
             return runner is null
                 ? Results.Text($"error={error}\n", "text/plain", statusCode: status)
                 : Results.Text($"runner_id={runner.Id}\nname={runner.Name}\ncredential={runner.Credential}\n", "text/plain", statusCode: 201);

@@ -17,11 +17,11 @@ public sealed class SimulatedRunner(HttpClient http, TimeProvider time)
         return await RunAsync(new Uri(config["url"]), config["runner_id"], config["credential"], ct).ConfigureAwait(false);
     }
 
-    /// <summary>What <c>config.sh --url … --token … --ephemeral</c> followed by <c>run.sh</c> does.</summary>
+    /// <summary>What <c>config.sh --url … --token … --ephemeral --no-default-labels</c> followed by <c>run.sh</c> does.</summary>
     public async Task<long?> RunWithRegistrationTokenAsync(Uri scopeUrl, string token, string name, IReadOnlyList<string> labels, CancellationToken ct)
     {
         var baseUrl = new Uri(scopeUrl.GetLeftPart(UriPartial.Authority));
-        var body = $"url={Uri.EscapeDataString(scopeUrl.ToString())}\ntoken={Uri.EscapeDataString(token)}\nname={Uri.EscapeDataString(name)}\nlabels={Uri.EscapeDataString(string.Join(',', labels))}\nephemeral=true\n";
+        var body = $"url={Uri.EscapeDataString(scopeUrl.ToString())}\ntoken={Uri.EscapeDataString(token)}\nname={Uri.EscapeDataString(name)}\nlabels={Uri.EscapeDataString(string.Join(',', labels))}\nephemeral=true\nno_default_labels=true\n";
         var answer = ParseLines(await PostAsync(new Uri(baseUrl, "/_runner/register"), body, ct).ConfigureAwait(false));
         return await RunAsync(baseUrl, answer["runner_id"], answer["credential"], ct).ConfigureAwait(false);
     }

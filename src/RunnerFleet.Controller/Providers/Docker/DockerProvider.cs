@@ -233,6 +233,8 @@ public sealed partial class DockerProvider : IRunnerProvider, IDisposable
             $"ACTIONS_RUNNER_INPUT_NAME={launch.Name}",
             $"ACTIONS_RUNNER_INPUT_LABELS={string.Join(',', launch.Pool.Labels)}",
             "ACTIONS_RUNNER_INPUT_EPHEMERAL=true",
+            // The pool's labels are the runner's labels; config.sh would add self-hosted/OS/arch on its own.
+            "ACTIONS_RUNNER_INPUT_NO_DEFAULT_LABELS=true",
             "ACTIONS_RUNNER_INPUT_UNATTENDED=true",
             "ACTIONS_RUNNER_INPUT_DISABLEUPDATE=true",
         ];
