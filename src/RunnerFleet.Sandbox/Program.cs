@@ -1,10 +1,13 @@
 using Microsoft.Extensions.Logging;
 using RunnerFleet.Sandbox;
 using RunnerFleet.Sandbox.GitHub;
+using RunnerFleet.Sandbox.Hetzner;
 
 // Standalone simulator: dotnet run --project src/RunnerFleet.Sandbox -- --github-url http://127.0.0.1:5080
 var options = new GitHubSimulatorOptions();
 var urls = new List<string>();
+var hetznerUrls = new List<string>();
+var hetznerOptions = new HetznerSimulatorOptions();
 string? webhookUrl = null, webhookSecret = null;
 var repos = new List<string>();
 for (var i = 0; i < args.Length; i++)
@@ -14,6 +17,8 @@ for (var i = 0; i < args.Length; i++)
     {
         case "--github-url": urls.Add(Next()); break;
         case "--runner-base-url": options.RunnerBaseUrl = Next(); break;
+        case "--hetzner-url": hetznerUrls.Add(Next()); break;
+        case "--hetzner-token": hetznerOptions.Tokens.Add(Next()); break;
         case "--token": options.Tokens.Add(Next()); break;
         case "--rate-limit": options.RateLimitPerHour = int.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture); break;
         case "--webhook-url": webhookUrl = Next(); break;
@@ -29,6 +34,8 @@ for (var i = 0; i < args.Length; i++)
                   --webhook-url URL       POST workflow_job events here
                   --webhook-secret S      sign them with this secret (X-Hub-Signature-256)
                   --repository OWNER/REPO create this repository at start (repeatable)
+                  --hetzner-url URL       also serve the Hetzner Cloud simulator there (API under /v1)
+                  --hetzner-token TOKEN   accept this Hetzner token (sandbox-hcloud-token is always accepted)
                 """);
             return 0;
         default:
@@ -43,7 +50,7 @@ if (urls.Count == 0)
 }
 
 using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true));
-await using var server = await GitHubSimulatorServer.StartAsync(urls, options, TimeProvider.System, loggerFactory);
+await using var server = await SandboxServer.StartAsync(urls, options, TimeProvider.System, loggerFactory);
 foreach (var repo in repos)
 {
     server.Simulator.EnsureRepository(repo);
@@ -54,7 +61,13 @@ if (webhookUrl is not null)
     server.Simulator.AddWebhook(new Uri(webhookUrl), webhookSecret);
 }
 
+await using var hetzner = hetznerUrls.Count > 0 ? await SandboxServer.StartAsync(hetznerUrls, null, hetznerOptions, TimeProvider.System, loggerFactory) : null;
 Console.WriteLine($"GitHub simulator listening on {string.Join(", ", server.Addresses)}");
+if (hetzner is not null)
+{
+    Console.WriteLine($"Hetzner simulator listening on {hetzner.HetznerApiUrl} (token sandbox-hcloud-token)");
+}
+
 Console.WriteLine($"  queue jobs:  curl -X POST {server.BaseUrl}_sandbox/jobs -H 'content-type: application/json' -d '{{\"repository\":\"octo/app\",\"labels\":[\"self-hosted\",\"linux\",\"x64\"],\"count\":5,\"durationSeconds\":3}}'");
 Console.WriteLine("Press Ctrl+C to stop.");
 var stop = new TaskCompletionSource();

@@ -9,6 +9,7 @@ using RunnerFleet.Controller.Hosting;
 using RunnerFleet.Controller.Store;
 using RunnerFleet.Sandbox;
 using RunnerFleet.Sandbox.GitHub;
+using RunnerFleet.Sandbox.Hetzner;
 
 namespace RunnerFleet.IntegrationTests;
 
@@ -20,7 +21,7 @@ public sealed class FleetUnderTest : IAsyncDisposable
 {
     private readonly string _dbPath;
 
-    private FleetUnderTest(GitHubSimulatorServer sim, WebApplication app, string fleet, string dbPath, Uri controllerUrl)
+    private FleetUnderTest(SandboxServer sim, WebApplication app, string fleet, string dbPath, Uri controllerUrl)
     {
         Sim = sim;
         App = app;
@@ -29,9 +30,11 @@ public sealed class FleetUnderTest : IAsyncDisposable
         ControllerUrl = controllerUrl;
     }
 
-    public GitHubSimulatorServer Sim { get; }
+    public SandboxServer Sim { get; }
 
     public GitHubSimulator GitHub => Sim.Simulator;
+
+    public HetznerSimulator Hetzner => Sim.Hetzner ?? throw new InvalidOperationException("started without the Hetzner simulator");
 
     public WebApplication App { get; }
 
@@ -42,11 +45,11 @@ public sealed class FleetUnderTest : IAsyncDisposable
     public IFleetStore Store => App.Services.GetRequiredService<IFleetStore>();
 
     /// <param name="pools">Pool settings as configuration keys relative to <c>Fleet:Pools:N</c>, per pool.</param>
-    public static async Task<FleetUnderTest> StartAsync(DockerEnvironment docker, string[] repositories, IReadOnlyList<Dictionary<string, string>> pools, bool webhooks = true, CapturedLogs? logs = null)
+    public static async Task<FleetUnderTest> StartAsync(DockerEnvironment docker, string[] repositories, IReadOnlyList<Dictionary<string, string>> pools, bool webhooks = true, CapturedLogs? logs = null, HetznerSimulatorOptions? hetzner = null)
     {
         var port = FreePort();
         var runnerUrl = $"http://{docker.Gateway}:{port}";
-        var sim = await GitHubSimulatorServer.StartAsync([$"http://127.0.0.1:{port}", runnerUrl], new GitHubSimulatorOptions { RunnerBaseUrl = runnerUrl });
+        var sim = await SandboxServer.StartAsync([$"http://127.0.0.1:{port}", runnerUrl], new GitHubSimulatorOptions { RunnerBaseUrl = runnerUrl }, hetzner, TimeProvider.System, null);
         foreach (var repo in repositories)
         {
             sim.Simulator.EnsureRepository(repo);
@@ -69,6 +72,12 @@ public sealed class FleetUnderTest : IAsyncDisposable
             ["Fleet:ReapInterval"] = "00:00:02",
             ["Fleet:ReconcileInterval"] = "00:00:15",
         };
+        if (hetzner is not null)
+        {
+            settings["Hetzner:ApiUrl"] = sim.HetznerApiUrl.ToString();
+            settings["Hetzner:Token"] = "sandbox-hcloud-token";
+            settings["Hetzner:ActionPollInterval"] = "00:00:00.200";
+        }
         for (var i = 0; i < repositories.Length; i++)
         {
             settings[$"GitHub:Repositories:{i}"] = repositories[i];

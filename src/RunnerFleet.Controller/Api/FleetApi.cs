@@ -41,9 +41,11 @@ public static class FleetApi
             return Results.Ok(jobs.Select(JobView.From));
         });
 
-        api.MapGet("/pools", async (IFleetStore store, PoolCatalog pools, CancellationToken ct) =>
+        api.MapGet("/pools", async (IFleetStore store, PoolCatalog pools, PoolAvailability availability, TimeProvider time, CancellationToken ct) =>
         {
+            var now = time.GetUtcNow();
             var runners = await store.ListActiveRunnersAsync(ct).ConfigureAwait(false);
+            var costToday = await store.CostByPoolAsync(new DateTimeOffset(now.UtcDateTime.Date, TimeSpan.Zero), ct).ConfigureAwait(false);
             var queued = await store.ListJobsAsync(JobStatus.Queued, 10_000, ct).ConfigureAwait(false);
             return Results.Ok(pools.Pools.Select(p => new
             {
@@ -59,6 +61,10 @@ public static class FleetApi
                 runners = Enum.GetValues<RunnerState>().Where(s => !RunnerStateMachine.IsFinal(s))
                     .ToDictionary(s => s.ToString(), s => runners.Count(r => r.Pool == p.Name && r.State == s)),
                 queuedJobs = queued.Count(j => j.Pool == p.Name),
+                serverTypes = p.Provider == "hetzner" ? p.Hetzner.ServerTypes : null,
+                locations = p.Provider == "hetzner" ? p.Hetzner.Locations : null,
+                costToday = costToday.GetValueOrDefault(p.Name),
+                unavailable = availability.ReasonOf(p.Name, now),
             }));
         });
 

@@ -42,6 +42,22 @@ public sealed class PoolOptions
     public string? Scope { get; set; }
 
     public DockerPoolOptions Docker { get; set; } = new();
+
+    public HetznerPoolOptions Hetzner { get; set; } = new();
+}
+
+/// <summary><c>Fleet:Pools:N:Hetzner</c>.</summary>
+public sealed class HetznerPoolOptions
+{
+    public List<string> ServerTypes { get; set; } = [];
+    public List<string> Locations { get; set; } = [];
+    public string? Image { get; set; }
+    public bool PreparedImage { get; set; }
+    public List<string> SshKeys { get; set; } = [];
+    public string? Firewall { get; set; }
+    public bool EnableIpv4 { get; set; } = true;
+    public long? PlacementGroup { get; set; }
+    public string? RunnerVersion { get; set; }
 }
 
 /// <summary><c>Fleet:Pools:N:Docker</c>.</summary>

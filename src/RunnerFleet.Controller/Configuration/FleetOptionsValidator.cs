@@ -6,7 +6,15 @@ namespace RunnerFleet.Controller.Configuration;
 /// <summary>Checks <c>Fleet</c> at start; every message names the configuration key at fault.</summary>
 public sealed class FleetOptionsValidator : IValidateOptions<FleetOptions>
 {
-    public static readonly string[] KnownProviders = ["docker", "inprocess"];
+    public static readonly string[] KnownProviders = ["docker", "hetzner", "inprocess"];
+
+    private readonly Providers.Hetzner.HetznerOptions? _hetzner;
+
+    public FleetOptionsValidator()
+    {
+    }
+
+    public FleetOptionsValidator(IOptions<Providers.Hetzner.HetznerOptions> hetzner) => _hetzner = hetzner.Value;
 
     public ValidateOptionsResult Validate(string? name, FleetOptions options)
     {
@@ -73,6 +81,24 @@ public sealed class FleetOptionsValidator : IValidateOptions<FleetOptions>
             if (p.Docker.Cpus <= 0 || p.Docker.MemoryMb < 64 || p.Docker.PidsLimit < 16)
             {
                 Fail($"{key}:Docker limits must be positive: Cpus > 0, MemoryMb >= 64, PidsLimit >= 16.");
+            }
+
+            if (string.Equals(p.Provider, "hetzner", StringComparison.OrdinalIgnoreCase))
+            {
+                if (p.Hetzner.ServerTypes.Count == 0 || p.Hetzner.ServerTypes.Any(string.IsNullOrWhiteSpace))
+                {
+                    Fail($"{key}:Hetzner:ServerTypes must list at least one server type (e.g. cax21).");
+                }
+
+                if (p.Hetzner.Locations.Count == 0 || p.Hetzner.Locations.Any(string.IsNullOrWhiteSpace))
+                {
+                    Fail($"{key}:Hetzner:Locations must list at least one location (e.g. fsn1).");
+                }
+
+                if (_hetzner is not null && string.IsNullOrWhiteSpace(_hetzner.Token))
+                {
+                    Fail($"Hetzner:Token is missing: pool {p.Name} ({key}) uses the hetzner provider.");
+                }
             }
 
             if (p.Docker.Platform is { } platform && platform.Split('/') is not [{ Length: > 0 }, { Length: > 0 }, ..])

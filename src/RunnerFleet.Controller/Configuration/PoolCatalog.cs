@@ -53,6 +53,18 @@ public sealed class PoolCatalog
                 Command = p.Docker.Command.Count > 0 ? p.Docker.Command : null,
                 Endpoints = p.Docker.Endpoints,
             },
+            Hetzner = new HetznerPoolSettings
+            {
+                ServerTypes = p.Hetzner.ServerTypes,
+                Locations = p.Hetzner.Locations,
+                Image = p.Hetzner.Image ?? "ubuntu-24.04",
+                PreparedImage = p.Hetzner.PreparedImage,
+                SshKeys = p.Hetzner.SshKeys,
+                Firewall = p.Hetzner.Firewall,
+                EnableIpv4 = p.Hetzner.EnableIpv4,
+                PlacementGroup = p.Hetzner.PlacementGroup,
+                RunnerVersion = p.Hetzner.RunnerVersion ?? new HetznerPoolSettings().RunnerVersion,
+            },
         };
     }
 }

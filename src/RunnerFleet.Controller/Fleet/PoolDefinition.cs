@@ -8,7 +8,7 @@ public sealed record PoolDefinition
     /// <summary>The pool's labels; <c>self-hosted</c> is always among them.</summary>
     public required IReadOnlyList<string> Labels { get; init; }
 
-    /// <summary>Provider kind: "docker", "inprocess" (sandbox), later "hetzner".</summary>
+    /// <summary>Provider kind: "docker", "hetzner", or "inprocess" (sandbox).</summary>
     public required string Provider { get; init; }
 
     public int MinIdle { get; init; }
@@ -32,4 +32,6 @@ public sealed record PoolDefinition
     public string? DefaultScope { get; init; }
 
     public DockerPoolSettings Docker { get; init; } = new();
+
+    public HetznerPoolSettings Hetzner { get; init; } = new();
 }

@@ -27,4 +27,11 @@ public sealed record RunnerRecord
     public DateTimeOffset? DestroyedAt { get; init; }
     public string? FailureReason { get; init; }
     public decimal Cost { get; init; }
+
+    /// <summary>What the resource costs per started hour (EUR, gross), when the provider bills by the hour.</summary>
+    public decimal? HourlyPrice { get; init; }
+
+    /// <summary>Cost of a resource billed per started hour from creation until now or destruction.</summary>
+    public decimal CostUntil(DateTimeOffset end) =>
+        HourlyPrice is { } price && CreatedAt is { } created ? price * (decimal)Math.Max(1, Math.Ceiling((end - created).TotalHours)) : Cost;
 }

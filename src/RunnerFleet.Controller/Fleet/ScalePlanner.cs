@@ -22,6 +22,11 @@ public static class ScalePlanner
         => Plan(pools, runners, queuedJobs, now, drained: null);
 
     public static FleetPlan Plan(IReadOnlyList<PoolDefinition> pools, IReadOnlyList<RunnerRecord> runners, IReadOnlyList<JobRecord> queuedJobs, DateTimeOffset now, IReadOnlySet<string>? drained)
+        => Plan(pools, runners, queuedJobs, now, drained, unavailable: null);
+
+    /// <param name="drained">Pools that make no new runners at all.</param>
+    /// <param name="unavailable">Pools whose provider cannot make runners now: they count as full, so job demand spills to their overflow.</param>
+    public static FleetPlan Plan(IReadOnlyList<PoolDefinition> pools, IReadOnlyList<RunnerRecord> runners, IReadOnlyList<JobRecord> queuedJobs, DateTimeOffset now, IReadOnlySet<string>? drained, IReadOnlySet<string>? unavailable)
     {
         var provisions = new List<Provision>();
         var retirements = new List<Retirement>();
@@ -56,7 +61,7 @@ public static class ScalePlanner
                 .ToDictionary(g => g.Key, g => g.Count(), StringComparer.OrdinalIgnoreCase);
 
             var surplus = spare.Sum(kv => Math.Max(0, kv.Value - scopes.GetValueOrDefault(kv.Key)));
-            var capacity = Math.Max(0, pool.MaxRunners - poolRunners.Count);
+            var capacity = unavailable?.Contains(pool.Name) == true ? 0 : Math.Max(0, pool.MaxRunners - poolRunners.Count);
             var isDrained = drained?.Contains(pool.Name) == true;
             var made = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
             var spill = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);

@@ -6,7 +6,9 @@ using RunnerFleet.Controller.Configuration;
 using RunnerFleet.Controller.GitHub;
 using RunnerFleet.Controller.Lifecycle;
 using RunnerFleet.Controller.Providers;
+using RunnerFleet.Controller.Fleet;
 using RunnerFleet.Controller.Providers.Docker;
+using RunnerFleet.Controller.Providers.Hetzner;
 using RunnerFleet.Controller.Providers.InProcess;
 using RunnerFleet.Controller.Scheduling;
 using RunnerFleet.Controller.Store;
@@ -39,6 +41,7 @@ public static class ControllerHost
         builder.Services.AddOptions<FleetOptions>().BindConfiguration(FleetOptions.Section).ValidateOnStart();
         builder.Services.AddOptions<GitHubOptions>().BindConfiguration(GitHubOptions.Section).ValidateOnStart();
         builder.Services.AddOptions<DockerOptions>().BindConfiguration(DockerOptions.Section).ValidateOnStart();
+        builder.Services.AddOptions<HetznerOptions>().BindConfiguration(HetznerOptions.Section);
         builder.Services.AddSingleton<IValidateOptions<FleetOptions>, FleetOptionsValidator>();
         builder.Services.AddSingleton<IValidateOptions<GitHubOptions>, GitHubOptionsValidator>();
         builder.Services.AddSingleton<IValidateOptions<DockerOptions>, DockerOptionsValidator>();
@@ -52,11 +55,29 @@ public static class ControllerHost
         builder.Services.AddHttpClient<GitHubApiClient>(c => c.Timeout = TimeSpan.FromSeconds(30));
         builder.Services.AddHttpClient(nameof(InProcessRunnerProvider), c => c.Timeout = TimeSpan.FromSeconds(60));
 
-        builder.Services.AddSingleton<DockerProvider>();
-        builder.Services.AddSingleton<IRunnerProvider>(sp => sp.GetRequiredService<DockerProvider>());
-        builder.Services.AddSingleton<InProcessRunnerProvider>();
-        builder.Services.AddSingleton<IRunnerProvider>(sp => sp.GetRequiredService<InProcessRunnerProvider>());
+        // Only the providers some pool uses: the reconciler lists every registered provider's inventory.
+        var fleet = builder.Configuration.GetSection(FleetOptions.Section).Get<FleetOptions>() ?? new FleetOptions();
+        bool Uses(string kind) => fleet.Pools.Any(p => string.Equals(p.Provider, kind, StringComparison.OrdinalIgnoreCase));
+        if (Uses("docker"))
+        {
+            builder.Services.AddSingleton<DockerProvider>();
+            builder.Services.AddSingleton<IRunnerProvider>(sp => sp.GetRequiredService<DockerProvider>());
+        }
+
+        if (Uses("inprocess"))
+        {
+            builder.Services.AddSingleton<InProcessRunnerProvider>();
+            builder.Services.AddSingleton<IRunnerProvider>(sp => sp.GetRequiredService<InProcessRunnerProvider>());
+        }
+
+        if (Uses("hetzner"))
+        {
+            builder.Services.AddHttpClient<HetznerClient>(c => c.Timeout = TimeSpan.FromSeconds(60));
+            builder.Services.AddSingleton<IRunnerProvider, HetznerProvider>();
+        }
+
         builder.Services.AddSingleton<RunnerProviders>();
+        builder.Services.AddSingleton<PoolAvailability>();
 
         builder.Services.AddSingleton<RunnerTransitions>();
         builder.Services.AddSingleton<RunnerTracker>();
@@ -68,7 +89,6 @@ public static class ControllerHost
         builder.Services.AddSingleton<RestPollingJobSource>();
         builder.Services.AddSingleton<WebhookJobSource>();
 
-        var fleet = builder.Configuration.GetSection(FleetOptions.Section).Get<FleetOptions>() ?? new FleetOptions();
         var github = builder.Configuration.GetSection(GitHubOptions.Section).Get<GitHubOptions>() ?? new GitHubOptions();
         builder.Services.AddFleetLoops(fleet, github);
         builder.Services.AddHostedService<StartupSummary>();

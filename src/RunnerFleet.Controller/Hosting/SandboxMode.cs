@@ -35,7 +35,7 @@ public static class SandboxMode
             simOptions.RunnerBaseUrl = $"http://{dockerGateway}:{port}";
         }
 
-        await using var sim = await GitHubSimulatorServer.StartAsync(urls, simOptions).ConfigureAwait(false);
+        await using var sim = await SandboxServer.StartAsync(urls, simOptions).ConfigureAwait(false);
         foreach (var repo in s_repositories)
         {
             sim.Simulator.EnsureRepository(repo);

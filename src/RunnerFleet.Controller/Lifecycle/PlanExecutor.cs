@@ -13,6 +13,8 @@ public sealed partial class PlanExecutor(
     PoolCatalog pools,
     Provisioner provisioner,
     Reaper reaper,
+    PoolAvailability availability,
+    IFleetSignals signals,
     IOptions<FleetOptions> options,
     FleetTelemetry telemetry,
     TimeProvider time,
@@ -23,13 +25,16 @@ public sealed partial class PlanExecutor(
 
     private readonly PoolBackoff _backoff = new();
 
+    /// <summary>How long a pool whose provider has no capacity is skipped before it is tried again.</summary>
+    public static readonly TimeSpan UnavailableFor = TimeSpan.FromSeconds(60);
+
     public async Task<FleetPlan> RunAsync(CancellationToken ct)
     {
         var now = time.GetUtcNow();
         var runners = await store.ListActiveRunnersAsync(ct).ConfigureAwait(false);
         var unattributed = await store.ListUnattributedSinceAsync(now - UnattributedWindow, ct).ConfigureAwait(false);
         var queued = await store.ListJobsAsync(JobStatus.Queued, 10_000, ct).ConfigureAwait(false);
-        var plan = ScalePlanner.Plan(pools.Pools, [.. runners, .. unattributed], queued, now);
+        var plan = ScalePlanner.Plan(pools.Pools, [.. runners, .. unattributed], queued, now, drained: null, availability.Unavailable(now));
         PublishGauges(runners, queued);
 
         if (plan.Provisions.Count > 0)
@@ -45,15 +50,28 @@ public sealed partial class PlanExecutor(
                 return;
             }
 
-            var made = await provisioner.ProvisionAsync(pools.Find(p.Pool)!, p.Scope, token).ConfigureAwait(false);
-            if (made.State == RunnerState.Failed)
+            var (made, code) = await provisioner.ProvisionAsync(pools.Find(p.Pool)!, p.Scope, token).ConfigureAwait(false);
+            if (made.State != RunnerState.Failed)
             {
-                var wait = _backoff.Failed(p.Pool, time.GetUtcNow());
-                LogBackoff(logger, p.Pool, wait.TotalSeconds, made.FailureReason ?? "unknown");
+                _backoff.Succeeded(p.Pool);
+                availability.MarkAvailable(p.Pool);
+                return;
+            }
+
+            var at = time.GetUtcNow();
+            if (code is "no_capacity" or "quota")
+            {
+                // The provider cannot make runners for a while: hand the demand to the overflow pool now.
+                var wait = code == "quota" ? PoolBackoff.Max : UnavailableFor;
+                availability.MarkUnavailable(p.Pool, at + wait, made.FailureReason ?? code);
+                telemetry.PoolUnavailable(p.Pool, code);
+                LogUnavailable(logger, p.Pool, code, wait.TotalSeconds, made.FailureReason ?? code, pools.Find(p.Pool)?.Overflow ?? "none");
+                signals.DemandChanged();
             }
             else
             {
-                _backoff.Succeeded(p.Pool);
+                var wait = _backoff.Failed(p.Pool, at);
+                LogBackoff(logger, p.Pool, wait.TotalSeconds, made.FailureReason ?? "unknown");
             }
         }).ConfigureAwait(false);
 
@@ -82,6 +100,9 @@ public sealed partial class PlanExecutor(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Plan: provisioning {Count} runners ({Detail})")]
     private static partial void LogPlan(ILogger logger, int count, string detail);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Pool {Pool} stops provisioning ({Code}) for {WaitSeconds:F0} s: {Reason}. Its jobs go to overflow pool {Overflow}")]
+    private static partial void LogUnavailable(ILogger logger, string pool, string code, double waitSeconds, string reason, string overflow);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Pool {Pool}: provisioning failed ({Reason}); no new runners for {WaitSeconds:F0} s")]
     private static partial void LogBackoff(ILogger logger, string pool, double waitSeconds, string reason);

@@ -27,7 +27,7 @@ public sealed partial class Provisioner(
     TimeProvider time,
     ILogger<Provisioner> logger)
 {
-    public async Task<RunnerRecord> ProvisionAsync(PoolDefinition pool, string scope, CancellationToken ct)
+    public async Task<ProvisionResult> ProvisionAsync(PoolDefinition pool, string scope, CancellationToken ct)
     {
         var record = new RunnerRecord
         {
@@ -57,9 +57,10 @@ public sealed partial class Provisioner(
             }
 
             var now = time.GetUtcNow();
-            return await transitions.ApplyAsync(record.Id, r => r.State == RunnerState.Requested
-                ? (r with { State = RunnerState.Provisioning, CreatedAt = now, ProviderResourceId = made.ResourceId, ProviderEndpoint = made.Endpoint }, $"created {made.ResourceId[..Math.Min(12, made.ResourceId.Length)]} on {made.Endpoint}")
-                : (r with { CreatedAt = r.CreatedAt ?? now, ProviderResourceId = made.ResourceId, ProviderEndpoint = made.Endpoint }, "created"), ct).ConfigureAwait(false) ?? record;
+            var provisioned = await transitions.ApplyAsync(record.Id, r => r.State == RunnerState.Requested
+                ? (r with { State = RunnerState.Provisioning, CreatedAt = now, ProviderResourceId = made.ResourceId, ProviderEndpoint = made.Endpoint, HourlyPrice = made.HourlyPrice }, $"created {made.ResourceId[..Math.Min(12, made.ResourceId.Length)]} on {made.Endpoint}")
+                : (r with { CreatedAt = r.CreatedAt ?? now, ProviderResourceId = made.ResourceId, ProviderEndpoint = made.Endpoint, HourlyPrice = made.HourlyPrice }, "created"), ct).ConfigureAwait(false) ?? record;
+            return new ProvisionResult(provisioned, null);
         }
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
@@ -69,7 +70,7 @@ public sealed partial class Provisioner(
             LogFailed(logger, record.Name, pool.Name, e.Message);
             var failed = await transitions.FailAsync(record.Id, $"provisioning failed: {e.Message}", time.GetUtcNow(), CancellationToken.None).ConfigureAwait(false) ?? record;
             await CleanUpAsync(failed, CancellationToken.None).ConfigureAwait(false);
-            return failed;
+            return new ProvisionResult(failed, code);
         }
     }
 
@@ -108,3 +109,6 @@ public sealed partial class Provisioner(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Clean-up after failed runner {RunnerName} incomplete ({Error}); the reconciler will finish it")]
     private static partial void LogCleanupFailed(ILogger logger, string runnerName, string error);
 }
+
+/// <summary>The runner as provisioned, and the provider's error code when it failed.</summary>
+public sealed record ProvisionResult(RunnerRecord Runner, string? ErrorCode);

@@ -3,6 +3,7 @@ using RunnerFleet.Controller.Fleet;
 using RunnerFleet.Controller.GitHub;
 using RunnerFleet.Controller.Providers;
 using RunnerFleet.Controller.Store;
+using RunnerFleet.Controller.Telemetry;
 
 namespace RunnerFleet.Controller.Lifecycle;
 
@@ -16,6 +17,7 @@ public sealed partial class Reaper(
     RunnerTransitions transitions,
     GitHubApiClient github,
     RunnerProviders providers,
+    FleetTelemetry telemetry,
     TimeProvider time,
     ILogger<Reaper> logger)
 {
@@ -148,7 +150,11 @@ public sealed partial class Reaper(
 
         await DestroyResourcesAsync(r, ct).ConfigureAwait(false);
         var now = time.GetUtcNow();
-        await transitions.ApplyAsync(r.Id, x => x.State == RunnerState.Destroying ? (x with { State = RunnerState.Gone, DestroyedAt = now }, "destroyed") : null, ct).ConfigureAwait(false);
+        var gone = await transitions.ApplyAsync(r.Id, x => x.State == RunnerState.Destroying ? (x with { State = RunnerState.Gone, DestroyedAt = now, Cost = x.CostUntil(now) }, "destroyed") : null, ct).ConfigureAwait(false);
+        if (gone is { State: RunnerState.Gone, Cost: > 0 })
+        {
+            telemetry.Cost(gone.Pool, gone.Cost);
+        }
     }
 
     /// <summary>Removes the resource and the GitHub runner (unless busy); stamps a Failed record destroyed. Idempotent.</summary>
@@ -169,7 +175,13 @@ public sealed partial class Reaper(
 
         if (r.State == RunnerState.Failed)
         {
-            await store.UpdateRunnerAsync(r with { DestroyedAt = time.GetUtcNow() }, ct).ConfigureAwait(false);
+            var now = time.GetUtcNow();
+            var destroyed = r with { DestroyedAt = now, Cost = r.CostUntil(now) };
+            await store.UpdateRunnerAsync(destroyed, ct).ConfigureAwait(false);
+            if (destroyed.Cost > 0)
+            {
+                telemetry.Cost(destroyed.Pool, destroyed.Cost);
+            }
         }
     }
 

@@ -9,6 +9,9 @@ public sealed record ProvisionedRunner
     public string? Endpoint { get; init; }
     public ProvisionedStatus Status { get; init; } = ProvisionedStatus.Running;
     public int? ExitCode { get; init; }
+
+    /// <summary>EUR per started hour, for providers that bill so.</summary>
+    public decimal? HourlyPrice { get; init; }
 }
 
 /// <summary>Whether the resource still runs its runner.</summary>

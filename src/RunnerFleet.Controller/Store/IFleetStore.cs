@@ -33,6 +33,9 @@ public interface IFleetStore
     /// <summary>Runners that finished a job since <paramref name="since"/> whose job id is not known yet.</summary>
     Task<IReadOnlyList<RunnerRecord>> ListUnattributedSinceAsync(DateTimeOffset since, CancellationToken ct);
 
+    /// <summary>Money spent per pool on runners requested since <paramref name="since"/>.</summary>
+    Task<IReadOnlyDictionary<string, decimal>> CostByPoolAsync(DateTimeOffset since, CancellationToken ct);
+
     /// <summary>Inserts or advances a job; a status never moves back. Returns what changed.</summary>
     Task<JobChange> UpsertJobAsync(JobRecord job, CancellationToken ct);
 

@@ -62,9 +62,12 @@ public sealed class SqliteFleetStore(string connectionString, TimeProvider time)
         );
         CREATE INDEX ix_runner_events_runner ON runner_events(runner_id);
         """,
+        """
+        ALTER TABLE runners ADD COLUMN hourly_price TEXT;
+        """,
     ];
 
-    private const string RunnerColumns = "id, name, pool, provider, scope, state, provider_resource_id, provider_endpoint, github_runner_id, job_id, requested_at, created_at, online_at, busy_at, completed_at, destroyed_at, failure_reason, cost";
+    private const string RunnerColumns = "id, name, pool, provider, scope, state, provider_resource_id, provider_endpoint, github_runner_id, job_id, requested_at, created_at, online_at, busy_at, completed_at, destroyed_at, failure_reason, cost, hourly_price";
     private const string JobColumns = "id, run_id, repository, name, labels, status, pool, scope, runner_name, conclusion, queued_at, started_at, completed_at";
 
     public async Task InitializeAsync(CancellationToken ct)
@@ -90,7 +93,7 @@ public sealed class SqliteFleetStore(string connectionString, TimeProvider time)
         await using (var cmd = c.CreateCommand())
         {
             cmd.Transaction = (SqliteTransaction)tx;
-            cmd.CommandText = $"INSERT INTO runners ({RunnerColumns}, updated_at) VALUES (@id, @name, @pool, @provider, @scope, @state, @rid, @endpoint, @ghid, @job, @requested, @created, @online, @busy, @completed, @destroyed, @reason, @cost, @now)";
+            cmd.CommandText = $"INSERT INTO runners ({RunnerColumns}, updated_at) VALUES (@id, @name, @pool, @provider, @scope, @state, @rid, @endpoint, @ghid, @job, @requested, @created, @online, @busy, @completed, @destroyed, @reason, @cost, @hourly, @now)";
             BindRunner(cmd, r);
             await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         }
@@ -114,7 +117,7 @@ public sealed class SqliteFleetStore(string connectionString, TimeProvider time)
             cmd.CommandText = """
                 UPDATE runners SET state=@state, provider_resource_id=@rid, provider_endpoint=@endpoint, github_runner_id=@ghid, job_id=@job,
                   created_at=@created, online_at=@online, busy_at=@busy, completed_at=@completed, destroyed_at=@destroyed,
-                  failure_reason=@reason, cost=@cost, updated_at=@now
+                  failure_reason=@reason, cost=@cost, hourly_price=@hourly, updated_at=@now
                 WHERE id=@id AND state=@expected
                 """;
             BindRunner(cmd, updated);
@@ -137,7 +140,7 @@ public sealed class SqliteFleetStore(string connectionString, TimeProvider time)
         cmd.CommandText = """
             UPDATE runners SET provider_resource_id=@rid, provider_endpoint=@endpoint, github_runner_id=@ghid, job_id=@job,
               created_at=@created, online_at=@online, busy_at=@busy, completed_at=@completed, destroyed_at=@destroyed,
-              failure_reason=@reason, cost=@cost, updated_at=@now
+              failure_reason=@reason, cost=@cost, hourly_price=@hourly, updated_at=@now
             WHERE id=@id
             """;
         BindRunner(cmd, r);
@@ -156,6 +159,23 @@ public sealed class SqliteFleetStore(string connectionString, TimeProvider time)
 
     public Task<IReadOnlyList<RunnerRecord>> ListUnattributedSinceAsync(DateTimeOffset since, CancellationToken ct) =>
         QueryRunnersAsync($"SELECT {RunnerColumns} FROM runners WHERE state='Gone' AND job_id IS NULL AND completed_at >= {since.ToUnixTimeMilliseconds()}", null, ct);
+
+    public async Task<IReadOnlyDictionary<string, decimal>> CostByPoolAsync(DateTimeOffset since, CancellationToken ct)
+    {
+        await using var c = await OpenAsync(ct).ConfigureAwait(false);
+        await using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT pool, cost FROM runners WHERE requested_at >= @since AND cost <> '0'";
+        cmd.Parameters.AddWithValue("@since", since.ToUnixTimeMilliseconds());
+        await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        var sums = new Dictionary<string, decimal>(StringComparer.Ordinal);
+        while (await reader.ReadAsync(ct).ConfigureAwait(false))
+        {
+            // Summed here, not in SQL: cost is stored as exact decimal text.
+            sums[reader.GetString(0)] = sums.GetValueOrDefault(reader.GetString(0)) + decimal.Parse(reader.GetString(1), CultureInfo.InvariantCulture);
+        }
+
+        return sums;
+    }
 
     public async Task<JobChange> UpsertJobAsync(JobRecord job, CancellationToken ct)
     {
@@ -302,6 +322,7 @@ public sealed class SqliteFleetStore(string connectionString, TimeProvider time)
         p.AddWithValue("@destroyed", Ms(r.DestroyedAt));
         p.AddWithValue("@reason", (object?)r.FailureReason ?? DBNull.Value);
         p.AddWithValue("@cost", r.Cost.ToString(CultureInfo.InvariantCulture));
+        p.AddWithValue("@hourly", (object?)r.HourlyPrice?.ToString(CultureInfo.InvariantCulture) ?? DBNull.Value);
         p.AddWithValue("@now", time.GetUtcNow().ToUnixTimeMilliseconds());
     }
 
@@ -342,6 +363,7 @@ public sealed class SqliteFleetStore(string connectionString, TimeProvider time)
                 DestroyedAt = Time(reader, 15),
                 FailureReason = reader.IsDBNull(16) ? null : reader.GetString(16),
                 Cost = decimal.Parse(reader.GetString(17), CultureInfo.InvariantCulture),
+                HourlyPrice = reader.IsDBNull(18) ? null : decimal.Parse(reader.GetString(18), CultureInfo.InvariantCulture),
             });
         }
 

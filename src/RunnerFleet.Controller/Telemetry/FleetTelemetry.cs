@@ -21,6 +21,8 @@ public sealed class FleetTelemetry : IDisposable
     private volatile IReadOnlyDictionary<(string Pool, string State), int> _runners = new Dictionary<(string, string), int>();
     private volatile IReadOnlyDictionary<string, int> _queued = new Dictionary<string, int>();
     private readonly ConcurrentDictionary<string, long> _rateRemaining = new();
+    private readonly Counter<long> _poolUnavailable;
+    private long? _hetznerRemaining;
 
     public FleetTelemetry(IMeterFactory meterFactory)
     {
@@ -34,6 +36,9 @@ public sealed class FleetTelemetry : IDisposable
         _meter.CreateObservableGauge(MetricNames.GitHubRateLimitRemaining, () => _rateRemaining.Select(kv =>
             new Measurement<long>(kv.Value, new KeyValuePair<string, object?>("resource", kv.Key))),
             description: "GitHub primary rate limit left");
+        _meter.CreateObservableGauge(MetricNames.HetznerRateLimitRemaining, () => _hetznerRemaining is { } v ? [new Measurement<long>(v)] : Array.Empty<Measurement<long>>(),
+            description: "Hetzner Cloud API requests left this hour");
+        _poolUnavailable = _meter.CreateCounter<long>(MetricNames.PoolUnavailable, description: "Times a pool stopped provisioning (no capacity, quota, platform) by reason");
         _jobWait = _meter.CreateHistogram<double>(MetricNames.JobWait, "s", "Job queued to runner busy");
         _runnerBoot = _meter.CreateHistogram<double>(MetricNames.RunnerBoot, "s", "Runner created to online");
         _providerErrors = _meter.CreateCounter<long>(MetricNames.ProviderErrors, description: "Provider failures by provider and code");
@@ -52,6 +57,13 @@ public sealed class FleetTelemetry : IDisposable
         _githubRequests.Add(1, new KeyValuePair<string, object?>("endpoint", endpoint), new KeyValuePair<string, object?>("status", status));
 
     public void RateLimitRemaining(string resource, long remaining) => _rateRemaining[resource] = remaining;
+
+    public void HetznerRateLimitRemaining(long remaining) => _hetznerRemaining = remaining;
+
+    public long? HetznerRateLimitRemainingValue => _hetznerRemaining;
+
+    public void PoolUnavailable(string pool, string reason) =>
+        _poolUnavailable.Add(1, new KeyValuePair<string, object?>("pool", pool), new KeyValuePair<string, object?>("reason", reason));
 
     public long? RateLimitRemainingOf(string resource) => _rateRemaining.TryGetValue(resource, out var v) ? v : null;
 

@@ -11,5 +11,7 @@ public static class MetricNames
     public const string GitHubRequests = "runnerfleet.github.requests";
     public const string GitHubRateLimitRemaining = "runnerfleet.github.ratelimit.remaining";
     public const string Cost = "runnerfleet.cost";
+    public const string HetznerRateLimitRemaining = "runnerfleet.hetzner.ratelimit.remaining";
+    public const string PoolUnavailable = "runnerfleet.pool.unavailable";
     public const string Webhooks = "runnerfleet.webhooks";
 }

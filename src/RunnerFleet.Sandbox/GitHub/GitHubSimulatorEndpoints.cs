@@ -30,7 +30,7 @@ public static class GitHubSimulatorEndpoints
         app.Use(async (ctx, next) =>
         {
             var path = ctx.Request.Path.Value ?? "/";
-            if (path.StartsWith("/_", StringComparison.Ordinal) || path is "/" or "/health")
+            if (path.StartsWith("/_", StringComparison.Ordinal) || path.StartsWith("/v1/", StringComparison.Ordinal) || path is "/" or "/health")
             {
                 await next(ctx).ConfigureAwait(false);
                 return;

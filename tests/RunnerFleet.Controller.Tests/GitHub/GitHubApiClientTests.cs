@@ -11,13 +11,13 @@ namespace RunnerFleet.Controller.Tests.GitHub;
 /// <summary>The controller's GitHub client against the simulator, over real HTTP on loopback.</summary>
 public sealed class GitHubApiClientTests : IAsyncLifetime
 {
-    private GitHubSimulatorServer _server = null!;
+    private SandboxServer _server = null!;
 
     private GitHubSimulator Sim => _server.Simulator;
 
     public async ValueTask InitializeAsync()
     {
-        _server = await GitHubSimulatorServer.StartAsync(["http://127.0.0.1:0"], new GitHubSimulatorOptions(), TimeProvider.System, ct: TestContext.Current.CancellationToken);
+        _server = await SandboxServer.StartAsync(["http://127.0.0.1:0"], new GitHubSimulatorOptions(), TimeProvider.System, ct: TestContext.Current.CancellationToken);
         Sim.EnsureRepository("octo/app");
     }
 
@@ -158,7 +158,7 @@ public sealed class GitHubApiClientTests : IAsyncLifetime
         try
         {
             var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-            await using var server = await GitHubSimulatorServer.StartAsync(["http://127.0.0.1:0"], new GitHubSimulatorOptions(), time, ct: TestContext.Current.CancellationToken);
+            await using var server = await SandboxServer.StartAsync(["http://127.0.0.1:0"], new GitHubSimulatorOptions(), time, ct: TestContext.Current.CancellationToken);
             server.Simulator.EnsureRepository("octo/app");
             server.Simulator.RegisterApp(42, 7, key.ExportSubjectPublicKeyInfoPem());
             var client = TestServices.GitHubClient(new GitHubOptions { ApiUrl = server.BaseUrl, App = new GitHubAppOptions { Id = "42", InstallationId = 7, PrivateKeyPath = keyPath }, Repositories = ["octo/app"] }, time);

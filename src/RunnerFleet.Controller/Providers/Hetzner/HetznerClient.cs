@@ -1,0 +1,245 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using RunnerFleet.Controller.Telemetry;
+
+namespace RunnerFleet.Controller.Providers.Hetzner;
+
+/// <summary>
+/// Typed Hetzner Cloud client (System.Text.Json source generation). Errors are decided on
+/// <c>error.code</c>; <c>conflict</c>, <c>rate_limit_exceeded</c> (until <c>RateLimit-Reset</c>, capped),
+/// <c>timeout</c> and 502/504 are retried with exponential backoff and jitter; <c>RateLimit-*</c>
+/// headers feed a metric. Lists follow <c>meta.pagination.next_page</c>.
+/// </summary>
+public sealed partial class HetznerClient(HttpClient http, IOptions<HetznerOptions> options, FleetTelemetry telemetry, TimeProvider time, ILogger<HetznerClient> logger)
+{
+    private const int MaxAttempts = 5;
+
+    /// <summary>The longest single wait on a rate limit; beyond it the call fails and the caller retries later.</summary>
+    public TimeSpan MaxRateLimitWait { get; set; } = TimeSpan.FromSeconds(60);
+
+    public async Task<HCreateServerResponse> CreateServerAsync(HCreateServerRequest request, CancellationToken ct) =>
+        await SendAsync(HttpMethod.Post, "/servers", () => JsonContent.Create(request, HetznerJsonContext.Default.HCreateServerRequest), HetznerJsonContext.Default.HCreateServerResponse, ct).ConfigureAwait(false)
+        ?? throw new HetznerApiException("server_error", "empty create answer", HttpStatusCode.InternalServerError);
+
+    public async Task<HServer?> GetServerAsync(long id, CancellationToken ct) =>
+        (await SendAsync(HttpMethod.Get, $"/servers/{id}", null, HetznerJsonContext.Default.HServerResponse, ct, notFoundIsNull: true).ConfigureAwait(false))?.Server;
+
+    public Task<IReadOnlyList<HServer>> ListServersAsync(string? labelSelector, CancellationToken ct) =>
+        ListAsync($"/servers?{Query("label_selector", labelSelector)}", HetznerJsonContext.Default.HServersResponse, r => r.Servers, r => r.Meta, ct);
+
+    /// <summary>Deletes a server; null when it was already gone.</summary>
+    public async Task<HAction?> DeleteServerAsync(long id, CancellationToken ct) =>
+        (await SendAsync(HttpMethod.Delete, $"/servers/{id}", null, HetznerJsonContext.Default.HActionResponse, ct, notFoundIsNull: true).ConfigureAwait(false))?.Action;
+
+    public async Task<HAction> RebuildServerAsync(long id, string image, CancellationToken ct) =>
+        (await SendAsync(HttpMethod.Post, $"/servers/{id}/actions/rebuild", () => JsonContent.Create(new HRebuildRequest(image), HetznerJsonContext.Default.HRebuildRequest), HetznerJsonContext.Default.HActionResponse, ct).ConfigureAwait(false))!.Action;
+
+    public async Task<HAction> GetActionAsync(long id, CancellationToken ct) =>
+        (await SendAsync(HttpMethod.Get, $"/actions/{id}", null, HetznerJsonContext.Default.HActionResponse, ct).ConfigureAwait(false))!.Action;
+
+    /// <summary>Several actions in one request (<c>GET /actions?id=1&amp;id=2</c>).</summary>
+    public async Task<IReadOnlyList<HAction>> GetActionsAsync(IReadOnlyCollection<long> ids, CancellationToken ct)
+    {
+        if (ids.Count == 0)
+        {
+            return [];
+        }
+
+        var all = new List<HAction>();
+        foreach (var chunk in ids.Chunk(50))
+        {
+            all.AddRange(await ListAsync("/actions?" + string.Join('&', chunk.Select(i => $"id={i}")), HetznerJsonContext.Default.HActionsResponse, r => r.Actions, r => r.Meta, ct).ConfigureAwait(false));
+        }
+
+        return all;
+    }
+
+    /// <summary>Waits until every action is done, polling them in one batch request per round.</summary>
+    public async Task<IReadOnlyList<HAction>> WaitForActionsAsync(IReadOnlyCollection<long> ids, CancellationToken ct)
+    {
+        var deadline = time.GetUtcNow() + options.Value.ActionTimeout;
+        while (true)
+        {
+            var actions = await GetActionsAsync(ids, ct).ConfigureAwait(false);
+            if (actions.All(a => a.IsDone))
+            {
+                return actions;
+            }
+
+            if (time.GetUtcNow() > deadline)
+            {
+                throw new HetznerApiException("timeout", $"actions {string.Join(",", ids)} still running after {options.Value.ActionTimeout}", HttpStatusCode.GatewayTimeout);
+            }
+
+            await Task.Delay(options.Value.ActionPollInterval, time, ct).ConfigureAwait(false);
+        }
+    }
+
+    public Task<IReadOnlyList<HServerType>> ListServerTypesAsync(CancellationToken ct) =>
+        ListAsync("/server_types?", HetznerJsonContext.Default.HServerTypesResponse, r => r.ServerTypes, r => r.Meta, ct);
+
+    public Task<IReadOnlyList<HLocation>> ListLocationsAsync(CancellationToken ct) =>
+        ListAsync("/locations?", HetznerJsonContext.Default.HLocationsResponse, r => r.Locations, r => r.Meta, ct);
+
+    /// <summary>Images by name and architecture (<c>ubuntu-24.04</c> exists as x86 and as arm).</summary>
+    public Task<IReadOnlyList<HImage>> ListImagesAsync(string? name, string? architecture, CancellationToken ct) =>
+        ListAsync($"/images?{Query("name", name)}&{Query("architecture", architecture)}", HetznerJsonContext.Default.HImagesResponse, r => r.Images, r => r.Meta, ct);
+
+    public Task<IReadOnlyList<HSshKey>> ListSshKeysAsync(CancellationToken ct) =>
+        ListAsync("/ssh_keys?", HetznerJsonContext.Default.HSshKeysResponse, r => r.SshKeys, r => r.Meta, ct);
+
+    public Task<IReadOnlyList<HFirewall>> ListFirewallsAsync(string? name, CancellationToken ct) =>
+        ListAsync($"/firewalls?{Query("name", name)}", HetznerJsonContext.Default.HFirewallsResponse, r => r.Firewalls, r => r.Meta, ct);
+
+    public async Task<HFirewall> CreateFirewallAsync(HCreateFirewallRequest request, CancellationToken ct) =>
+        (await SendAsync(HttpMethod.Post, "/firewalls", () => JsonContent.Create(request, HetznerJsonContext.Default.HCreateFirewallRequest), HetznerJsonContext.Default.HFirewallResponse, ct).ConfigureAwait(false))!.Firewall;
+
+    // ---------------------------------------------------------------- plumbing
+
+    private static string Query(string name, string? value) => value is null ? string.Empty : $"{name}={Uri.EscapeDataString(value)}";
+
+    private async Task<IReadOnlyList<TItem>> ListAsync<TList, TItem>(string pathAndQuery, JsonTypeInfo<TList> type, Func<TList, IReadOnlyList<TItem>> items, Func<TList, HMeta?> meta, CancellationToken ct)
+        where TList : class
+    {
+        var all = new List<TItem>();
+        int? page = 1;
+        var separator = pathAndQuery.EndsWith('?') ? string.Empty : "&";
+        while (page is { } p && p <= 200)
+        {
+            var answer = await SendAsync(HttpMethod.Get, $"{pathAndQuery}{separator}page={p}&per_page=50", null, type, ct).ConfigureAwait(false);
+            if (answer is null)
+            {
+                break;
+            }
+
+            all.AddRange(items(answer) ?? []);
+            page = meta(answer)?.Pagination?.NextPage;
+        }
+
+        return all;
+    }
+
+    private async Task<T?> SendAsync<T>(HttpMethod method, string pathAndQuery, Func<HttpContent>? content, JsonTypeInfo<T> type, CancellationToken ct, bool notFoundIsNull = false) where T : class
+    {
+        var o = options.Value;
+        var url = new Uri(o.ApiUrl.ToString().TrimEnd('/') + pathAndQuery);
+        for (var attempt = 1; ; attempt++)
+        {
+            using var request = new HttpRequestMessage(method, url) { Content = content?.Invoke() };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", o.Token);
+            request.Headers.UserAgent.ParseAdd("RunnerFleet/1.0");
+            HttpResponseMessage response;
+            try
+            {
+                response = await http.SendAsync(request, ct).ConfigureAwait(false);
+            }
+            catch (HttpRequestException e) when (attempt < MaxAttempts)
+            {
+                LogRetry(logger, method.Method, url.AbsolutePath, "network", attempt, e.Message);
+                await Task.Delay(Backoff(attempt), time, ct).ConfigureAwait(false);
+                continue;
+            }
+
+            using (response)
+            {
+                ReadRateLimit(response);
+                if (response.IsSuccessStatusCode)
+                {
+                    if (response.StatusCode == HttpStatusCode.NoContent)
+                    {
+                        return null;
+                    }
+
+                    try
+                    {
+                        return await response.Content.ReadFromJsonAsync(type, ct).ConfigureAwait(false);
+                    }
+                    catch (JsonException e)
+                    {
+                        throw new HetznerApiException("invalid_response", $"{method} {url.AbsolutePath}: the answer is not the expected shape ({e.Message})", response.StatusCode);
+                    }
+                }
+
+                var error = await ReadErrorAsync(response, ct).ConfigureAwait(false);
+                if (notFoundIsNull && error.Code == "not_found")
+                {
+                    return null;
+                }
+
+                var retryable = error.Code is "conflict" or "rate_limit_exceeded" or "timeout" || response.StatusCode is HttpStatusCode.BadGateway or HttpStatusCode.GatewayTimeout;
+                if (!retryable || attempt >= MaxAttempts)
+                {
+                    throw new HetznerApiException(error.Code, error.Message, response.StatusCode);
+                }
+
+                var wait = error.Code == "rate_limit_exceeded" ? RateLimitWait(response, attempt) : Backoff(attempt);
+                if (wait > MaxRateLimitWait)
+                {
+                    throw new HetznerApiException(error.Code, $"{error.Message}; the limit resets in {wait.TotalSeconds:F0} s", response.StatusCode);
+                }
+
+                LogRetry(logger, method.Method, url.AbsolutePath, error.Code, attempt, error.Message);
+                await Task.Delay(wait, time, ct).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static async Task<HErrorBody> ReadErrorAsync(HttpResponseMessage response, CancellationToken ct)
+    {
+        var body = await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
+        try
+        {
+            if (JsonSerializer.Deserialize(body, HetznerJsonContext.Default.HError)?.Error is { } e)
+            {
+                return e;
+            }
+        }
+        catch (JsonException)
+        {
+        }
+
+        // No error object (a proxy's 502, say): name it after the status.
+        var code = response.StatusCode switch
+        {
+            HttpStatusCode.TooManyRequests => "rate_limit_exceeded",
+            HttpStatusCode.BadGateway => "bad_gateway",
+            HttpStatusCode.GatewayTimeout => "timeout",
+            HttpStatusCode.NotFound => "not_found",
+            _ => "server_error",
+        };
+        return new HErrorBody(code, body.Length > 200 ? body[..200] : body);
+    }
+
+    private TimeSpan RateLimitWait(HttpResponseMessage response, int attempt)
+    {
+        if (response.Headers.TryGetValues("RateLimit-Reset", out var values) && long.TryParse(values.FirstOrDefault(), CultureInfo.InvariantCulture, out var reset))
+        {
+            // The budget refills by one a second, so one request is possible well before the full reset.
+            var untilReset = DateTimeOffset.FromUnixTimeSeconds(reset) - time.GetUtcNow();
+            var oneRequest = TimeSpan.FromSeconds(Math.Max(1, Math.Min(untilReset.TotalSeconds, Math.Pow(2, attempt))));
+            return oneRequest + TimeSpan.FromMilliseconds(Random.Shared.Next(0, 250));
+        }
+
+        return Backoff(attempt);
+    }
+
+    private void ReadRateLimit(HttpResponseMessage response)
+    {
+        if (response.Headers.TryGetValues("RateLimit-Remaining", out var values) && long.TryParse(values.FirstOrDefault(), CultureInfo.InvariantCulture, out var remaining))
+        {
+            telemetry.HetznerRateLimitRemaining(remaining);
+        }
+    }
+
+    private static TimeSpan Backoff(int attempt) =>
+        TimeSpan.FromMilliseconds((200 * Math.Pow(2, attempt - 1)) + Random.Shared.Next(0, 200));
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Hetzner {Method} {Path}: {Code} (attempt {Attempt}): {Error}; retrying")]
+    private static partial void LogRetry(ILogger logger, string method, string path, string code, int attempt, string error);
+}

@@ -1,0 +1,18 @@
+namespace RunnerFleet.Controller.Providers.Hetzner;
+
+/// <summary>The <c>Hetzner</c> section: the Cloud API and its token.</summary>
+public sealed class HetznerOptions
+{
+    public const string Section = "Hetzner";
+
+    public Uri ApiUrl { get; set; } = new("https://api.hetzner.cloud/v1");
+
+    /// <summary>A project API token (read/write). Secret.</summary>
+    public string? Token { get; set; }
+
+    /// <summary>How often running actions are polled (in batches).</summary>
+    public TimeSpan ActionPollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long a server create may take before it counts as failed.</summary>
+    public TimeSpan ActionTimeout { get; set; } = TimeSpan.FromMinutes(5);
+}

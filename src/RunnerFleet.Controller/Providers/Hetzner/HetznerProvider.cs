@@ -1,0 +1,224 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Logging;
+using RunnerFleet.Controller.Configuration;
+using RunnerFleet.Controller.Fleet;
+
+namespace RunnerFleet.Controller.Providers.Hetzner;
+
+/// <summary>
+/// One Hetzner Cloud server per runner, labelled with fleet, pool and runner name, started by cloud-init
+/// (<see cref="CloudInit"/>). Server types and locations are ordered fallback lists: availability is read
+/// from <c>GET /server_types</c> first, and a <c>resource_unavailable</c> moves on to the next pair; when
+/// none is left the pool reports no capacity and its demand goes to its overflow pool. A create whose
+/// action ends in error is deleted. Servers get a firewall with no inbound rules.
+/// </summary>
+public sealed partial class HetznerProvider(HetznerClient client, PoolCatalog pools, TimeProvider time, ILogger<HetznerProvider> logger) : IRunnerProvider
+{
+    private static readonly TimeSpan s_typesFor = TimeSpan.FromSeconds(30);
+    private readonly SemaphoreSlim _typesGate = new(1, 1);
+    private readonly Dictionary<string, long> _firewalls = new(StringComparer.Ordinal);
+    private (DateTimeOffset At, IReadOnlyList<HServerType> Types)? _types;
+
+    public string Kind => "hetzner";
+
+    public async Task<ProvisionedRunner> CreateAsync(RunnerLaunch launch, CancellationToken ct)
+    {
+        // Idempotent: a retried create finds the server by its runner label.
+        var existing = await client.ListServersAsync($"{RunnerLabels.Runner}={launch.Name}", ct).ConfigureAwait(false);
+        if (existing.FirstOrDefault() is { } found)
+        {
+            return ToProvisioned(found);
+        }
+
+        var settings = launch.Pool.Hetzner;
+        var types = await ServerTypesAsync(ct).ConfigureAwait(false);
+        var candidates = (from typeName in settings.ServerTypes
+                          let type = types.FirstOrDefault(t => t.Name == typeName)
+                          where type is not null
+                          from location in settings.Locations
+                          where type.IsAvailableIn(location)
+                          select (Type: type, Location: location)).ToList();
+        if (candidates.Count == 0)
+        {
+            throw new ProviderException("no_capacity", $"no server type of [{string.Join(", ", settings.ServerTypes)}] is available in [{string.Join(", ", settings.Locations)}]");
+        }
+
+        var firewall = await FirewallAsync(settings, ct).ConfigureAwait(false);
+        var userData = CloudInit.Render(launch);
+        var labels = new Dictionary<string, string>
+        {
+            [RunnerLabels.Fleet] = launch.Fleet,
+            [RunnerLabels.Pool] = launch.Pool.Name,
+            [RunnerLabels.Runner] = launch.Name,
+        };
+
+        foreach (var (type, location) in candidates)
+        {
+            HCreateServerResponse created;
+            try
+            {
+                created = await client.CreateServerAsync(new HCreateServerRequest(
+                    launch.Name, type.Name, settings.Image, location, true, settings.SshKeys.Count > 0 ? settings.SshKeys : null,
+                    [new HFirewallRef(firewall)], userData, labels, new HPublicNetRequest(settings.EnableIpv4, true), settings.PlacementGroup), ct).ConfigureAwait(false);
+            }
+            catch (HetznerApiException e) when (e.Code == "resource_unavailable")
+            {
+                LogUnavailable(logger, type.Name, location, launch.Name);
+                continue;
+            }
+            catch (HetznerApiException e) when (e.Code == "resource_limit_exceeded")
+            {
+                throw new ProviderException("quota", $"Hetzner project quota reached: {e.Message}", e);
+            }
+            catch (HetznerApiException e)
+            {
+                throw new ProviderException(e.Code, $"Hetzner create {type.Name}@{location} failed: {e.Message}", e);
+            }
+
+            var actions = await client.WaitForActionsAsync([created.Action.Id, .. (created.NextActions ?? []).Select(a => a.Id)], ct).ConfigureAwait(false);
+            if (actions.FirstOrDefault(a => a.Status == "error") is { } failed)
+            {
+                // Never leave a half-made server behind.
+                await DeleteWithRetryAsync(created.Server.Id, ct).ConfigureAwait(false);
+                throw new ProviderException("create_failed", $"Hetzner {failed.Command} for {type.Name}@{location} ended in error: {failed.Error?.Code} {failed.Error?.Message}");
+            }
+
+            LogCreated(logger, launch.Name, type.Name, location, type.HourlyGross(location) ?? 0);
+            return ToProvisioned(created.Server) with { HourlyPrice = type.HourlyGross(location) };
+        }
+
+        throw new ProviderException("no_capacity", $"every server type/location of pool {launch.Pool.Name} answered resource_unavailable");
+    }
+
+    public async Task DestroyAsync(ProvisionedRunner runner, CancellationToken ct)
+    {
+        if (long.TryParse(runner.ResourceId, CultureInfo.InvariantCulture, out var id))
+        {
+            await DeleteWithRetryAsync(id, ct).ConfigureAwait(false);
+            return;
+        }
+
+        // No server id on the record (crash before it was stored): find it by its label.
+        foreach (var s in await client.ListServersAsync($"{RunnerLabels.Runner}={runner.RunnerName}", ct).ConfigureAwait(false))
+        {
+            await DeleteWithRetryAsync(s.Id, ct).ConfigureAwait(false);
+        }
+    }
+
+    public async IAsyncEnumerable<ProvisionedRunner> ListAsync([EnumeratorCancellation] CancellationToken ct)
+    {
+        IReadOnlyList<HServer> servers;
+        try
+        {
+            servers = await client.ListServersAsync($"{RunnerLabels.Fleet}={pools.FleetName}", ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is HetznerApiException or HttpRequestException)
+        {
+            throw new ProviderException("api_unreachable", $"Hetzner servers could not be listed: {e.Message}", e);
+        }
+
+        foreach (var s in servers)
+        {
+            yield return ToProvisioned(s);
+        }
+    }
+
+    private async Task DeleteWithRetryAsync(long id, CancellationToken ct)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await client.DeleteServerAsync(id, ct).ConfigureAwait(false);
+                return;
+            }
+            catch (HetznerApiException e) when (e.Code is "locked" or "conflict" && attempt < 8)
+            {
+                // An action is still running on the server (its create, say): wait for it and try again.
+                await Task.Delay(TimeSpan.FromMilliseconds(250 * Math.Pow(2, attempt - 1)), time, ct).ConfigureAwait(false);
+            }
+            catch (HetznerApiException e)
+            {
+                throw new ProviderException(e.Code, $"Hetzner delete of server {id} failed: {e.Message}", e);
+            }
+        }
+    }
+
+    private async Task<IReadOnlyList<HServerType>> ServerTypesAsync(CancellationToken ct)
+    {
+        await _typesGate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            if (_types is not { } cached || time.GetUtcNow() - cached.At > s_typesFor)
+            {
+                _types = cached = (time.GetUtcNow(), await client.ListServerTypesAsync(ct).ConfigureAwait(false));
+            }
+
+            return cached.Types;
+        }
+        finally
+        {
+            _typesGate.Release();
+        }
+    }
+
+    private async Task<long> FirewallAsync(HetznerPoolSettings settings, CancellationToken ct)
+    {
+        var name = settings.Firewall ?? $"runnerfleet-{pools.FleetName}";
+        lock (_firewalls)
+        {
+            if (_firewalls.TryGetValue(name, out var id))
+            {
+                return id;
+            }
+        }
+
+        var existing = (await client.ListFirewallsAsync(name, ct).ConfigureAwait(false)).FirstOrDefault(f => f.Name == name);
+        if (existing is null)
+        {
+            if (settings.Firewall is not null)
+            {
+                throw new ProviderException("invalid_input", $"Hetzner firewall '{name}' does not exist");
+            }
+
+            try
+            {
+                // No inbound rules: Hetzner firewalls deny what no rule allows. Outbound stays open.
+                existing = await client.CreateFirewallAsync(new HCreateFirewallRequest(name, [], new Dictionary<string, string> { [RunnerLabels.Fleet] = pools.FleetName }), ct).ConfigureAwait(false);
+            }
+            catch (HetznerApiException e) when (e.Code == "uniqueness_error")
+            {
+                existing = (await client.ListFirewallsAsync(name, ct).ConfigureAwait(false)).First(f => f.Name == name);
+            }
+        }
+
+        lock (_firewalls)
+        {
+            _firewalls[name] = existing.Id;
+        }
+
+        return existing.Id;
+    }
+
+    private static ProvisionedRunner ToProvisioned(HServer s) => new()
+    {
+        ResourceId = s.Id.ToString(CultureInfo.InvariantCulture),
+        RunnerName = s.Labels.GetValueOrDefault(RunnerLabels.Runner) ?? s.Name,
+        Pool = s.Labels.GetValueOrDefault(RunnerLabels.Pool),
+        Endpoint = $"{s.ServerType.Name}@{s.Location.Name}",
+        Status = s.Status switch
+        {
+            "off" => ProvisionedStatus.Exited,
+            "initializing" or "starting" => ProvisionedStatus.Starting,
+            _ => ProvisionedStatus.Running,
+        },
+        HourlyPrice = s.ServerType.HourlyGross(s.Location.Name),
+    };
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Hetzner {ServerType} unavailable in {Location} for {RunnerName}; trying the next")]
+    private static partial void LogUnavailable(ILogger logger, string serverType, string location, string runnerName);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Hetzner server for {RunnerName}: {ServerType} in {Location} at {HourlyPrice} EUR/h")]
+    private static partial void LogCreated(ILogger logger, string runnerName, string serverType, string location, decimal hourlyPrice);
+}

@@ -1,0 +1,510 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using RunnerFleet.Sandbox.Runner;
+
+namespace RunnerFleet.Sandbox.Hetzner;
+
+/// <summary>
+/// A simulated Hetzner Cloud project: server types with per-location availability and prices, locations,
+/// images, SSH keys, firewalls, servers and actions that progress over time. A created server "boots"
+/// after <see cref="HetznerSimulatorOptions.BootDelay"/>, runs the simulated runner with the JIT config (or
+/// registration token) in its cloud-init user data, and powers off when the runner exits.
+/// </summary>
+public sealed class HetznerSimulator
+{
+    private readonly Lock _gate = new();
+    private readonly TimeProvider _time;
+    private readonly HttpClient _runnerHttp;
+    private readonly Dictionary<long, SimServer> _servers = [];
+    private readonly Dictionary<long, SimAction> _actions = [];
+    private readonly Dictionary<(string Type, string Location), bool> _availability = [];
+    private readonly List<SimHetznerFault> _faults = [];
+    private readonly List<(long Id, string Name, string Fingerprint, string PublicKey)> _sshKeys = [];
+    private readonly List<(long Id, string Name, JsonArray Rules, JsonObject Labels)> _firewalls = [];
+    private long _nextId = 5000;
+    private double _rateBudget;
+    private DateTimeOffset _rateAt;
+
+    public HetznerSimulator(HetznerSimulatorOptions options, TimeProvider time, HttpClient runnerHttp)
+    {
+        Options = options;
+        _time = time;
+        _runnerHttp = runnerHttp;
+        _rateBudget = options.RateLimitPerHour;
+        _rateAt = time.GetUtcNow();
+    }
+
+    public HetznerSimulatorOptions Options { get; }
+
+    public static IReadOnlyList<SimServerType> ServerTypes { get; } =
+    [
+        new(1, "cax11", "CAX11", 2, 4, 40, "arm", 0.0063m),
+        new(2, "cax21", "CAX21", 4, 8, 80, "arm", 0.0111m),
+        new(3, "cax31", "CAX31", 8, 16, 160, "arm", 0.0222m),
+        new(4, "cpx22", "CPX22", 2, 4, 80, "x86", 0.0119m),
+        new(5, "cx33", "CX33", 4, 8, 80, "x86", 0.0095m),
+    ];
+
+    public static IReadOnlyList<(long Id, string Name, string City, string Country, string Zone)> Locations { get; } =
+    [
+        (1, "fsn1", "Falkenstein", "DE", "eu-central"),
+        (2, "nbg1", "Nuremberg", "DE", "eu-central"),
+        (3, "hel1", "Helsinki", "FI", "eu-central"),
+    ];
+
+    public static IReadOnlyList<(long Id, string Name, string Architecture)> Images { get; } =
+    [
+        (161547269, "ubuntu-24.04", "x86"),
+        (161547270, "ubuntu-24.04", "arm"),
+        (114690387, "debian-12", "x86"),
+        (114690389, "debian-12", "arm"),
+    ];
+
+    /// <summary>Every server ever created, deleted ones included (for tests).</summary>
+    public IReadOnlyList<SimServer> AllServers()
+    {
+        lock (_gate)
+        {
+            return [.. _servers.Values.OrderBy(s => s.Id)];
+        }
+    }
+
+    public IReadOnlyList<SimServer> LiveServers() => [.. AllServers().Where(s => !s.Deleted)];
+
+    public bool IsAvailable(string type, string location)
+    {
+        lock (_gate)
+        {
+            return _availability.GetValueOrDefault((type, location), true);
+        }
+    }
+
+    public void SetAvailability(string type, string location, bool available)
+    {
+        lock (_gate)
+        {
+            _availability[(type, location)] = available;
+        }
+    }
+
+    public void AddFault(SimHetznerFault fault)
+    {
+        lock (_gate)
+        {
+            _faults.Add(fault);
+        }
+    }
+
+    public SimHetznerFault? TakeFault(string method, string path)
+    {
+        lock (_gate)
+        {
+            var f = _faults.FirstOrDefault(x => x.Count > 0 && path.StartsWith(x.PathPrefix, StringComparison.Ordinal) && (x.Method is null || string.Equals(x.Method, method, StringComparison.OrdinalIgnoreCase)));
+            if (f is not null && --f.Count == 0)
+            {
+                _faults.Remove(f);
+            }
+
+            return f;
+        }
+    }
+
+    /// <summary>Charges one request: (allowed, limit, remaining, reset epoch seconds).</summary>
+    public (bool Allowed, int Limit, int Remaining, long Reset) ChargeRequest()
+    {
+        lock (_gate)
+        {
+            var now = _time.GetUtcNow();
+            var limit = Options.RateLimitPerHour;
+            _rateBudget = Math.Min(limit, _rateBudget + ((now - _rateAt).TotalSeconds * limit / 3600.0));
+            _rateAt = now;
+            var allowed = _rateBudget >= 1;
+            if (allowed)
+            {
+                _rateBudget -= 1;
+            }
+
+            var remaining = (int)Math.Floor(_rateBudget);
+            var reset = now.AddSeconds((limit - _rateBudget) * 3600.0 / limit).ToUnixTimeSeconds();
+            return (allowed, limit, remaining, reset);
+        }
+    }
+
+    public void ExhaustRateLimit()
+    {
+        lock (_gate)
+        {
+            _rateBudget = 0;
+            _rateAt = _time.GetUtcNow();
+        }
+    }
+
+    public int FailNextCreateActions { get; set; }
+
+    // ---------------------------------------------------------------- servers
+
+    public sealed record CreateResult(SimServer? Server, SimAction? Action, string? ErrorCode, string? ErrorMessage);
+
+    public CreateResult CreateServer(string name, string serverType, string image, string? location, IReadOnlyDictionary<string, string> labels, string? userData, bool ipv4, IReadOnlyList<long> firewalls)
+    {
+        lock (_gate)
+        {
+            var type = ServerTypes.FirstOrDefault(t => t.Name == serverType);
+            if (type is null)
+            {
+                return new(null, null, "invalid_input", $"invalid input in field 'server_type': server type {serverType} not found");
+            }
+
+            var loc = location ?? "fsn1";
+            if (!Locations.Any(l => l.Name == loc))
+            {
+                return new(null, null, "invalid_input", $"invalid input in field 'location': location {loc} not found");
+            }
+
+            var img = Images.FirstOrDefault(i => (i.Name == image || i.Id.ToString(CultureInfo.InvariantCulture) == image) && i.Architecture == type.Architecture);
+            if (img == default)
+            {
+                return new(null, null, "invalid_input", $"invalid input in field 'image': image {image} not found for architecture {type.Architecture}");
+            }
+
+            if (_servers.Values.Any(s => !s.Deleted && s.Name == name))
+            {
+                return new(null, null, "uniqueness_error", "server name is already used");
+            }
+
+            if (_servers.Values.Count(s => !s.Deleted) >= Options.MaxServers)
+            {
+                return new(null, null, "resource_limit_exceeded", "server limit exceeded");
+            }
+
+            if (!_availability.GetValueOrDefault((type.Name, loc), true))
+            {
+                return new(null, null, "resource_unavailable", $"server type {type.Name} is unavailable in {loc}");
+            }
+
+            if (userData is { Length: > 32 * 1024 })
+            {
+                return new(null, null, "invalid_input", "invalid input in field 'user_data': is too long");
+            }
+
+            var now = _time.GetUtcNow();
+            var server = new SimServer
+            {
+                Id = ++_nextId,
+                Name = name,
+                Type = type,
+                Location = loc,
+                ImageId = img.Id,
+                ImageName = img.Name,
+                Labels = new Dictionary<string, string>(labels),
+                UserData = userData,
+                Ipv4 = ipv4,
+                Firewalls = [.. firewalls],
+                Created = now,
+                Status = "initializing",
+            };
+            _servers[server.Id] = server;
+            var fails = FailNextCreateActions > 0;
+            if (fails)
+            {
+                FailNextCreateActions--;
+            }
+
+            var action = NewActionLocked("create_server", server.Id, Options.BootDelay, fails ? ("server_error", "server could not be created") : null);
+            server.Locked = true;
+            return new(server, action, null, null);
+        }
+    }
+
+    public SimServer? GetServer(long id)
+    {
+        lock (_gate)
+        {
+            Advance();
+            return _servers.TryGetValue(id, out var s) && !s.Deleted ? s : null;
+        }
+    }
+
+    public IReadOnlyList<SimServer> ListServers(string? selector, string? name)
+    {
+        lock (_gate)
+        {
+            Advance();
+            return [.. _servers.Values.Where(s => !s.Deleted && (name is null || s.Name == name) && LabelSelector.Matches(selector, s.Labels)).OrderBy(s => s.Id)];
+        }
+    }
+
+    public (SimAction? Action, string? ErrorCode) DeleteServer(long id)
+    {
+        lock (_gate)
+        {
+            Advance();
+            if (!_servers.TryGetValue(id, out var s) || s.Deleted)
+            {
+                return (null, "not_found");
+            }
+
+            if (s.Locked)
+            {
+                return (null, "locked");
+            }
+
+            s.Deleted = true;
+            s.Status = "deleting";
+            s.DeletedAt = _time.GetUtcNow();
+            s.RunnerStop?.Cancel();
+            return (NewActionLocked("delete_server", id, Options.ActionDelay, null), null);
+        }
+    }
+
+    public (SimAction? Action, string? ErrorCode) ServerAction(long id, string command)
+    {
+        lock (_gate)
+        {
+            Advance();
+            if (!_servers.TryGetValue(id, out var s) || s.Deleted)
+            {
+                return (null, "not_found");
+            }
+
+            if (s.Locked)
+            {
+                return (null, "locked");
+            }
+
+            s.Locked = true;
+            if (command == "poweroff")
+            {
+                s.RunnerStop?.Cancel();
+            }
+
+            return (NewActionLocked(command == "poweroff" ? "stop_server" : "rebuild_server", id, Options.ActionDelay, null), null);
+        }
+    }
+
+    public SimAction? GetAction(long id)
+    {
+        lock (_gate)
+        {
+            Advance();
+            return _actions.GetValueOrDefault(id);
+        }
+    }
+
+    public IReadOnlyList<SimAction> GetActions(IReadOnlyCollection<long> ids)
+    {
+        lock (_gate)
+        {
+            Advance();
+            return [.. ids.Select(i => _actions.GetValueOrDefault(i)).Where(a => a is not null)!];
+        }
+    }
+
+    public (long Id, string Name, string Fingerprint, string PublicKey) AddSshKey(string name, string publicKey)
+    {
+        lock (_gate)
+        {
+            var key = (++_nextId, name, "b7:2f:30:a0:2f:6c:58:6c:21:04:58:61:ba:06:3b:2f", publicKey);
+            _sshKeys.Add(key);
+            return key;
+        }
+    }
+
+    public IReadOnlyList<(long Id, string Name, string Fingerprint, string PublicKey)> SshKeys()
+    {
+        lock (_gate)
+        {
+            return [.. _sshKeys];
+        }
+    }
+
+    public (long Id, string Name, JsonArray Rules, JsonObject Labels) AddFirewall(string name, JsonArray rules, JsonObject labels)
+    {
+        lock (_gate)
+        {
+            var fw = (++_nextId, name, rules, labels);
+            _firewalls.Add(fw);
+            return fw;
+        }
+    }
+
+    public IReadOnlyList<(long Id, string Name, JsonArray Rules, JsonObject Labels)> Firewalls()
+    {
+        lock (_gate)
+        {
+            return [.. _firewalls];
+        }
+    }
+
+    public T Read<T>(Func<T> read)
+    {
+        lock (_gate)
+        {
+            Advance();
+            return read();
+        }
+    }
+
+    // ---------------------------------------------------------------- time
+
+    /// <summary>Moves actions and servers forward to now; starts runners on servers that finished booting.</summary>
+    private void Advance()
+    {
+        var now = _time.GetUtcNow();
+        foreach (var a in _actions.Values.Where(a => a.Status == "running"))
+        {
+            var total = a.Duration.TotalMilliseconds <= 0 ? 1 : a.Duration.TotalMilliseconds;
+            a.Progress = (int)Math.Clamp((now - a.Started).TotalMilliseconds * 100 / total, 0, 100);
+            if (now < a.Started + a.Duration)
+            {
+                continue;
+            }
+
+            a.Finished = a.Started + a.Duration;
+            a.Progress = 100;
+            a.Status = a.Error is null ? "success" : "error";
+            if (!_servers.TryGetValue(a.ServerId, out var s))
+            {
+                continue;
+            }
+
+            s.Locked = false;
+            switch (a.Command)
+            {
+                case "create_server" when a.Error is null && !s.Deleted:
+                    s.Status = "running";
+                    StartRunnerLocked(s);
+                    break;
+                case "create_server":
+                    s.Status = "off";
+                    break;
+                case "stop_server":
+                    s.Status = "off";
+                    break;
+                case "rebuild_server":
+                    s.Status = "running";
+                    break;
+            }
+        }
+    }
+
+    private SimAction NewActionLocked(string command, long serverId, TimeSpan duration, (string Code, string Message)? error)
+    {
+        var action = new SimAction { Id = ++_nextId, Command = command, ServerId = serverId, Started = _time.GetUtcNow(), Duration = duration, Error = error };
+        _actions[action.Id] = action;
+        return action;
+    }
+
+    /// <summary>What cloud-init does on a real server: read the runner settings from the user data and run the runner; power off after.</summary>
+    private void StartRunnerLocked(SimServer server)
+    {
+        var env = ParseRunnerEnvironment(server.UserData);
+        if (env.Count == 0)
+        {
+            return;
+        }
+
+        var stop = new CancellationTokenSource();
+        server.RunnerStop = stop;
+        _ = Task.Run(async () =>
+        {
+            var runner = new SimulatedRunner(_runnerHttp, _time);
+            try
+            {
+                if (env.TryGetValue("ACTIONS_RUNNER_INPUT_JITCONFIG", out var jit))
+                {
+                    await runner.RunWithJitConfigAsync(jit, stop.Token).ConfigureAwait(false);
+                }
+                else if (env.TryGetValue("ACTIONS_RUNNER_INPUT_TOKEN", out var token))
+                {
+                    await runner.RunWithRegistrationTokenAsync(new Uri(env["ACTIONS_RUNNER_INPUT_URL"]), token, env.GetValueOrDefault("ACTIONS_RUNNER_INPUT_NAME") ?? server.Name,
+                        (env.GetValueOrDefault("ACTIONS_RUNNER_INPUT_LABELS") ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries), stop.Token).ConfigureAwait(false);
+                }
+            }
+            catch (Exception e) when (e is OperationCanceledException or HttpRequestException or FormatException or KeyNotFoundException)
+            {
+                server.RunnerError = e.Message;
+            }
+
+            lock (_gate)
+            {
+                // The cloud-init script powers the server off when the runner exits.
+                if (!server.Deleted)
+                {
+                    server.Status = "off";
+                }
+            }
+        });
+    }
+
+    /// <summary>Finds <c>ACTIONS_RUNNER_INPUT_*=value</c> lines anywhere in the user data (RunnerFleet writes them to an env file).</summary>
+    public static Dictionary<string, string> ParseRunnerEnvironment(string? userData)
+    {
+        var env = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var raw in (userData ?? string.Empty).Split('\n'))
+        {
+            var line = raw.Trim();
+            var at = line.IndexOf("ACTIONS_RUNNER_INPUT_", StringComparison.Ordinal);
+            if (at < 0)
+            {
+                continue;
+            }
+
+            var kv = line[at..].Split('=', 2);
+            if (kv.Length == 2)
+            {
+                env[kv[0]] = kv[1].Trim().Trim('"', '\'');
+            }
+        }
+
+        return env;
+    }
+}
+
+/// <summary>A server type of the simulator, one hourly gross price in every location.</summary>
+public sealed record SimServerType(long Id, string Name, string Description, int Cores, int Memory, int Disk, string Architecture, decimal HourlyGross);
+
+/// <summary>A simulated server.</summary>
+public sealed class SimServer
+{
+    public required long Id { get; init; }
+    public required string Name { get; init; }
+    public required SimServerType Type { get; init; }
+    public required string Location { get; init; }
+    public required long ImageId { get; init; }
+    public required string ImageName { get; init; }
+    public required Dictionary<string, string> Labels { get; init; }
+    public string? UserData { get; init; }
+    public bool Ipv4 { get; init; }
+    public IReadOnlyList<long> Firewalls { get; init; } = [];
+    public required DateTimeOffset Created { get; init; }
+    public string Status { get; set; } = "initializing";
+    public bool Locked { get; set; }
+    public bool Deleted { get; set; }
+    public DateTimeOffset? DeletedAt { get; set; }
+    public CancellationTokenSource? RunnerStop { get; set; }
+    public string? RunnerError { get; set; }
+}
+
+/// <summary>A simulated action.</summary>
+public sealed class SimAction
+{
+    public required long Id { get; init; }
+    public required string Command { get; init; }
+    public required long ServerId { get; init; }
+    public required DateTimeOffset Started { get; init; }
+    public required TimeSpan Duration { get; init; }
+    public (string Code, string Message)? Error { get; init; }
+    public string Status { get; set; } = "running";
+    public int Progress { get; set; }
+    public DateTimeOffset? Finished { get; set; }
+}
+
+/// <summary>An injected Hetzner API error: the next <see cref="Count"/> matching requests answer it.</summary>
+public sealed class SimHetznerFault
+{
+    public required string PathPrefix { get; init; }
+    public string? Method { get; init; }
+    public required string Code { get; init; }
+    public int Count { get; set; } = 1;
+}

@@ -1,0 +1,196 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using RunnerFleet.Controller.Fleet;
+using RunnerFleet.Controller.Providers;
+using RunnerFleet.Sandbox.Hetzner;
+
+namespace RunnerFleet.IntegrationTests;
+
+/// <summary>ARM64 runners on Hetzner Cloud: controller ↔ Hetzner and GitHub simulators over real HTTP.</summary>
+[Trait("Category", "Hetzner")]
+[Collection(nameof(DockerCollection))]
+public sealed class HetznerTests(DockerEnvironment docker)
+{
+    private static readonly TimeSpan s_timeout = TimeSpan.FromMinutes(2);
+    private static readonly string[] s_arm = ["self-hosted", "linux", "arm64"];
+
+    private static Dictionary<string, string> ArmPool(int max = 10, string? overflow = null)
+    {
+        var pool = new Dictionary<string, string>
+        {
+            ["Name"] = "cax", ["Provider"] = "hetzner", ["Labels:0"] = "linux", ["Labels:1"] = "arm64", ["MaxRunners"] = max.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Hetzner:ServerTypes:0"] = "cax21", ["Hetzner:ServerTypes:1"] = "cax31",
+            ["Hetzner:Locations:0"] = "fsn1", ["Hetzner:Locations:1"] = "nbg1",
+            ["Hetzner:Image"] = "ubuntu-24.04",
+        };
+        if (overflow is not null)
+        {
+            pool["Overflow"] = overflow;
+        }
+
+        return pool;
+    }
+
+    private static Dictionary<string, string> EmulatedPool() =>
+        new() { ["Name"] = "emulated", ["Provider"] = "inprocess", ["Labels:0"] = "linux", ["Labels:1"] = "arm64", ["MaxRunners"] = "10" };
+
+    private static Task<FleetUnderTest> StartAsync(DockerEnvironment docker, HetznerSimulatorOptions? options = null, params Dictionary<string, string>[] pools) =>
+        FleetUnderTest.StartAsync(docker, ["octo/app"], pools, hetzner: options ?? new HetznerSimulatorOptions { BootDelay = TimeSpan.FromMilliseconds(300), ActionDelay = TimeSpan.FromMilliseconds(100) });
+
+    private static async Task WaitDoneAsync(FleetUnderTest fleet) =>
+        await FleetUnderTest.WaitUntilAsync(async () => fleet.GitHub.AllJobs().All(j => j.Status == "completed") && await fleet.AllFinalAsync() && fleet.Hetzner.LiveServers().Count == 0,
+            s_timeout, async () => await fleet.DescribeAsync() + $"; live servers: {fleet.Hetzner.LiveServers().Count}");
+
+    [Fact]
+    public async Task Ten_arm64_jobs_get_ten_labelled_cax_servers_that_run_one_job_each_and_are_deleted_with_their_cost()
+    {
+        await using var fleet = await StartAsync(docker, null, ArmPool());
+        fleet.GitHub.QueueJobs("octo/app", s_arm, 10, TimeSpan.FromMilliseconds(500));
+
+        await WaitDoneAsync(fleet);
+
+        var servers = fleet.Hetzner.AllServers();
+        var runners = await fleet.Store.ListRunnersAsync(100, TestContext.Current.CancellationToken);
+        Assert.Equal(10, servers.Count);
+        Assert.Equal(10, runners.Count);
+        Assert.All(fleet.GitHub.AllJobs(), j => Assert.Equal(1, j.Assignments));
+        Assert.Empty(fleet.GitHub.AllRunners());
+        foreach (var s in servers)
+        {
+            Assert.True(s.Deleted);
+            Assert.Equal("cax21", s.Type.Name);
+            Assert.Equal("arm", s.Type.Architecture);
+            Assert.Equal("fsn1", s.Location);
+            Assert.Equal("ubuntu-24.04", s.ImageName);
+            Assert.Equal(fleet.Fleet, s.Labels[RunnerLabels.Fleet]);
+            Assert.Equal("cax", s.Labels[RunnerLabels.Pool]);
+            Assert.Contains(runners, r => r.Name == s.Labels[RunnerLabels.Runner] && r.ProviderResourceId == s.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            Assert.Single(s.Firewalls);
+            Assert.StartsWith("#cloud-config\n", s.UserData, StringComparison.Ordinal);
+            Assert.True(HetznerSimulator.ParseRunnerEnvironment(s.UserData).ContainsKey("ACTIONS_RUNNER_INPUT_JITCONFIG"));
+            Assert.True(s.UserData!.IndexOf("169.254.169.254", StringComparison.Ordinal) < s.UserData.IndexOf("run.sh", StringComparison.Ordinal));
+            Assert.Null(s.RunnerError);
+        }
+
+        Assert.All(runners, r =>
+        {
+            Assert.Equal(RunnerState.Gone, r.State);
+            Assert.Equal(0.0111m, r.HourlyPrice);
+            Assert.Equal(0.0111m, r.Cost);
+            Assert.Equal("cax21@fsn1", r.ProviderEndpoint);
+        });
+
+        using var http = new HttpClient();
+        var pools = await http.GetFromJsonAsync<JsonElement>(new Uri(fleet.ControllerUrl, "/api/pools"), TestContext.Current.CancellationToken);
+        Assert.Equal(0.111m, pools[0].GetProperty("costToday").GetDecimal());
+    }
+
+    [Fact]
+    public async Task When_the_first_type_is_unavailable_in_the_first_location_servers_come_up_as_the_next_pair()
+    {
+        await using var fleet = await StartAsync(docker, null, ArmPool());
+        fleet.Hetzner.SetAvailability("cax21", "fsn1", false);
+        fleet.GitHub.QueueJobs("octo/app", s_arm, 3, TimeSpan.FromMilliseconds(300));
+
+        await WaitDoneAsync(fleet);
+
+        Assert.All(fleet.Hetzner.AllServers(), s => Assert.Equal(("cax21", "nbg1"), (s.Type.Name, s.Location)));
+        Assert.Equal(3, fleet.Hetzner.AllServers().Count);
+    }
+
+    [Fact]
+    public async Task A_type_that_becomes_unavailable_at_create_time_falls_back_to_the_next_type()
+    {
+        await using var fleet = await StartAsync(docker, null, ArmPool());
+        // The listing still says available; the create answers resource_unavailable (stock runs out between the two).
+        fleet.Hetzner.AddFault(new SimHetznerFault { PathPrefix = "/servers", Method = "POST", Code = "resource_unavailable", Count = 2 });
+        fleet.GitHub.QueueJobs("octo/app", s_arm, 1, TimeSpan.FromMilliseconds(300));
+
+        await WaitDoneAsync(fleet);
+
+        var server = Assert.Single(fleet.Hetzner.AllServers());
+        Assert.Equal(("cax31", "fsn1"), (server.Type.Name, server.Location));
+    }
+
+    [Fact]
+    public async Task With_every_cax_unavailable_the_jobs_go_to_the_emulated_overflow_pool()
+    {
+        await using var fleet = await StartAsync(docker, null, ArmPool(overflow: "emulated"), EmulatedPool());
+        foreach (var type in new[] { "cax21", "cax31" })
+        {
+            foreach (var location in new[] { "fsn1", "nbg1" })
+            {
+                fleet.Hetzner.SetAvailability(type, location, false);
+            }
+        }
+
+        fleet.GitHub.QueueJobs("octo/app", s_arm, 4, TimeSpan.FromMilliseconds(300));
+        await WaitDoneAsync(fleet);
+
+        var runners = await fleet.Store.ListRunnersAsync(100, TestContext.Current.CancellationToken);
+        Assert.Empty(fleet.Hetzner.AllServers());
+        Assert.Equal(4, runners.Count(r => r.Pool == "emulated" && r.State == RunnerState.Gone));
+        Assert.All(runners.Where(r => r.Pool == "cax"), r => Assert.Contains("available", r.FailureReason, StringComparison.Ordinal));
+        Assert.InRange(runners.Count(r => r.Pool == "cax"), 1, 2);
+    }
+
+    [Fact]
+    public async Task A_create_whose_action_fails_is_deleted_and_the_job_is_served_after_a_retry()
+    {
+        await using var fleet = await StartAsync(docker, null, ArmPool());
+        fleet.Hetzner.FailNextCreateActions = 1;
+        fleet.GitHub.QueueJobs("octo/app", s_arm, 1, TimeSpan.FromMilliseconds(300));
+
+        await WaitDoneAsync(fleet);
+
+        var runners = await fleet.Store.ListRunnersAsync(100, TestContext.Current.CancellationToken);
+        Assert.Equal(2, fleet.Hetzner.AllServers().Count);
+        Assert.All(fleet.Hetzner.AllServers(), s => Assert.True(s.Deleted));
+        Assert.Contains(runners, r => r.State == RunnerState.Failed && r.FailureReason!.Contains("ended in error", StringComparison.Ordinal) && r.DestroyedAt is not null);
+        Assert.Contains(runners, r => r.State == RunnerState.Gone && r.JobId is not null);
+    }
+
+    [Fact]
+    public async Task A_rate_limited_create_waits_for_the_reset_and_succeeds()
+    {
+        await using var fleet = await StartAsync(docker, null, ArmPool());
+        fleet.Hetzner.AddFault(new SimHetznerFault { PathPrefix = "/servers", Method = "POST", Code = "rate_limit_exceeded", Count = 1 });
+        fleet.GitHub.QueueJobs("octo/app", s_arm, 1, TimeSpan.FromMilliseconds(300));
+
+        await WaitDoneAsync(fleet);
+
+        Assert.Single(fleet.Hetzner.AllServers());
+        Assert.DoesNotContain(await fleet.Store.ListRunnersAsync(100, TestContext.Current.CancellationToken), r => r.State == RunnerState.Failed);
+    }
+
+    [Fact]
+    public async Task A_locked_server_is_deleted_once_its_action_is_done()
+    {
+        await using var fleet = await StartAsync(docker, null, ArmPool());
+        fleet.Hetzner.AddFault(new SimHetznerFault { PathPrefix = "/servers/", Method = "DELETE", Code = "locked", Count = 2 });
+        fleet.GitHub.QueueJobs("octo/app", s_arm, 2, TimeSpan.FromMilliseconds(300));
+
+        await WaitDoneAsync(fleet);
+
+        Assert.All(fleet.Hetzner.AllServers(), s => Assert.True(s.Deleted));
+        Assert.All(await fleet.Store.ListRunnersAsync(100, TestContext.Current.CancellationToken), r => Assert.Equal(RunnerState.Gone, r.State));
+    }
+
+    [Fact]
+    public async Task A_quota_error_stops_the_pool_without_a_retry_storm_and_overflow_takes_the_jobs()
+    {
+        var options = new HetznerSimulatorOptions { BootDelay = TimeSpan.FromMilliseconds(300), ActionDelay = TimeSpan.FromMilliseconds(100), MaxServers = 1 };
+        await using var fleet = await StartAsync(docker, options, ArmPool(overflow: "emulated"), EmulatedPool());
+        fleet.GitHub.QueueJobs("octo/app", s_arm, 5, TimeSpan.FromSeconds(1));
+
+        await WaitDoneAsync(fleet);
+
+        var runners = await fleet.Store.ListRunnersAsync(100, TestContext.Current.CancellationToken);
+        var quota = runners.Where(r => r.FailureReason?.Contains("quota", StringComparison.Ordinal) == true).ToList();
+        Assert.NotEmpty(quota);
+        Assert.True(quota.Count <= 8, $"{quota.Count} quota failures: a retry storm");
+        Assert.True(fleet.Hetzner.AllServers().Count <= 2);
+        Assert.True(runners.Count(r => r.Pool == "emulated" && r.State == RunnerState.Gone) >= 3);
+        Assert.All(fleet.GitHub.AllJobs(), j => Assert.Equal(1, j.Assignments));
+    }
+}
