@@ -1,18 +1,43 @@
 #!/usr/bin/env bash
-# Makes this machine ready for the full test suite: Debian's Docker engine and static busybox, a running
-# engine, and the simulated runner image. Idempotent; run as root (or with sudo) on Debian 12.
+# Makes this machine ready for the full test suite: Debian's Docker engine, static busybox (native and
+# arm64), QEMU user-mode emulation through binfmt_misc, a running engine, and the simulated runner
+# images. Idempotent; run as root (or with sudo) on Debian 12.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
 
 need=()
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 file -L /bin/busybox 2>/dev/null | grep -q 'statically linked' || need+=(busybox-static)
 command -v file >/dev/null 2>&1 || need+=(file)
+[ -e /usr/bin/qemu-aarch64-static ] || need+=(qemu-user-static)
+command -v update-binfmts >/dev/null 2>&1 || need+=(binfmt-support)
 if [ ${#need[@]} -gt 0 ]; then
     echo "prepare: installing ${need[*]} from Debian ..."
-    export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# The arm64 busybox for the emulated runner image: Debian's own package, unpacked (not installed).
+arm64_dir=/var/cache/runnerfleet/busybox-arm64
+if [ ! -x "$arm64_dir/bin/busybox" ]; then
+    echo "prepare: fetching busybox-static:arm64 from Debian ..."
+    dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64
+    apt-get update -qq
+    tmp=$(mktemp -d)
+    (cd "$tmp" && chmod 777 . && apt-get download -qq busybox-static:arm64)
+    mkdir -p "$arm64_dir"
+    dpkg-deb -x "$tmp"/busybox-static_*_arm64.deb "$arm64_dir"
+    rm -rf "$tmp"
+fi
+
+# QEMU user-mode emulation for arm64 containers (the F flag lets containers use the host's interpreter).
+mountpoint -q /proc/sys/fs/binfmt_misc || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || true
+[ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || update-binfmts --enable qemu-aarch64 || true
+if [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+    echo "prepare: arm64 emulation on (binfmt_misc qemu-aarch64)"
+else
+    echo "prepare: WARNING: arm64 emulation is not available; emulation tests will fail" >&2
 fi
 
 if ! docker info >/dev/null 2>&1; then
@@ -27,3 +52,4 @@ fi
 echo "prepare: Docker engine $(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})')"
 
 bash infra/sim-runner/build.sh
+bash infra/sim-runner/build.sh arm64

@@ -32,7 +32,8 @@ while :; do
     usleep $(( ${ms:-0} * 1000 ))
     post /_runner/complete "$auth
 job_id=$job
-conclusion=success" > /dev/null
+conclusion=success
+machine=$(uname -m)" > /dev/null
     echo "Job $job completed with result: Succeeded"
     # An ephemeral runner is already gone on the server side; a 401 here is expected.
     post /_runner/session/delete "$auth" > /dev/null 2>&1 || true

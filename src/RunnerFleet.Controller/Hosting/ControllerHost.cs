@@ -62,6 +62,7 @@ public static class ControllerHost
         {
             builder.Services.AddSingleton<DockerProvider>();
             builder.Services.AddSingleton<IRunnerProvider>(sp => sp.GetRequiredService<DockerProvider>());
+            builder.Services.AddHostedService<DockerPlatformCheck>();
         }
 
         if (Uses("inprocess"))

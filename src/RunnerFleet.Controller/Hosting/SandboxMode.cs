@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using RunnerFleet.Sandbox;
 using RunnerFleet.Sandbox.GitHub;
+using RunnerFleet.Sandbox.Hetzner;
 
 namespace RunnerFleet.Controller.Hosting;
 
@@ -18,13 +19,14 @@ public static class SandboxMode
 {
     public const string Network = "runnerfleet-sandbox";
     public const string Image = "runnerfleet/sim-runner:latest";
+    public const string Arm64Image = "runnerfleet/sim-runner:arm64";
     private static readonly string[] s_repositories = ["sandbox/web", "sandbox/api", "sandbox/mobile"];
 
     public static async Task<int> RunAsync(string[] args)
     {
         var rest = args.Where(a => a != "--sandbox").ToArray();
         Console.WriteLine("RunnerFleet sandbox: starting the GitHub simulator ...");
-        var (dockerGateway, dockerReason) = await ProbeDockerAsync().ConfigureAwait(false);
+        var (dockerGateway, dockerReason, hasArm64Image) = await ProbeDockerAsync().ConfigureAwait(false);
         var port = FreePort();
         var urls = new List<string> { $"http://127.0.0.1:{port}" };
         var simOptions = new GitHubSimulatorOptions();
@@ -35,21 +37,27 @@ public static class SandboxMode
             simOptions.RunnerBaseUrl = $"http://{dockerGateway}:{port}";
         }
 
-        await using var sim = await SandboxServer.StartAsync(urls, simOptions).ConfigureAwait(false);
+        var hetznerOptions = new HetznerSimulatorOptions { BootDelay = TimeSpan.FromSeconds(3) };
+        await using var sim = await SandboxServer.StartAsync(urls, simOptions, hetznerOptions, TimeProvider.System, null).ConfigureAwait(false);
         foreach (var repo in s_repositories)
         {
             sim.Simulator.EnsureRepository(repo);
         }
 
         var provider = dockerGateway is null ? "inprocess" : "docker";
+        var emulated = dockerGateway is not null && hasArm64Image ? "docker" : "inprocess";
         Console.WriteLine(dockerGateway is null
             ? $"  runners: in process ({dockerReason})"
             : $"  runners: Docker containers of {Image} on network {Network}");
+        Console.WriteLine($"  arm64:   Hetzner simulator (cax21/cax31 in fsn1/nbg1), overflow to {(emulated == "docker" ? $"emulated {Arm64Image} containers" : "in-process runners")}");
         var secret = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+
+        // The simulator keeps its state in memory, so the fleet's store starts fresh with it every run.
+        var dbPath = Path.Combine(Path.GetTempPath(), $"runnerfleet-sandbox-{Environment.ProcessId}.db");
         var defaults = new Dictionary<string, string?>
         {
             ["Urls"] = "http://127.0.0.1:5000",
-            ["ConnectionStrings:Fleet"] = "Data Source=runnerfleet-sandbox.db",
+            ["ConnectionStrings:Fleet"] = $"Data Source={dbPath}",
             ["GitHub:ApiUrl"] = sim.BaseUrl.ToString(),
             ["GitHub:WebUrl"] = simOptions.RunnerBaseUrl ?? sim.BaseUrl.ToString(),
             ["GitHub:Token"] = "sandbox-token",
@@ -79,6 +87,29 @@ public static class SandboxMode
             ["Fleet:Pools:1:Docker:Network"] = Network,
             ["Fleet:Pools:1:Docker:Cpus"] = "1",
             ["Fleet:Pools:1:Docker:MemoryMb"] = "256",
+            ["Hetzner:ApiUrl"] = sim.HetznerApiUrl.ToString(),
+            ["Hetzner:Token"] = "sandbox-hcloud-token",
+            ["Fleet:Pools:2:Name"] = "linux-arm64",
+            ["Fleet:Pools:2:Labels:0"] = "linux",
+            ["Fleet:Pools:2:Labels:1"] = "arm64",
+            ["Fleet:Pools:2:Provider"] = "hetzner",
+            ["Fleet:Pools:2:MaxRunners"] = "3",
+            ["Fleet:Pools:2:Overflow"] = "linux-arm64-emulated",
+            ["Fleet:Pools:2:Hetzner:ServerTypes:0"] = "cax21",
+            ["Fleet:Pools:2:Hetzner:ServerTypes:1"] = "cax31",
+            ["Fleet:Pools:2:Hetzner:Locations:0"] = "fsn1",
+            ["Fleet:Pools:2:Hetzner:Locations:1"] = "nbg1",
+            ["Fleet:Pools:3:Name"] = "linux-arm64-emulated",
+            ["Fleet:Pools:3:Labels:0"] = "linux",
+            ["Fleet:Pools:3:Labels:1"] = "arm64",
+            ["Fleet:Pools:3:Provider"] = emulated,
+            ["Fleet:Pools:3:MaxRunners"] = "2",
+            ["Fleet:Pools:3:BootTimeout"] = "00:02:00",
+            ["Fleet:Pools:3:Docker:Image"] = Arm64Image,
+            ["Fleet:Pools:3:Docker:Platform"] = "linux/arm64",
+            ["Fleet:Pools:3:Docker:Network"] = Network,
+            ["Fleet:Pools:3:Docker:Cpus"] = "1",
+            ["Fleet:Pools:3:Docker:MemoryMb"] = "256",
         };
         for (var i = 0; i < s_repositories.Length; i++)
         {
@@ -112,6 +143,11 @@ public static class SandboxMode
         {
             await generatorStop.CancelAsync().ConfigureAwait(false);
             await generator.ConfigureAwait(false);
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            foreach (var file in new[] { dbPath, dbPath + "-wal", dbPath + "-shm" })
+            {
+                File.Delete(file);
+            }
         }
 
         return 0;
@@ -119,13 +155,14 @@ public static class SandboxMode
 
     private static async Task GenerateJobsAsync(GitHubSimulator sim, CancellationToken ct)
     {
-        string[][] labelSets = [["self-hosted", "linux", "x64"], ["self-hosted", "linux"], ["self-hosted", "linux", "x64", "large"], ["self-hosted", "windows"]];
+        string[][] labelSets = [["self-hosted", "linux", "x64"], ["self-hosted", "linux", "x64"], ["self-hosted", "linux", "x64", "large"], ["self-hosted", "linux", "arm64"], ["self-hosted", "windows"]];
         try
         {
             await Task.Delay(TimeSpan.FromSeconds(2), ct).ConfigureAwait(false);
             while (!ct.IsCancellationRequested)
             {
-                var queued = sim.AllJobs().Count(j => j.Status == "queued");
+                // Jobs no pool serves stay queued for ever (as on GitHub); they must not stop the stream.
+                var queued = sim.AllJobs().Count(j => j.Status == "queued" && !j.Labels.Contains("windows"));
                 if (queued < 6)
                 {
                     var labels = labelSets[Random.Shared.Next(labelSets.Length)];
@@ -142,7 +179,7 @@ public static class SandboxMode
     }
 
     /// <summary>A Docker engine with the sim-runner image: returns the sandbox network's gateway, else why not.</summary>
-    private static async Task<(string? Gateway, string Reason)> ProbeDockerAsync()
+    private static async Task<(string? Gateway, string Reason, bool HasArm64Image)> ProbeDockerAsync()
     {
         try
         {
@@ -155,7 +192,17 @@ public static class SandboxMode
             }
             catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.NotFound)
             {
-                return (null, $"Docker answers but {Image} is missing; build it with infra/sim-runner/build.sh");
+                return (null, $"Docker answers but {Image} is missing; build it with infra/sim-runner/build.sh", false);
+            }
+
+            var hasArm64 = true;
+            try
+            {
+                await client.Images.InspectImageAsync(Arm64Image, cts.Token).ConfigureAwait(false);
+            }
+            catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.NotFound)
+            {
+                hasArm64 = false;
             }
 
             var networks = await client.Networks.ListNetworksAsync(new NetworksListParameters(), cts.Token).ConfigureAwait(false);
@@ -167,11 +214,11 @@ public static class SandboxMode
             }
 
             var gateway = network.IPAM?.Config?.FirstOrDefault()?.Gateway;
-            return gateway is null ? (null, "the sandbox network has no gateway address") : (gateway, "ok");
+            return gateway is null ? (null, "the sandbox network has no gateway address", false) : (gateway, "ok", hasArm64);
         }
         catch (Exception e) when (e is HttpRequestException or DockerApiException or IOException or SocketException or OperationCanceledException or TimeoutException)
         {
-            return (null, "no Docker engine answers on /var/run/docker.sock");
+            return (null, "no Docker engine answers on /var/run/docker.sock", false);
         }
     }
 

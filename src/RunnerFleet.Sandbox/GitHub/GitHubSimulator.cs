@@ -421,7 +421,7 @@ public sealed class GitHubSimulator
         }
     }
 
-    public bool CompleteJob(SimRunner runner, long jobId, string conclusion)
+    public bool CompleteJob(SimRunner runner, long jobId, string conclusion, string? machine = null)
     {
         SimJob job;
         lock (_gate)
@@ -436,6 +436,7 @@ public sealed class GitHubSimulator
             job.Status = "completed";
             job.Conclusion = conclusion is "success" or "failure" or "cancelled" ? conclusion : "success";
             job.CompletedAt = now;
+            job.RunnerMachine = machine;
             job.Run.UpdatedAt = now;
             runner.JobDone = true;
             if (runner.Ephemeral)

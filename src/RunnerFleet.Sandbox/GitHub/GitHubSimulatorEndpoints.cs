@@ -297,7 +297,7 @@ public static class GitHubSimulatorEndpoints
                 return Results.Text("error=unauthorized\n", "text/plain", statusCode: 401);
             }
 
-            return sim.CompleteJob(runner, jobId, form.GetValueOrDefault("conclusion") ?? "success")
+            return sim.CompleteJob(runner, jobId, form.GetValueOrDefault("conclusion") ?? "success", form.GetValueOrDefault("machine"))
                 ? Results.Text("ok\n", "text/plain")
                 : Results.Text("error=not your job\n", "text/plain", statusCode: 409);
         });
@@ -361,6 +361,7 @@ public static class GitHubSimulatorEndpoints
             var o = SimJson.Job(j);
             o["repository"] = j.Run.Repository.FullName;
             o["assignments"] = j.Assignments;
+            o["runner_machine"] = j.RunnerMachine;
             return (JsonNode)o;
         })]).ToJsonString()), "application/json"));
 

@@ -45,6 +45,9 @@ public sealed class SimJob
     public string? RunnerName { get; set; }
     /// <summary>How many runners this job was handed to; real GitHub also hands a job to exactly one runner.</summary>
     public int Assignments { get; set; }
+
+    /// <summary>What <c>uname -m</c> said on the runner that ran the job (x86_64, aarch64).</summary>
+    public string? RunnerMachine { get; set; }
 }
 
 /// <summary>A registered self-hosted runner. Scope is "owner/repo" or an organization login.</summary>

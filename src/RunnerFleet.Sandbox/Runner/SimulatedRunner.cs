@@ -40,12 +40,19 @@ public sealed class SimulatedRunner(HttpClient http, TimeProvider time)
 
             var ms = long.Parse(answer.GetValueOrDefault("duration_ms") ?? "0", CultureInfo.InvariantCulture);
             await Task.Delay(TimeSpan.FromMilliseconds(ms), time, ct).ConfigureAwait(false);
-            await PostAsync(new Uri(baseUrl, "/_runner/complete"), auth + $"job_id={jobId}\nconclusion=success\n", ct).ConfigureAwait(false);
+            await PostAsync(new Uri(baseUrl, "/_runner/complete"), auth + $"job_id={jobId}\nconclusion=success\nmachine={Machine}\n", ct).ConfigureAwait(false);
             return long.Parse(jobId, CultureInfo.InvariantCulture);
         }
 
         return null;
     }
+
+    private static string Machine => System.Runtime.InteropServices.RuntimeInformation.OSArchitecture switch
+    {
+        System.Runtime.InteropServices.Architecture.Arm64 => "aarch64",
+        System.Runtime.InteropServices.Architecture.X64 => "x86_64",
+        var other => other.ToString().ToLowerInvariant(),
+    };
 
     private async Task<string> PostAsync(Uri url, string body, CancellationToken ct)
     {

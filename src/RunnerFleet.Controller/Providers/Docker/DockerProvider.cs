@@ -180,6 +180,67 @@ public sealed partial class DockerProvider : IRunnerProvider, IDisposable
         }
     }
 
+    /// <summary>
+    /// Whether the pool's engines can run its platform: starts the pool's image for that platform with
+    /// <c>uname -m</c> compared to the expected machine. Null when they can; else what is wrong.
+    /// </summary>
+    public async Task<string?> ProbePlatformAsync(PoolDefinition pool, CancellationToken ct)
+    {
+        var settings = pool.Docker;
+        var expected = settings.Platform switch
+        {
+            "linux/arm64" or "linux/arm64/v8" => "aarch64",
+            "linux/amd64" => "x86_64",
+            "linux/arm/v7" => "armv7l",
+            "linux/s390x" => "s390x",
+            "linux/ppc64le" => "ppc64le",
+            "linux/riscv64" => "riscv64",
+            _ => null,
+        };
+        if (settings.Platform is null || expected is null)
+        {
+            return settings.Platform is null ? null : $"platform {settings.Platform} is not one RunnerFleet knows how to check";
+        }
+
+        var endpoint = _options.EffectiveEndpoints.FirstOrDefault(e => settings.Endpoints.Count == 0 || settings.Endpoints.Contains(e.Name!, StringComparer.OrdinalIgnoreCase));
+        if (endpoint is null)
+        {
+            return "no Docker engine is configured for the pool";
+        }
+
+        var client = Client(endpoint.Name!);
+        string? id = null;
+        try
+        {
+            await EnsureImageAsync(client, settings, ct).ConfigureAwait(false);
+            var created = await client.Containers.CreateContainerAsync(new CreateContainerParameters
+            {
+                Image = settings.Image,
+                Entrypoint = ["/bin/sh", "-c"],
+                Cmd = [$"test \"$(uname -m)\" = {expected}"],
+                User = "0",
+                Labels = new Dictionary<string, string> { ["runnerfleet.probe"] = _fleet },
+                HostConfig = new HostConfig { NetworkMode = "none", SecurityOpt = ["no-new-privileges:true"], CapDrop = ["ALL"] },
+                Platform = settings.Platform,
+            }, ct).ConfigureAwait(false);
+            id = created.ID;
+            await client.Containers.StartContainerAsync(id, new ContainerStartParameters(), ct).ConfigureAwait(false);
+            var exit = await client.Containers.WaitContainerAsync(id, ct).ConfigureAwait(false);
+            return exit.StatusCode == 0 ? null : $"a {settings.Platform} container of {settings.Image} on engine {endpoint.Name} did not report {expected} (exit {exit.StatusCode})";
+        }
+        catch (Exception e) when (e is DockerApiException or ProviderException or HttpRequestException or IOException)
+        {
+            return $"engine {endpoint.Name} cannot run {settings.Image} as {settings.Platform}: {(e is DockerApiException d ? Message(d) : e.Message)}";
+        }
+        finally
+        {
+            if (id is not null)
+            {
+                await RemoveAsync(client, id, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+    }
+
     public async Task<bool> ImageExistsAsync(string image, CancellationToken ct)
     {
         try
