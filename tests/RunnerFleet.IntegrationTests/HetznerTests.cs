@@ -31,8 +31,12 @@ public sealed class HetznerTests(DockerEnvironment docker)
         return pool;
     }
 
-    private static Dictionary<string, string> EmulatedPool() =>
-        new() { ["Name"] = "emulated", ["Provider"] = "inprocess", ["Labels:0"] = "linux", ["Labels:1"] = "arm64", ["MaxRunners"] = "10" };
+    /// <summary>The overflow: arm64 containers of the simulated runner on the x86 engine, through QEMU user-mode emulation.</summary>
+    private static Dictionary<string, string> EmulatedPool() => new()
+    {
+        ["Name"] = "emulated", ["Provider"] = "docker", ["Labels:0"] = "linux", ["Labels:1"] = "arm64", ["MaxRunners"] = "4",
+        ["Docker:Platform"] = "linux/arm64", ["Docker:Image"] = "runnerfleet/sim-runner:arm64",
+    };
 
     private static Task<FleetUnderTest> StartAsync(DockerEnvironment docker, HetznerSimulatorOptions? options = null, params Dictionary<string, string>[] pools) =>
         FleetUnderTest.StartAsync(docker, ["octo/app"], pools, hetzner: options ?? new HetznerSimulatorOptions { BootDelay = TimeSpan.FromMilliseconds(300), ActionDelay = TimeSpan.FromMilliseconds(100) });
@@ -130,6 +134,8 @@ public sealed class HetznerTests(DockerEnvironment docker)
         var runners = await fleet.Store.ListRunnersAsync(100, TestContext.Current.CancellationToken);
         Assert.Empty(fleet.Hetzner.AllServers());
         Assert.Equal(4, runners.Count(r => r.Pool == "emulated" && r.State == RunnerState.Gone));
+        Assert.All(fleet.GitHub.AllJobs(), j => Assert.Equal("aarch64", j.RunnerMachine));
+        Assert.Empty(await DockerEnvironment.ContainersAsync(fleet.Fleet));
         Assert.All(runners.Where(r => r.Pool == "cax"), r => Assert.Contains("available", r.FailureReason, StringComparison.Ordinal));
         Assert.InRange(runners.Count(r => r.Pool == "cax"), 1, 2);
     }
