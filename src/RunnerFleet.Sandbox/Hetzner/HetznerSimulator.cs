@@ -234,30 +234,28 @@ public sealed class HetznerSimulator
         }
     }
 
-    public (SimAction? Action, string? ErrorCode) DeleteServer(long id)
+    public (SimAction? Action, string? ErrorCode) DeleteServer(long id) => WithUnlockedServer(id, s =>
     {
-        lock (_gate)
+        s.Deleted = true;
+        s.Status = "deleting";
+        s.DeletedAt = _time.GetUtcNow();
+        s.RunnerStop?.Cancel();
+        return NewActionLocked("delete_server", id, Options.ActionDelay, null);
+    });
+
+    public (SimAction? Action, string? ErrorCode) ServerAction(long id, string command) => WithUnlockedServer(id, s =>
+    {
+        s.Locked = true;
+        if (command == "poweroff")
         {
-            Advance();
-            if (!_servers.TryGetValue(id, out var s) || s.Deleted)
-            {
-                return (null, "not_found");
-            }
-
-            if (s.Locked)
-            {
-                return (null, "locked");
-            }
-
-            s.Deleted = true;
-            s.Status = "deleting";
-            s.DeletedAt = _time.GetUtcNow();
             s.RunnerStop?.Cancel();
-            return (NewActionLocked("delete_server", id, Options.ActionDelay, null), null);
         }
-    }
 
-    public (SimAction? Action, string? ErrorCode) ServerAction(long id, string command)
+        return NewActionLocked(command == "poweroff" ? "stop_server" : "rebuild_server", id, Options.ActionDelay, null);
+    });
+
+    /// <summary>Runs <paramref name="act"/> on a live server no action holds; else not_found or locked, as the API answers.</summary>
+    private (SimAction? Action, string? ErrorCode) WithUnlockedServer(long id, Func<SimServer, SimAction> act)
     {
         lock (_gate)
         {
@@ -267,18 +265,7 @@ public sealed class HetznerSimulator
                 return (null, "not_found");
             }
 
-            if (s.Locked)
-            {
-                return (null, "locked");
-            }
-
-            s.Locked = true;
-            if (command == "poweroff")
-            {
-                s.RunnerStop?.Cancel();
-            }
-
-            return (NewActionLocked(command == "poweroff" ? "stop_server" : "rebuild_server", id, Options.ActionDelay, null), null);
+            return s.Locked ? (null, "locked") : (act(s), null);
         }
     }
 
