@@ -26,12 +26,12 @@ public sealed class ControllerApiTests(DockerEnvironment docker) : IAsyncLifetim
 
     private string Secret => _fleet.App.Configuration["GitHub:WebhookSecret"]!;
 
-    private async Task<HttpResponseMessage> PostWebhookAsync(string body, string @event = "workflow_job", string? signature = "sign")
+    private async Task<HttpResponseMessage> PostWebhookAsync(string body, string @event = "workflow_job", string? signature = "sign", string? delivery = null)
     {
         var bytes = Encoding.UTF8.GetBytes(body);
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(_fleet.ControllerUrl, "/webhooks/github")) { Content = new ByteArrayContent(bytes) };
         request.Headers.Add("X-GitHub-Event", @event);
-        request.Headers.Add("X-GitHub-Delivery", Guid.NewGuid().ToString());
+        request.Headers.Add("X-GitHub-Delivery", delivery ?? Guid.NewGuid().ToString());
         if (signature is not null)
         {
             request.Headers.Add("X-Hub-Signature-256", signature == "sign" ? WebhookSignature.Sign(Secret, bytes) : signature);
@@ -144,6 +144,21 @@ public sealed class ControllerApiTests(DockerEnvironment docker) : IAsyncLifetim
         Assert.Equal("sim", pool.GetProperty("name").GetString());
         Assert.Equal(0, pool.GetProperty("queuedJobs").GetInt32());
         Assert.Equal(5, pool.GetProperty("maxRunners").GetInt32());
+    }
+
+    [Fact]
+    public async Task A_replayed_delivery_is_acknowledged_and_ignored()
+    {
+        var delivery = Guid.NewGuid().ToString();
+        var queued = QueuedPayload(4242, "octo/web", "self-hosted", "linux");
+        var completed = queued.Replace("\"queued\"", "\"completed\"", StringComparison.Ordinal);
+
+        Assert.Equal(HttpStatusCode.Accepted, (await PostWebhookAsync(queued, delivery: delivery)).StatusCode);
+        // The same delivery id again, even with another body (a forged replay), changes nothing.
+        Assert.Equal(HttpStatusCode.NoContent, (await PostWebhookAsync(completed, delivery: delivery)).StatusCode);
+
+        var job = Assert.Single(await _fleet.Store.ListJobsAsync(null, 10, TestContext.Current.CancellationToken));
+        Assert.Equal(RunnerFleet.Controller.Fleet.JobStatus.Queued, job.Status);
     }
 
     [Fact]

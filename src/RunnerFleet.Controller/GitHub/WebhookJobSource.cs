@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using RunnerFleet.Controller.Configuration;
 using RunnerFleet.Controller.Lifecycle;
+using RunnerFleet.Controller.Store;
 using RunnerFleet.Controller.Telemetry;
 
 namespace RunnerFleet.Controller.GitHub;
@@ -10,7 +11,7 @@ namespace RunnerFleet.Controller.GitHub;
 /// Takes <c>workflow_job</c> deliveries: the signature is checked in constant time before the body is
 /// parsed; other events are acknowledged and ignored.
 /// </summary>
-public sealed partial class WebhookJobSource(JobIngestor ingestor, IOptions<GitHubOptions> options, FleetTelemetry telemetry, ILogger<WebhookJobSource> logger)
+public sealed partial class WebhookJobSource(JobIngestor ingestor, IFleetStore store, IOptions<GitHubOptions> options, FleetTelemetry telemetry, ILogger<WebhookJobSource> logger)
 {
     public async Task<WebhookOutcome> HandleAsync(string? eventName, string? delivery, string? signature, ReadOnlyMemory<byte> body, CancellationToken ct)
     {
@@ -47,6 +48,14 @@ public sealed partial class WebhookJobSource(JobIngestor ingestor, IOptions<GitH
             return WebhookOutcome.Malformed(ex.Message);
         }
 
+        // A delivery seen before is a replay (or GitHub's redelivery of one we handled): acknowledge, do nothing.
+        if (!string.IsNullOrEmpty(delivery) && !await store.TryRecordDeliveryAsync(delivery, ct).ConfigureAwait(false))
+        {
+            telemetry.Webhook("replay");
+            LogReplay(logger, delivery);
+            return WebhookOutcome.Ignored;
+        }
+
         if (WorkflowJobMapper.ToRecord(e.WorkflowJob!, e.Repository!.FullName) is not { } record)
         {
             // waiting (deployment protection), pending, requested: not demand yet.
@@ -64,6 +73,9 @@ public sealed partial class WebhookJobSource(JobIngestor ingestor, IOptions<GitH
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Webhook delivery {Delivery} is malformed: {Error}")]
     private static partial void LogMalformed(ILogger logger, string delivery, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Webhook delivery {Delivery} was seen before; ignored as a replay")]
+    private static partial void LogReplay(ILogger logger, string delivery);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Webhook delivery {Delivery} of event {Event} ignored")]
     private static partial void LogIgnored(ILogger logger, string delivery, string @event);

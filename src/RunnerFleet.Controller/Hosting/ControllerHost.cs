@@ -81,6 +81,7 @@ public static class ControllerHost
         builder.Services.AddSingleton<PoolAvailability>();
 
         builder.Services.AddSingleton<RunnerTransitions>();
+        builder.Services.AddSingleton<CrashPoints>();
         builder.Services.AddSingleton<RunnerTracker>();
         builder.Services.AddSingleton<JobIngestor>();
         builder.Services.AddSingleton<Provisioner>();

@@ -21,6 +21,7 @@ public sealed partial class Provisioner(
     GitHubApiClient github,
     RunnerProviders providers,
     Reaper reaper,
+    CrashPoints crashPoints,
     PoolCatalog pools,
     IOptions<GitHubOptions> githubOptions,
     FleetTelemetry telemetry,
@@ -49,6 +50,7 @@ public sealed partial class Provisioner(
         {
             var launch = await RegisterAsync(record, pool, ct).ConfigureAwait(false);
             record = launch.Record;
+            crashPoints.Reached(CrashPoints.AfterRegistration);
             var provider = providers.Get(pool.Provider);
             ProvisionedRunner made;
             using (FleetTelemetry.ActivitySource.StartActivity("runner.create"))
@@ -56,6 +58,7 @@ public sealed partial class Provisioner(
                 made = await provider.CreateAsync(launch.Launch, ct).ConfigureAwait(false);
             }
 
+            crashPoints.Reached(CrashPoints.AfterCreate);
             var now = time.GetUtcNow();
             var provisioned = await transitions.ApplyAsync(record.Id, r => r.State == RunnerState.Requested
                 ? (r with { State = RunnerState.Provisioning, CreatedAt = now, ProviderResourceId = made.ResourceId, ProviderEndpoint = made.Endpoint, HourlyPrice = made.HourlyPrice }, $"created {made.ResourceId[..Math.Min(12, made.ResourceId.Length)]} on {made.Endpoint}")

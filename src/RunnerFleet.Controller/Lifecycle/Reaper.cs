@@ -17,6 +17,7 @@ public sealed partial class Reaper(
     RunnerTransitions transitions,
     GitHubApiClient github,
     RunnerProviders providers,
+    CrashPoints crashPoints,
     FleetTelemetry telemetry,
     TimeProvider time,
     ILogger<Reaper> logger)
@@ -26,6 +27,9 @@ public sealed partial class Reaper(
 
     /// <summary>A resource missing for a record created this recently may simply not be listed yet.</summary>
     public TimeSpan MissingGrace { get; set; } = TimeSpan.FromSeconds(30);
+
+    // Records requested before this process started belong to a controller that is gone.
+    private readonly DateTimeOffset _started = time.GetUtcNow();
 
     public async Task ReapAsync(CancellationToken ct)
     {
@@ -70,6 +74,20 @@ public sealed partial class Reaper(
                         break;
                     case RunnerState.Provisioning or RunnerState.Idle or RunnerState.Busy when exited || missing:
                         await OnExitAsync(r, res, ct).ConfigureAwait(false);
+                        break;
+                    case RunnerState.Requested when res is not null && r.RequestedAt < _started:
+                        // A controller died between create and recording it: adopt the resource.
+                        await transitions.ApplyAsync(r.Id, x => x.State == RunnerState.Requested
+                            ? (x with { State = RunnerState.Provisioning, CreatedAt = x.CreatedAt ?? now, ProviderResourceId = res.ResourceId, ProviderEndpoint = res.Endpoint, HourlyPrice = x.HourlyPrice ?? res.HourlyPrice }, "adopted after a controller restart")
+                            : null, ct).ConfigureAwait(false);
+                        break;
+                    case RunnerState.Requested when res is null && r.RequestedAt < _started:
+                        // A controller died before its provider made anything: nothing will come of it.
+                        if (await transitions.FailAsync(r.Id, "the controller stopped before the runner was created", now, ct).ConfigureAwait(false) is { } failed)
+                        {
+                            await DestroyResourcesAsync(failed, ct).ConfigureAwait(false);
+                        }
+
                         break;
                 }
             }
@@ -148,6 +166,7 @@ public sealed partial class Reaper(
             }
         }
 
+        crashPoints.Reached(CrashPoints.DuringTeardown);
         await DestroyResourcesAsync(r, ct).ConfigureAwait(false);
         var now = time.GetUtcNow();
         var gone = await transitions.ApplyAsync(r.Id, x => x.State == RunnerState.Destroying ? (x with { State = RunnerState.Gone, DestroyedAt = now, Cost = x.CostUntil(now) }, "destroyed") : null, ct).ConfigureAwait(false);

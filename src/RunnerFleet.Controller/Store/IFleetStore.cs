@@ -33,6 +33,9 @@ public interface IFleetStore
     /// <summary>Runners that finished a job since <paramref name="since"/> whose job id is not known yet.</summary>
     Task<IReadOnlyList<RunnerRecord>> ListUnattributedSinceAsync(DateTimeOffset since, CancellationToken ct);
 
+    /// <summary>Records a webhook delivery id; false when it was seen before (a replay).</summary>
+    Task<bool> TryRecordDeliveryAsync(string deliveryId, CancellationToken ct);
+
     /// <summary>Money spent per pool on runners requested since <paramref name="since"/>.</summary>
     Task<IReadOnlyDictionary<string, decimal>> CostByPoolAsync(DateTimeOffset since, CancellationToken ct);
 

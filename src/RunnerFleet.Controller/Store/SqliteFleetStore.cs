@@ -65,6 +65,10 @@ public sealed class SqliteFleetStore(string connectionString, TimeProvider time)
         """
         ALTER TABLE runners ADD COLUMN hourly_price TEXT;
         """,
+        """
+        CREATE TABLE webhook_deliveries (id TEXT PRIMARY KEY, at INTEGER NOT NULL);
+        CREATE INDEX ix_webhook_deliveries_at ON webhook_deliveries(at);
+        """,
     ];
 
     private const string RunnerColumns = "id, name, pool, provider, scope, state, provider_resource_id, provider_endpoint, github_runner_id, job_id, requested_at, created_at, online_at, busy_at, completed_at, destroyed_at, failure_reason, cost, hourly_price";
@@ -159,6 +163,19 @@ public sealed class SqliteFleetStore(string connectionString, TimeProvider time)
 
     public Task<IReadOnlyList<RunnerRecord>> ListUnattributedSinceAsync(DateTimeOffset since, CancellationToken ct) =>
         QueryRunnersAsync($"SELECT {RunnerColumns} FROM runners WHERE state='Gone' AND job_id IS NULL AND completed_at >= {since.ToUnixTimeMilliseconds()}", null, ct);
+
+    public async Task<bool> TryRecordDeliveryAsync(string deliveryId, CancellationToken ct)
+    {
+        await using var c = await OpenAsync(ct).ConfigureAwait(false);
+        var now = time.GetUtcNow();
+        await using var cmd = c.CreateCommand();
+        // GitHub redelivers for at most a few days; a week of ids is plenty and keeps the table small.
+        cmd.CommandText = "DELETE FROM webhook_deliveries WHERE at < @old; INSERT OR IGNORE INTO webhook_deliveries(id, at) VALUES (@id, @now);";
+        cmd.Parameters.AddWithValue("@old", now.AddDays(-7).ToUnixTimeMilliseconds());
+        cmd.Parameters.AddWithValue("@id", deliveryId);
+        cmd.Parameters.AddWithValue("@now", now.ToUnixTimeMilliseconds());
+        return await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false) > 0;
+    }
 
     public async Task<IReadOnlyDictionary<string, decimal>> CostByPoolAsync(DateTimeOffset since, CancellationToken ct)
     {

@@ -1,0 +1,32 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Configuration;
+
+namespace RunnerFleet.Controller.Lifecycle;
+
+/// <summary>
+/// Fault injection for the crash-recovery tests: with <c>Testing:CrashAt</c> set to a point's name, the
+/// controller kills itself with SIGKILL (what <c>kill -9</c> does: no finally blocks, no flush) the first
+/// time it reaches that point. Off unless configured; never set it in production.
+/// </summary>
+public sealed class CrashPoints(IConfiguration configuration)
+{
+    /// <summary>The GitHub registration is made; the provider has made nothing yet.</summary>
+    public const string AfterRegistration = "AfterRegistration";
+
+    /// <summary>The container or server exists; the record still says Requested.</summary>
+    public const string AfterCreate = "AfterCreate";
+
+    /// <summary>The record says Destroying; nothing is destroyed yet.</summary>
+    public const string DuringTeardown = "DuringTeardown";
+
+    private readonly string? _crashAt = configuration["Testing:CrashAt"];
+
+    public void Reached(string point)
+    {
+        if (string.Equals(_crashAt, point, StringComparison.Ordinal))
+        {
+            Console.Error.WriteLine($"Testing:CrashAt={point}: killing the controller now.");
+            Process.GetCurrentProcess().Kill();
+        }
+    }
+}
