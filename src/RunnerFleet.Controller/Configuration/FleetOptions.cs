@@ -19,6 +19,9 @@ public sealed class FleetOptions
 
     public TimeSpan ReconcileInterval { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>Live runners across every pool at most (none when unset): a ceiling for the whole fleet.</summary>
+    public int? MaxRunners { get; set; }
+
     /// <summary>How many runners are provisioned at once.</summary>
     public int ProvisionParallelism { get; set; } = 8;
 }

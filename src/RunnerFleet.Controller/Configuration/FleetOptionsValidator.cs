@@ -144,6 +144,11 @@ public sealed class FleetOptionsValidator : IValidateOptions<FleetOptions>
             }
         }
 
+        if (options.MaxRunners is < 1)
+        {
+            Fail($"Fleet:MaxRunners must be at least 1 when set (was {options.MaxRunners}).");
+        }
+
         if (options.ProvisionParallelism < 1)
         {
             Fail($"Fleet:ProvisionParallelism must be at least 1 (was {options.ProvisionParallelism}).");

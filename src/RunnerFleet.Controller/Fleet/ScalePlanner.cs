@@ -22,12 +22,14 @@ public static class ScalePlanner
         => Plan(pools, runners, queuedJobs, now, drained: null);
 
     public static FleetPlan Plan(IReadOnlyList<PoolDefinition> pools, IReadOnlyList<RunnerRecord> runners, IReadOnlyList<JobRecord> queuedJobs, DateTimeOffset now, IReadOnlySet<string>? drained)
-        => Plan(pools, runners, queuedJobs, now, drained, unavailable: null);
+        => Plan(pools, runners, queuedJobs, now, drained, unavailable: null, fleetMaxRunners: null);
 
     /// <param name="drained">Pools that make no new runners at all.</param>
     /// <param name="unavailable">Pools whose provider cannot make runners now: they count as full, so job demand spills to their overflow.</param>
-    public static FleetPlan Plan(IReadOnlyList<PoolDefinition> pools, IReadOnlyList<RunnerRecord> runners, IReadOnlyList<JobRecord> queuedJobs, DateTimeOffset now, IReadOnlySet<string>? drained, IReadOnlySet<string>? unavailable)
+    /// <param name="fleetMaxRunners">Live runners across all pools at most; pools earlier in the configured order get the room first.</param>
+    public static FleetPlan Plan(IReadOnlyList<PoolDefinition> pools, IReadOnlyList<RunnerRecord> runners, IReadOnlyList<JobRecord> queuedJobs, DateTimeOffset now, IReadOnlySet<string>? drained, IReadOnlySet<string>? unavailable, int? fleetMaxRunners)
     {
+        var fleetRoom = fleetMaxRunners is { } fleetMax ? Math.Max(0, fleetMax - runners.Count(r => RunnerStateMachine.IsLive(r.State))) : int.MaxValue;
         var provisions = new List<Provision>();
         var retirements = new List<Retirement>();
         var byPool = pools.ToDictionary(p => p.Name, StringComparer.OrdinalIgnoreCase);
@@ -61,7 +63,7 @@ public static class ScalePlanner
                 .ToDictionary(g => g.Key, g => g.Count(), StringComparer.OrdinalIgnoreCase);
 
             var surplus = spare.Sum(kv => Math.Max(0, kv.Value - scopes.GetValueOrDefault(kv.Key)));
-            var capacity = unavailable?.Contains(pool.Name) == true ? 0 : Math.Max(0, pool.MaxRunners - poolRunners.Count);
+            var capacity = unavailable?.Contains(pool.Name) == true ? 0 : Math.Min(fleetRoom, Math.Max(0, pool.MaxRunners - poolRunners.Count));
             var isDrained = drained?.Contains(pool.Name) == true;
             var made = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
             var spill = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
@@ -89,6 +91,11 @@ public static class ScalePlanner
             }
 
             provisions.AddRange(made.Select(kv => new Provision(pool.Name, kv.Key, kv.Value)));
+            if (fleetRoom != int.MaxValue)
+            {
+                fleetRoom -= made.Values.Sum();
+            }
+
 
             if (pool.Overflow is { } overflow && byPool.ContainsKey(overflow))
             {

@@ -167,11 +167,34 @@ public sealed class ScalePlannerTests
     }
 
     [Fact]
+    public void The_fleet_wide_maximum_caps_all_pools_together_first_pool_first()
+    {
+        var pools = new[] { Pool("a", max: 10), Pool("b", max: 10, labels: ["linux", "b"]) };
+        var jobs = Enumerable.Range(0, 4).Select(_ => Job("a")).Concat(Enumerable.Range(0, 4).Select(_ => Job("b"))).ToList();
+
+        var plan = ScalePlanner.Plan(pools, [Runner("b", RunnerState.Busy)], jobs, s_now, null, null, fleetMaxRunners: 6);
+
+        Assert.Equal(4, Provisioned(plan, "a"));
+        Assert.Equal(1, Provisioned(plan, "b"));
+    }
+
+    [Fact]
     public void Drained_pool_provisions_nothing()
     {
         var plan = ScalePlanner.Plan([Pool("p", minIdle: 1)], [], [Job("p")], s_now, new HashSet<string> { "p" });
 
         Assert.Equal(0, plan.TotalToProvision);
+    }
+
+    [Fact]
+    public void An_unavailable_pool_counts_as_full_so_its_jobs_spill_to_its_overflow()
+    {
+        var pools = new[] { Pool("native", max: 10, overflow: "emulated"), Pool("emulated", max: 10) };
+
+        var plan = ScalePlanner.Plan(pools, [], [Job("native"), Job("native")], s_now, null, new HashSet<string> { "native" }, null);
+
+        Assert.Equal(0, Provisioned(plan, "native"));
+        Assert.Equal(2, Provisioned(plan, "emulated"));
     }
 
     [Fact]
