@@ -39,9 +39,17 @@ public sealed class FailureTests(DockerEnvironment docker)
     }
 
     [Fact]
-    public async Task No_token_jit_config_or_webhook_secret_reaches_a_log()
+    public async Task No_token_jit_config_or_webhook_secret_reaches_a_log_a_trace_or_the_api()
     {
         var logs = new CapturedLogs();
+        var traces = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        using var listener = new System.Diagnostics.ActivityListener
+        {
+            ShouldListenTo = _ => true,
+            Sample = (ref System.Diagnostics.ActivityCreationOptions<System.Diagnostics.ActivityContext> _) => System.Diagnostics.ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = a => traces.Enqueue($"{a.Source.Name} {a.DisplayName} {a.StatusDescription} {string.Join(' ', a.TagObjects.Select(t => $"{t.Key}={t.Value}"))} {string.Join(' ', a.Events.Select(e => e.Name))}"),
+        };
+        System.Diagnostics.ActivitySource.AddActivityListener(listener);
         await using var fleet = await FleetUnderTest.StartAsync(docker, ["octo/web"],
         [
             new() { ["Name"] = "jit", ["Labels:0"] = "linux", ["Labels:1"] = "x64", ["MaxRunners"] = "3" },
@@ -60,7 +68,20 @@ public sealed class FailureTests(DockerEnvironment docker)
             return fleet.GitHub.AllJobs().All(j => j.Status == "completed") && await fleet.AllFinalAsync();
         }, TimeSpan.FromMinutes(2), fleet.DescribeAsync);
 
-        var all = string.Join('\n', logs.Lines);
+        using var http = new HttpClient();
+        var api = new List<string>();
+        foreach (var path in new[] { "/api/runners", "/api/jobs", "/api/pools" })
+        {
+            api.Add(await http.GetStringAsync(new Uri(fleet.ControllerUrl, path), TestContext.Current.CancellationToken));
+        }
+
+        foreach (var r in await fleet.Store.ListRunnersAsync(10, TestContext.Current.CancellationToken))
+        {
+            api.Add(await http.GetStringAsync(new Uri(fleet.ControllerUrl, $"/api/runners/{r.Name}/events"), TestContext.Current.CancellationToken));
+        }
+
+        Assert.Contains(traces, t => t.Contains("runner.provision", StringComparison.Ordinal));
+        var all = string.Join('\n', logs.Lines.Concat(traces).Concat(api));
         Assert.NotEmpty(logs.Lines);
         Assert.Contains("took job", all, StringComparison.Ordinal);
         Assert.DoesNotContain("sandbox-token", all, StringComparison.Ordinal);
