@@ -21,13 +21,13 @@ public sealed class PoolBackoff
         }
     }
 
-    /// <summary>Records a failure and returns how long the pool now waits.</summary>
-    public TimeSpan Failed(string pool, DateTimeOffset now)
+    /// <summary>Records a failure and returns how long the pool now waits (at most <paramref name="max"/>, default <see cref="Max"/>).</summary>
+    public TimeSpan Failed(string pool, DateTimeOffset now, TimeSpan? max = null)
     {
         lock (_gate)
         {
             var failures = _pools.TryGetValue(pool, out var b) ? b.Failures + 1 : 1;
-            var wait = TimeSpan.FromTicks(Math.Min(Max.Ticks, First.Ticks * (1L << Math.Min(failures - 1, 20))));
+            var wait = TimeSpan.FromTicks(Math.Min((max ?? Max).Ticks, First.Ticks * (1L << Math.Min(failures - 1, 20))));
             _pools[pool] = (failures, now + wait);
             return wait;
         }

@@ -28,6 +28,9 @@ public sealed partial class PlanExecutor(
     /// <summary>How long a pool whose provider has no capacity is skipped before it is tried again.</summary>
     public static readonly TimeSpan UnavailableFor = TimeSpan.FromSeconds(60);
 
+    /// <summary>The longest a pool waits after GitHub failed a registration.</summary>
+    public static readonly TimeSpan GitHubFailureMaxWait = TimeSpan.FromSeconds(15);
+
     public async Task<FleetPlan> RunAsync(CancellationToken ct)
     {
         var now = time.GetUtcNow();
@@ -70,7 +73,9 @@ public sealed partial class PlanExecutor(
             }
             else
             {
-                var wait = _backoff.Failed(p.Pool, at);
+                // GitHub errors were already retried by the client as GitHub asks; they pass, so wait briefly.
+                // Provider failures (a bad image, say) last: back off up to five minutes.
+                var wait = _backoff.Failed(p.Pool, at, code == "github" ? GitHubFailureMaxWait : null);
                 LogBackoff(logger, p.Pool, wait.TotalSeconds, made.FailureReason ?? "unknown");
             }
         }).ConfigureAwait(false);

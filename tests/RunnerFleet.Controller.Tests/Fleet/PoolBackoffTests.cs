@@ -28,4 +28,17 @@ public sealed class PoolBackoffTests
         Assert.False(b.IsWaiting("p", s_now));
         Assert.Equal(TimeSpan.FromSeconds(5), b.Failed("p", s_now));
     }
+
+    [Fact]
+    public void A_lower_maximum_caps_the_wait()
+    {
+        var b = new PoolBackoff();
+        for (var i = 0; i < 10; i++)
+        {
+            b.Failed("p", s_now, TimeSpan.FromSeconds(15));
+        }
+
+        Assert.Equal(TimeSpan.FromSeconds(15), b.Failed("p", s_now, TimeSpan.FromSeconds(15)));
+        Assert.False(b.IsWaiting("p", s_now.AddSeconds(15)));
+    }
 }
