@@ -45,7 +45,7 @@ public sealed class FleetUnderTest : IAsyncDisposable
     public IFleetStore Store => App.Services.GetRequiredService<IFleetStore>();
 
     /// <param name="pools">Pool settings as configuration keys relative to <c>Fleet:Pools:N</c>, per pool.</param>
-    public static async Task<FleetUnderTest> StartAsync(DockerEnvironment docker, string[] repositories, IReadOnlyList<Dictionary<string, string>> pools, bool webhooks = true, CapturedLogs? logs = null, HetznerSimulatorOptions? hetzner = null)
+    public static async Task<FleetUnderTest> StartAsync(DockerEnvironment docker, string[] repositories, IReadOnlyList<Dictionary<string, string>> pools, bool webhooks = true, CapturedLogs? logs = null, HetznerSimulatorOptions? hetzner = null, IReadOnlyDictionary<string, string>? extra = null)
     {
         var port = FreePort();
         var runnerUrl = $"http://{docker.Gateway}:{port}";
@@ -95,6 +95,11 @@ public sealed class FleetUnderTest : IAsyncDisposable
             {
                 settings[$"Fleet:Pools:{i}:{key}"] = value;
             }
+        }
+
+        foreach (var (key, value) in extra ?? new Dictionary<string, string>())
+        {
+            settings[key] = value;
         }
 
         var app = ControllerHost.Build([], settings, logs is null ? null : b => b.Services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(logs));

@@ -79,6 +79,7 @@ public static class ControllerHost
 
         builder.Services.AddSingleton<RunnerProviders>();
         builder.Services.AddSingleton<PoolAvailability>();
+        builder.Services.AddSingleton<PoolDrains>();
 
         builder.Services.AddSingleton<RunnerTransitions>();
         builder.Services.AddSingleton<CrashPoints>();
@@ -100,6 +101,8 @@ public static class ControllerHost
         var app = builder.Build();
         app.MapDefaultEndpoints();
         app.MapFleetApi();
+        app.MapAdminApi();
+        app.MapStatusPage();
         return app;
     }
 

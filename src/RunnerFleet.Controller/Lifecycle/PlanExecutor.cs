@@ -14,6 +14,7 @@ public sealed partial class PlanExecutor(
     Provisioner provisioner,
     Reaper reaper,
     PoolAvailability availability,
+    PoolDrains drains,
     IFleetSignals signals,
     IOptions<FleetOptions> options,
     FleetTelemetry telemetry,
@@ -37,7 +38,7 @@ public sealed partial class PlanExecutor(
         var runners = await store.ListActiveRunnersAsync(ct).ConfigureAwait(false);
         var unattributed = await store.ListUnattributedSinceAsync(now - UnattributedWindow, ct).ConfigureAwait(false);
         var queued = await store.ListJobsAsync(JobStatus.Queued, 10_000, ct).ConfigureAwait(false);
-        var plan = ScalePlanner.Plan(pools.Pools, [.. runners, .. unattributed], queued, now, drained: null, availability.Unavailable(now), options.Value.MaxRunners);
+        var plan = ScalePlanner.Plan(pools.Pools, [.. runners, .. unattributed], queued, now, drains.Drained(), availability.Unavailable(now), options.Value.MaxRunners);
         PublishGauges(runners, queued);
 
         if (plan.Provisions.Count > 0)
