@@ -22,7 +22,7 @@ public sealed partial class PlanExecutor(
     ILogger<PlanExecutor> logger)
 {
     /// <summary>How long a finished runner with an unknown job keeps absorbing a stale queued job; polls attribute it well before.</summary>
-    public static readonly TimeSpan UnattributedWindow = TimeSpan.FromMinutes(10);
+    public static readonly TimeSpan UnattributedWindow = TimeSpan.FromMinutes(2);
 
     private readonly PoolBackoff _backoff = new();
 

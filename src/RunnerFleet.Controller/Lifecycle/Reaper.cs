@@ -136,8 +136,18 @@ public sealed partial class Reaper(
 
         if (tookJob)
         {
+            // Its job's events may have come while the record still said Requested (a job faster than the
+            // record's own update) and been set aside: the job sources stored the runner's name on the job.
+            var job = r.JobId is null ? await store.FindJobByRunnerAsync(r.Name, ct).ConfigureAwait(false) : null;
             var completed = await transitions.ApplyAsync(r.Id, x => RunnerStateMachine.IsLive(x.State) && x.State != RunnerState.Requested
-                ? (x with { State = RunnerState.Completed, CompletedAt = x.CompletedAt ?? now, OnlineAt = x.OnlineAt ?? x.BusyAt }, res is null ? "resource gone after its job" : $"runner exited ({res.ExitCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?"})")
+                ? (x with
+                {
+                    State = RunnerState.Completed,
+                    JobId = x.JobId ?? job?.Id,
+                    BusyAt = x.BusyAt ?? job?.StartedAt,
+                    CompletedAt = x.CompletedAt ?? job?.CompletedAt ?? now,
+                    OnlineAt = x.OnlineAt ?? x.BusyAt ?? job?.StartedAt,
+                }, res is null ? "resource gone after its job" : $"runner exited ({res.ExitCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?"})")
                 : null, ct).ConfigureAwait(false);
             if (completed is not null)
             {

@@ -44,5 +44,8 @@ public interface IFleetStore
 
     Task<IReadOnlyList<JobRecord>> ListJobsAsync(JobStatus? status, int limit, CancellationToken ct);
 
+    /// <summary>The job a runner ran, as a job source reported it (null when none did yet).</summary>
+    Task<JobRecord?> FindJobByRunnerAsync(string runnerName, CancellationToken ct);
+
     Task<IReadOnlyList<RunnerEvent>> ListEventsAsync(string runnerId, CancellationToken ct);
 }

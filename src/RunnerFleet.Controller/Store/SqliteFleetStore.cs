@@ -269,6 +269,16 @@ public sealed class SqliteFleetStore(string connectionString, TimeProvider time)
         return list;
     }
 
+    public async Task<JobRecord?> FindJobByRunnerAsync(string runnerName, CancellationToken ct)
+    {
+        await using var c = await OpenAsync(ct).ConfigureAwait(false);
+        await using var cmd = c.CreateCommand();
+        cmd.CommandText = $"SELECT {JobColumns} FROM jobs WHERE runner_name=@name ORDER BY id DESC LIMIT 1";
+        cmd.Parameters.AddWithValue("@name", runnerName);
+        await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        return await reader.ReadAsync(ct).ConfigureAwait(false) ? ReadJob(reader) : null;
+    }
+
     public async Task<IReadOnlyList<RunnerEvent>> ListEventsAsync(string runnerId, CancellationToken ct)
     {
         await using var c = await OpenAsync(ct).ConfigureAwait(false);

@@ -124,5 +124,7 @@ public sealed class SqliteFleetStoreTests : IAsyncLifetime
         Assert.Equal("r1", stale.Stored.RunnerName);
         Assert.Equal(["self-hosted", "linux"], Assert.Single(await _store.ListJobsAsync(JobStatus.InProgress, 10, TestContext.Current.CancellationToken)).Labels);
         Assert.Empty(await _store.ListJobsAsync(JobStatus.Queued, 10, TestContext.Current.CancellationToken));
+        Assert.Equal(5, (await _store.FindJobByRunnerAsync("r1", TestContext.Current.CancellationToken))?.Id);
+        Assert.Null(await _store.FindJobByRunnerAsync("r2", TestContext.Current.CancellationToken));
     }
 }
