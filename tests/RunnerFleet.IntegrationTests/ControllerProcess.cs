@@ -75,7 +75,8 @@ public sealed class ControllerProcess : IAsyncDisposable
         }
     }
 
-    private static string Dll()
+    /// <summary>The controller's built assembly, next to this test assembly's own build output.</summary>
+    internal static string Dll()
     {
         // artifacts/bin/RunnerFleet.IntegrationTests/<config>/ → artifacts/bin/RunnerFleet.Controller/<config>/
         var dir = AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar);

@@ -9,18 +9,10 @@ namespace RunnerFleet.IntegrationTests;
 [Collection(nameof(DockerCollection))]
 public sealed class ProcessTests
 {
-    private static string ControllerDll()
-    {
-        // artifacts/bin/RunnerFleet.IntegrationTests/<config>/ → artifacts/bin/RunnerFleet.Controller/<config>/
-        var dir = AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar);
-        var controller = Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(dir))!, "RunnerFleet.Controller", Path.GetFileName(dir), "RunnerFleet.Controller.dll");
-        return File.Exists(controller) ? controller : Path.Combine(dir, "RunnerFleet.Controller.dll");
-    }
-
     private static Process Start(string workDir, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workDir };
-        psi.ArgumentList.Add(ControllerDll());
+        psi.ArgumentList.Add(ControllerProcess.Dll());
         foreach (var a in args)
         {
             psi.ArgumentList.Add(a);
