@@ -39,7 +39,10 @@ public sealed class HetznerTests(DockerEnvironment docker)
     };
 
     private static Task<FleetUnderTest> StartAsync(DockerEnvironment docker, HetznerSimulatorOptions? options = null, params Dictionary<string, string>[] pools) =>
-        FleetUnderTest.StartAsync(docker, ["octo/app"], pools, hetzner: options ?? new HetznerSimulatorOptions { BootDelay = TimeSpan.FromMilliseconds(300), ActionDelay = TimeSpan.FromMilliseconds(100) });
+        StartAsync(docker, options, pools, null, null);
+
+    private static Task<FleetUnderTest> StartAsync(DockerEnvironment docker, HetznerSimulatorOptions? options, Dictionary<string, string>[] pools, IReadOnlyDictionary<string, string>? extra, CapturedLogs? logs) =>
+        FleetUnderTest.StartAsync(docker, ["octo/app"], pools, logs: logs, hetzner: options ?? new HetznerSimulatorOptions { BootDelay = TimeSpan.FromMilliseconds(300), ActionDelay = TimeSpan.FromMilliseconds(100) }, extra: extra);
 
     private static async Task WaitDoneAsync(FleetUnderTest fleet) =>
         await FleetUnderTest.WaitUntilAsync(async () => fleet.GitHub.AllJobs().All(j => j.Status == "completed") && await fleet.AllFinalAsync() && fleet.Hetzner.LiveServers().Count == 0,
@@ -198,5 +201,42 @@ public sealed class HetznerTests(DockerEnvironment docker)
         Assert.True(fleet.Hetzner.AllServers().Count <= 2);
         Assert.True(runners.Count(r => r.Pool == "emulated" && r.State == RunnerState.Gone) >= 3);
         Assert.All(fleet.GitHub.AllJobs(), j => Assert.Equal(1, j.Assignments));
+    }
+
+    [Fact]
+    [Trait("Category", "Faults")]
+    public async Task Hetzner_server_errors_and_unavailable_answers_are_retried_without_a_duplicate_server()
+    {
+        await using var fleet = await StartAsync(docker, null, ArmPool());
+        fleet.Hetzner.AddFault(new SimHetznerFault { PathPrefix = "/servers", Method = "POST", Code = "server_error", Count = 2 });
+        fleet.Hetzner.AddFault(new SimHetznerFault { PathPrefix = "/actions", Method = "GET", Code = "unavailable", Count = 2 });
+        fleet.Hetzner.AddFault(new SimHetznerFault { PathPrefix = "/servers", Method = "GET", Code = "server_error", Count = 2 });
+        fleet.Hetzner.AddFault(new SimHetznerFault { PathPrefix = "/servers/", Method = "DELETE", Code = "unavailable", Count = 2 });
+        fleet.GitHub.QueueJobs("octo/app", s_arm, 3, TimeSpan.FromMilliseconds(300));
+
+        await WaitDoneAsync(fleet);
+
+        Assert.Equal(3, fleet.Hetzner.AllServers().Count);
+        Assert.All(fleet.Hetzner.AllServers(), s => Assert.True(s.Deleted));
+        Assert.All(fleet.GitHub.AllJobs(), j => Assert.Equal(1, j.Assignments));
+        Assert.All(await fleet.Store.ListRunnersAsync(100, TestContext.Current.CancellationToken), r => Assert.Equal(RunnerState.Gone, r.State));
+    }
+
+    [Fact]
+    [Trait("Category", "Faults")]
+    public async Task A_create_that_times_out_but_succeeds_on_hetzner_is_adopted_not_made_twice()
+    {
+        using var logs = new CapturedLogs();
+        await using var fleet = await StartAsync(docker, null, [ArmPool()], new Dictionary<string, string> { ["Hetzner:RequestTimeout"] = "00:00:01" }, logs);
+        fleet.Hetzner.AddFault(new SimHetznerFault { PathPrefix = "/servers", Method = "POST", Code = SimHetznerFault.Slow, Delay = TimeSpan.FromSeconds(3), Count = 1 });
+        fleet.GitHub.QueueJobs("octo/app", s_arm, 1, TimeSpan.FromMilliseconds(300));
+
+        await WaitDoneAsync(fleet);
+
+        var server = Assert.Single(fleet.Hetzner.AllServers());
+        Assert.True(server.Deleted);
+        Assert.Equal(1, Assert.Single(fleet.GitHub.AllJobs()).Assignments);
+        Assert.Contains(logs.Lines, l => l.Contains("an earlier create attempt made it", StringComparison.Ordinal));
+        Assert.All(await fleet.Store.ListRunnersAsync(100, TestContext.Current.CancellationToken), r => Assert.Equal(RunnerState.Gone, r.State));
     }
 }

@@ -492,6 +492,10 @@ public sealed class SimHetznerFault
 {
     public required string PathPrefix { get; init; }
     public string? Method { get; init; }
+    /// <summary>The code that answers late instead of failing: the request is served at once, its answer sent after <see cref="Delay"/>.</summary>
+    public const string Slow = "slow";
+
     public required string Code { get; init; }
     public int Count { get; set; } = 1;
+    public TimeSpan Delay { get; init; }
 }

@@ -50,6 +50,30 @@ public static class HetznerSimulatorEndpoints
 
             if (sim.TakeFault(ctx.Request.Method, path[3..]) is { } fault)
             {
+                if (fault.Code == SimHetznerFault.Slow)
+                {
+                    // The request is done at once but its answer comes late: a client that gives up first must
+                    // find its work done when it retries (the "created, but the answer was lost" case).
+                    var original = ctx.Response.Body;
+                    using var held = new MemoryStream();
+                    ctx.Response.Body = held;
+                    ctx.RequestAborted = CancellationToken.None;
+                    await next(ctx).ConfigureAwait(false);
+                    await Task.Delay(fault.Delay, CancellationToken.None).ConfigureAwait(false);
+                    ctx.Response.Body = original;
+                    held.Position = 0;
+                    try
+                    {
+                        await held.CopyToAsync(original, CancellationToken.None).ConfigureAwait(false);
+                    }
+                    catch (Exception e) when (e is IOException or OperationCanceledException or InvalidOperationException)
+                    {
+                        // The client has gone.
+                    }
+
+                    return;
+                }
+
                 if (fault.Code == "rate_limit_exceeded")
                 {
                     sim.ExhaustRateLimit();
@@ -213,12 +237,12 @@ public static class HetznerSimulatorEndpoints
                 return Results.NoContent();
             }
 
-            if (code is null || !s_status.ContainsKey(code))
+            if (code is null || (!s_status.ContainsKey(code) && code != SimHetznerFault.Slow))
             {
-                return Results.BadRequest(new { error = $"code must be one of: action_error, {string.Join(", ", s_status.Keys)}" });
+                return Results.BadRequest(new { error = $"code must be one of: action_error, slow, {string.Join(", ", s_status.Keys)}" });
             }
 
-            sim.AddFault(new SimHetznerFault { PathPrefix = body?["pathPrefix"]?.GetValue<string>() ?? "/", Method = body?["method"]?.GetValue<string>(), Code = code, Count = body?["count"]?.GetValue<int>() ?? 1 });
+            sim.AddFault(new SimHetznerFault { PathPrefix = body?["pathPrefix"]?.GetValue<string>() ?? "/", Method = body?["method"]?.GetValue<string>(), Code = code, Count = body?["count"]?.GetValue<int>() ?? 1, Delay = TimeSpan.FromMilliseconds(body?["delayMs"]?.GetValue<int>() ?? 0) });
             return Results.NoContent();
         });
 

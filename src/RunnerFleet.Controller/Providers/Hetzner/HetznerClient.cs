@@ -13,8 +13,10 @@ namespace RunnerFleet.Controller.Providers.Hetzner;
 /// <summary>
 /// Typed Hetzner Cloud client (System.Text.Json source generation). Errors are decided on
 /// <c>error.code</c>; <c>conflict</c>, <c>rate_limit_exceeded</c> (until <c>RateLimit-Reset</c>, capped),
-/// <c>timeout</c> and 502/504 are retried with exponential backoff and jitter; <c>RateLimit-*</c>
-/// headers feed a metric. Lists follow <c>meta.pagination.next_page</c>.
+/// <c>timeout</c>, <c>server_error</c>, <c>unavailable</c>, 5xx answers, network errors and requests that
+/// take longer than <see cref="HetznerOptions.RequestTimeout"/> are retried with exponential backoff and
+/// jitter. A retried create can find its first attempt done: the provider adopts the server by its label.
+/// <c>RateLimit-*</c> headers feed a metric. Lists follow <c>meta.pagination.next_page</c>.
 /// </summary>
 public sealed partial class HetznerClient(HttpClient http, IOptions<HetznerOptions> options, FleetTelemetry telemetry, TimeProvider time, ILogger<HetznerClient> logger)
 {
@@ -135,13 +137,26 @@ public sealed partial class HetznerClient(HttpClient http, IOptions<HetznerOptio
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", o.Token);
             request.Headers.UserAgent.ParseAdd("RunnerFleet/1.0");
             HttpResponseMessage response;
+            using var attemptTimeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            attemptTimeout.CancelAfter(o.RequestTimeout);
             try
             {
-                response = await http.SendAsync(request, ct).ConfigureAwait(false);
+                response = await http.SendAsync(request, attemptTimeout.Token).ConfigureAwait(false);
             }
             catch (HttpRequestException e) when (attempt < MaxAttempts)
             {
                 LogRetry(logger, method.Method, url.AbsolutePath, "network", attempt, e.Message);
+                await Task.Delay(Backoff(attempt), time, ct).ConfigureAwait(false);
+                continue;
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                if (attempt >= MaxAttempts)
+                {
+                    throw new HetznerApiException("timeout", $"{method} {url.AbsolutePath}: no answer within {o.RequestTimeout.TotalSeconds:F0} s, {attempt} times", HttpStatusCode.GatewayTimeout);
+                }
+
+                LogRetry(logger, method.Method, url.AbsolutePath, "request_timeout", attempt, $"no answer within {o.RequestTimeout.TotalSeconds:F0} s");
                 await Task.Delay(Backoff(attempt), time, ct).ConfigureAwait(false);
                 continue;
             }
@@ -172,7 +187,7 @@ public sealed partial class HetznerClient(HttpClient http, IOptions<HetznerOptio
                     return null;
                 }
 
-                var retryable = error.Code is "conflict" or "rate_limit_exceeded" or "timeout" || response.StatusCode is HttpStatusCode.BadGateway or HttpStatusCode.GatewayTimeout;
+                var retryable = error.Code is "conflict" or "rate_limit_exceeded" or "timeout" or "server_error" or "unavailable" || (int)response.StatusCode >= 500;
                 if (!retryable || attempt >= MaxAttempts)
                 {
                     throw new HetznerApiException(error.Code, error.Message, response.StatusCode);

@@ -10,6 +10,9 @@ public sealed class HetznerOptions
     /// <summary>A project API token (read/write). Secret.</summary>
     public string? Token { get; set; }
 
+    /// <summary>How long one API request may take before it is abandoned and retried.</summary>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>How often running actions are polled (in batches).</summary>
     public TimeSpan ActionPollInterval { get; set; } = TimeSpan.FromSeconds(1);
 

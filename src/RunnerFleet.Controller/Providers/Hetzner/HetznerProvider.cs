@@ -67,6 +67,17 @@ public sealed partial class HetznerProvider(HetznerClient client, PoolCatalog po
                 LogUnavailable(logger, type.Name, location, launch.Name);
                 continue;
             }
+            catch (HetznerApiException e) when (e.Code == "uniqueness_error")
+            {
+                // A first attempt that timed out on our side made the server after all: adopt it, never make a second.
+                if ((await client.ListServersAsync($"{RunnerLabels.Runner}={launch.Name}", ct).ConfigureAwait(false)).FirstOrDefault() is { } made)
+                {
+                    LogAdopted(logger, launch.Name, made.Id);
+                    return ToProvisioned(made) with { HourlyPrice = type.HourlyGross(location) };
+                }
+
+                throw new ProviderException("create_failed", $"Hetzner create {type.Name}@{location}: the name {launch.Name} is taken by a server without this fleet's labels", e);
+            }
             catch (HetznerApiException e) when (e.Code == "resource_limit_exceeded")
             {
                 throw new ProviderException("quota", $"Hetzner project quota reached: {e.Message}", e);
@@ -215,6 +226,9 @@ public sealed partial class HetznerProvider(HetznerClient client, PoolCatalog po
         },
         HourlyPrice = s.ServerType.HourlyGross(s.Location.Name),
     };
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Hetzner server for {RunnerName} already existed ({ServerId}): an earlier create attempt made it; adopted")]
+    private static partial void LogAdopted(ILogger logger, string runnerName, long serverId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Hetzner {ServerType} unavailable in {Location} for {RunnerName}; trying the next")]
     private static partial void LogUnavailable(ILogger logger, string serverType, string location, string runnerName);
