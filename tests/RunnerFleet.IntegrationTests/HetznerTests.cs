@@ -239,4 +239,43 @@ public sealed class HetznerTests(DockerEnvironment docker)
         Assert.Contains(logs.Lines, l => l.Contains("an earlier create attempt made it", StringComparison.Ordinal));
         Assert.All(await fleet.Store.ListRunnersAsync(100, TestContext.Current.CancellationToken), r => Assert.Equal(RunnerState.Gone, r.State));
     }
+
+    [Fact]
+    public async Task A_spent_daily_budget_stops_new_servers_with_a_log_line_and_a_metric_and_overflow_takes_the_jobs()
+    {
+        var capped = new List<string>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Name == RunnerFleet.Controller.Telemetry.MetricNames.SpendingCapReached)
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, _, tags, _) =>
+        {
+            lock (capped)
+            {
+                capped.Add(string.Join(",", tags.ToArray().Select(t => $"{t.Key}={t.Value}")));
+            }
+        });
+        listener.Start();
+        using var logs = new CapturedLogs();
+        var pool = ArmPool(overflow: "emulated");
+        pool["DailyBudget"] = "0.015"; // a cax21 in fsn1 costs 0.0111 EUR for its first hour: one fits, a second does not
+        await using var fleet = await StartAsync(docker, null, [pool, EmulatedPool()], null, logs);
+        fleet.GitHub.QueueJobs("octo/app", s_arm, 4, TimeSpan.FromSeconds(1));
+
+        await WaitDoneAsync(fleet);
+
+        var runners = await fleet.Store.ListRunnersAsync(100, TestContext.Current.CancellationToken);
+        Assert.Single(fleet.Hetzner.AllServers());
+        Assert.Equal(3, runners.Count(r => r.Pool == "emulated" && r.State == RunnerState.Gone && r.JobId is not null));
+        Assert.All(fleet.GitHub.AllJobs(), j => Assert.Equal(1, j.Assignments));
+        Assert.True(logs.Lines.Count(l => l.Contains("Pool \"cax\" reached its daily spending cap", StringComparison.Ordinal)) == 1, string.Join("\n", logs.Lines.Where(l => l.Contains("cap", StringComparison.Ordinal))));
+        lock (capped)
+        {
+            Assert.Equal(["pool=cax"], capped);
+        }
+    }
 }

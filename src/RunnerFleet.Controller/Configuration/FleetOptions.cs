@@ -22,6 +22,9 @@ public sealed class FleetOptions
     /// <summary>Live runners across every pool at most (none when unset): a ceiling for the whole fleet.</summary>
     public int? MaxRunners { get; set; }
 
+    /// <summary>Money every pool together may spend per UTC day (EUR); no new paid runners once reached. None when unset.</summary>
+    public decimal? DailyBudget { get; set; }
+
     /// <summary>How many runners are provisioned at once.</summary>
     public int ProvisionParallelism { get; set; } = 8;
 }
@@ -40,6 +43,12 @@ public sealed class PoolOptions
     public TimeSpan MaxJobDuration { get; set; } = TimeSpan.FromHours(6);
     public long RunnerGroupId { get; set; } = 1;
     public string? Registration { get; set; }
+
+    /// <summary>Money this pool may spend per UTC day (EUR); no new servers once reached. None when unset.</summary>
+    public decimal? DailyBudget { get; set; }
+
+    /// <summary>Serve jobs of pull requests from forks of public repositories. Off by default: a fork's code would run on your runner.</summary>
+    public bool AllowForkPullRequests { get; set; }
 
     /// <summary>Where min-idle runners register ("owner/repo" or an organization). Default: the first organization, else the first repository.</summary>
     public string? Scope { get; set; }

@@ -60,6 +60,11 @@ public sealed class FleetOptionsValidator : IValidateOptions<FleetOptions>
                 Fail($"{key}:MaxRunners must be at least 1 (was {p.MaxRunners}).");
             }
 
+            if (p.DailyBudget is <= 0)
+            {
+                Fail($"{key}:DailyBudget must be a positive amount of euros when set (was {p.DailyBudget}).");
+            }
+
             if (p.MinIdle < 0 || p.MinIdle > p.MaxRunners)
             {
                 Fail($"{key}:MinIdle must be between 0 and MaxRunners {p.MaxRunners} (was {p.MinIdle}).");
@@ -142,6 +147,11 @@ public sealed class FleetOptionsValidator : IValidateOptions<FleetOptions>
             {
                 Fail($"Fleet:{field} must be positive (was {value}).");
             }
+        }
+
+        if (options.DailyBudget is <= 0)
+        {
+            Fail($"Fleet:DailyBudget must be a positive amount of euros when set (was {options.DailyBudget}).");
         }
 
         if (options.MaxRunners is < 1)

@@ -42,6 +42,8 @@ public sealed class PoolCatalog
             RunnerGroupId = p.RunnerGroupId,
             Registration = p.Registration is null ? RegistrationMode.Jit : Enum.Parse<RegistrationMode>(p.Registration, ignoreCase: true),
             DefaultScope = p.Scope ?? defaultScope,
+            DailyBudget = p.DailyBudget,
+            AllowForkPullRequests = p.AllowForkPullRequests,
             Docker = new DockerPoolSettings
             {
                 Image = p.Docker.Image ?? DockerPoolSettings.DefaultImage,

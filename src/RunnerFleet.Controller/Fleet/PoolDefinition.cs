@@ -31,6 +31,15 @@ public sealed record PoolDefinition
     /// <summary>Where min-idle runners register: "owner/repo" or an organization. Jobs bring their own scope.</summary>
     public string? DefaultScope { get; init; }
 
+    /// <summary>Money this pool may spend per UTC day (EUR, Hetzner servers); no new servers once reached. None when null.</summary>
+    public decimal? DailyBudget { get; init; }
+
+    /// <summary>Whether jobs of fork pull requests in public repositories get runners (default: refused).</summary>
+    public bool AllowForkPullRequests { get; init; }
+
+    /// <summary>Whether this pool's runners cost money (its provider bills by the hour).</summary>
+    public bool IsPaid => Provider == "hetzner";
+
     public DockerPoolSettings Docker { get; init; } = new();
 
     public HetznerPoolSettings Hetzner { get; init; } = new();

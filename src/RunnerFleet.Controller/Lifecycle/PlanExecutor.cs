@@ -25,6 +25,8 @@ public sealed partial class PlanExecutor(
     public static readonly TimeSpan UnattributedWindow = TimeSpan.FromMinutes(2);
 
     private readonly PoolBackoff _backoff = new();
+    private readonly Dictionary<string, decimal> _prices = new(StringComparer.OrdinalIgnoreCase);
+    private readonly HashSet<string> _capsLogged = new(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>How long a pool whose provider has no capacity is skipped before it is tried again.</summary>
     public static readonly TimeSpan UnavailableFor = TimeSpan.FromSeconds(60);
@@ -38,7 +40,9 @@ public sealed partial class PlanExecutor(
         var runners = await store.ListActiveRunnersAsync(ct).ConfigureAwait(false);
         var unattributed = await store.ListUnattributedSinceAsync(now - UnattributedWindow, ct).ConfigureAwait(false);
         var queued = await store.ListJobsAsync(JobStatus.Queued, 10_000, ct).ConfigureAwait(false);
-        var plan = ScalePlanner.Plan(pools.Pools, [.. runners, .. unattributed], queued, now, drains.Drained(), availability.Unavailable(now), options.Value.MaxRunners);
+        var spending = await EvaluateSpendingAsync(runners, now, ct).ConfigureAwait(false);
+        var unavailable = availability.Unavailable(now).Union(spending.Blocked(pools.Pools), StringComparer.OrdinalIgnoreCase).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var plan = ScalePlanner.Plan(pools.Pools, [.. runners, .. unattributed], queued, now, drains.Drained(), unavailable, options.Value.MaxRunners);
         PublishGauges(runners, queued);
 
         if (plan.Provisions.Count > 0)
@@ -46,7 +50,7 @@ public sealed partial class PlanExecutor(
             LogPlan(logger, plan.TotalToProvision, string.Join(", ", plan.Provisions.Select(p => $"{p.Pool}@{p.Scope}×{p.Count}")));
         }
 
-        var work = plan.Provisions.Where(p => !_backoff.IsWaiting(p.Pool, now)).SelectMany(p => Enumerable.Repeat(p, p.Count)).ToList();
+        var work = WithinBudget(plan.Provisions.Where(p => !_backoff.IsWaiting(p.Pool, now)).SelectMany(p => Enumerable.Repeat(p, p.Count)), spending);
         await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = options.Value.ProvisionParallelism, CancellationToken = ct }, async (p, token) =>
         {
             if (_backoff.IsWaiting(p.Pool, time.GetUtcNow()))
@@ -90,6 +94,72 @@ public sealed partial class PlanExecutor(
         return plan;
     }
 
+    private async Task<SpendingVerdict> EvaluateSpendingAsync(IReadOnlyList<RunnerRecord> runners, DateTimeOffset now, CancellationToken ct)
+    {
+        if (!pools.Pools.Any(p => p.IsPaid))
+        {
+            return SpendingVerdict.None;
+        }
+
+        foreach (var r in runners.Where(r => r.HourlyPrice is not null))
+        {
+            _prices[r.Pool] = Math.Max(_prices.GetValueOrDefault(r.Pool), r.HourlyPrice!.Value);
+        }
+
+        var midnight = new DateTimeOffset(now.UtcDateTime.Date, TimeSpan.Zero);
+        var settled = await store.CostByPoolAsync(midnight, ct).ConfigureAwait(false);
+        var verdict = SpendingCaps.Evaluate(pools.Pools, options.Value.DailyBudget, settled, runners, _prices, now);
+        telemetry.SetCostToday(verdict.SpentToday);
+        foreach (var cap in verdict.Reached)
+        {
+            // Once per cap and day: the log line and the metric say when and why paid runners stopped.
+            if (_capsLogged.Add($"{cap.Pool ?? "*fleet*"}|{midnight:yyyy-MM-dd}"))
+            {
+                telemetry.SpendingCapReached(cap.Pool);
+                if (cap.Pool is { } name)
+                {
+                    LogPoolCap(logger, name, cap.Spent, cap.Budget, pools.Find(name)?.Overflow ?? "none");
+                }
+                else
+                {
+                    LogFleetCap(logger, cap.Spent, cap.Budget);
+                }
+            }
+        }
+
+        return verdict;
+    }
+
+    /// <summary>Drops provisions beyond what the spending caps allow now (pool caps, then the fleet's).</summary>
+    private List<Provision> WithinBudget(IEnumerable<Provision> work, SpendingVerdict spending)
+    {
+        var poolLeft = spending.PoolAllowed.Where(kv => kv.Value is not null).ToDictionary(kv => kv.Key, kv => kv.Value!.Value, StringComparer.OrdinalIgnoreCase);
+        var fleetLeft = spending.FleetAllowed;
+        var kept = new List<Provision>();
+        foreach (var p in work)
+        {
+            var paid = pools.Find(p.Pool)?.IsPaid == true;
+            if (paid && ((poolLeft.TryGetValue(p.Pool, out var left) && left <= 0) || fleetLeft <= 0))
+            {
+                continue;
+            }
+
+            if (paid)
+            {
+                if (poolLeft.ContainsKey(p.Pool))
+                {
+                    poolLeft[p.Pool]--;
+                }
+
+                fleetLeft--;
+            }
+
+            kept.Add(p);
+        }
+
+        return kept;
+    }
+
     private void PublishGauges(IReadOnlyList<RunnerRecord> runners, IReadOnlyList<JobRecord> queued)
     {
         var byState = new Dictionary<(string, string), int>();
@@ -112,6 +182,12 @@ public sealed partial class PlanExecutor(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Pool {Pool}: provisioning failed ({Reason}); no new runners for {WaitSeconds:F0} s")]
     private static partial void LogBackoff(ILogger logger, string pool, double waitSeconds, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Pool {Pool} reached its daily spending cap: {Spent:F4} of {Budget} EUR spent today; no new servers until 00:00 UTC. Its jobs go to overflow pool {Overflow}")]
+    private static partial void LogPoolCap(ILogger logger, string pool, decimal spent, decimal budget, string overflow);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The fleet reached its daily spending cap (Fleet:DailyBudget): {Spent:F4} of {Budget} EUR spent today; no new paid runners until 00:00 UTC")]
+    private static partial void LogFleetCap(ILogger logger, decimal spent, decimal budget);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Plan: retiring runner {RunnerName}: {Reason}")]
     private static partial void LogRetire(ILogger logger, string runnerName, string reason);

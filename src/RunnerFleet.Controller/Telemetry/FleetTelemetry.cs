@@ -23,6 +23,8 @@ public sealed class FleetTelemetry : IDisposable
     private readonly ConcurrentDictionary<string, long> _rateRemaining = new();
     private readonly Counter<long> _poolUnavailable;
     private long? _hetznerRemaining;
+    private volatile IReadOnlyDictionary<string, decimal> _costToday = new Dictionary<string, decimal>();
+    private readonly Counter<long> _capReached;
 
     public FleetTelemetry(IMeterFactory meterFactory)
     {
@@ -38,6 +40,10 @@ public sealed class FleetTelemetry : IDisposable
             description: "GitHub primary rate limit left");
         _meter.CreateObservableGauge(MetricNames.HetznerRateLimitRemaining, () => _hetznerRemaining is { } v ? [new Measurement<long>(v)] : Array.Empty<Measurement<long>>(),
             description: "Hetzner Cloud API requests left this hour");
+        _meter.CreateObservableGauge(MetricNames.CostToday, () => _costToday.Select(kv =>
+            new Measurement<double>((double)kv.Value, new KeyValuePair<string, object?>("pool", kv.Key))),
+            "EUR", "Money spent today (UTC) by paid pool, live runners included");
+        _capReached = _meter.CreateCounter<long>(MetricNames.SpendingCapReached, description: "Times a daily spending cap stopped new paid runners, by pool (\"fleet\" for the fleet's cap)");
         _poolUnavailable = _meter.CreateCounter<long>(MetricNames.PoolUnavailable, description: "Times a pool stopped provisioning (no capacity, quota, platform) by reason");
         _jobWait = _meter.CreateHistogram<double>(MetricNames.JobWait, "s", "Job queued to runner busy");
         _runnerBoot = _meter.CreateHistogram<double>(MetricNames.RunnerBoot, "s", "Runner created to online");
@@ -52,6 +58,10 @@ public sealed class FleetTelemetry : IDisposable
         _runners = runners;
         _queued = queued;
     }
+
+    public void SetCostToday(IReadOnlyDictionary<string, decimal> costToday) => _costToday = costToday;
+
+    public void SpendingCapReached(string? pool) => _capReached.Add(1, new KeyValuePair<string, object?>("pool", pool ?? "fleet"));
 
     public void GitHubRequest(string endpoint, int status) =>
         _githubRequests.Add(1, new KeyValuePair<string, object?>("endpoint", endpoint), new KeyValuePair<string, object?>("status", status));

@@ -11,6 +11,8 @@ public static class MetricNames
     public const string GitHubRequests = "runnerfleet.github.requests";
     public const string GitHubRateLimitRemaining = "runnerfleet.github.ratelimit.remaining";
     public const string Cost = "runnerfleet.cost";
+    public const string CostToday = "runnerfleet.cost.today";
+    public const string SpendingCapReached = "runnerfleet.spending.cap_reached";
     public const string HetznerRateLimitRemaining = "runnerfleet.hetzner.ratelimit.remaining";
     public const string PoolUnavailable = "runnerfleet.pool.unavailable";
     public const string Webhooks = "runnerfleet.webhooks";

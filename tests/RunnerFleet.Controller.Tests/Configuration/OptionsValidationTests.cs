@@ -20,6 +20,7 @@ public sealed class OptionsValidationTests
     [InlineData("Registration", "Fleet:Pools:0:Registration")]
     [InlineData("BootTimeout", "Fleet:Pools:0:BootTimeout")]
     [InlineData("Platform", "Fleet:Pools:0:Docker:Platform")]
+    [InlineData("DailyBudget", "Fleet:Pools:0:DailyBudget")]
     public void A_bad_pool_names_its_key(string field, string key)
     {
         var pool = GoodPool();
@@ -33,10 +34,15 @@ public sealed class OptionsValidationTests
             case "Registration": pool.Registration = "magic"; break;
             case "BootTimeout": pool.BootTimeout = TimeSpan.Zero; break;
             case "Platform": pool.Docker.Platform = "arm64"; break;
+            case "DailyBudget": pool.DailyBudget = 0; break;
         }
 
         Assert.Contains(Fleet(new FleetOptions { Pools = [pool] }), f => f.StartsWith(key, StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void A_fleet_budget_must_be_positive() =>
+        Assert.Contains(Fleet(new FleetOptions { Pools = [GoodPool()], DailyBudget = -1 }), f => f.StartsWith("Fleet:DailyBudget", StringComparison.Ordinal));
 
     [Fact]
     public void No_pools_is_an_error() => Assert.Contains(Fleet(new FleetOptions()), f => f.StartsWith("Fleet:Pools", StringComparison.Ordinal));

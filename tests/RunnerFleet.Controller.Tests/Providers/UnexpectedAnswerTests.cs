@@ -42,7 +42,7 @@ public sealed class UnexpectedAnswerTests
 
     [Theory]
     [InlineData(HttpStatusCode.OK, "{\"servers\":\"none\"}", "invalid_response")]
-    [InlineData(HttpStatusCode.Forbidden, "<html>forbidden</html>", "server_error")]
+    [InlineData(HttpStatusCode.Forbidden, "<html>forbidden</html>", "unexpected_answer")]
     [InlineData(HttpStatusCode.UnprocessableEntity, "{\"error\":{\"code\":\"invalid_input\",\"message\":\"bad\"}}", "invalid_input")]
     public async Task Hetzner_answers_that_are_not_the_expected_shape_raise_a_clear_error(HttpStatusCode status, string body, string code)
     {

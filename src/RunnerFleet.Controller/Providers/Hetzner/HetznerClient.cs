@@ -226,7 +226,8 @@ public sealed partial class HetznerClient(HttpClient http, IOptions<HetznerOptio
             HttpStatusCode.BadGateway => "bad_gateway",
             HttpStatusCode.GatewayTimeout => "timeout",
             HttpStatusCode.NotFound => "not_found",
-            _ => "server_error",
+            _ when (int)response.StatusCode >= 500 => "server_error",
+            _ => "unexpected_answer",
         };
         return new HErrorBody(code, body.Length > 200 ? body[..200] : body);
     }
