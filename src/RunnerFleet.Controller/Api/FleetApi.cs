@@ -115,9 +115,9 @@ public sealed record RunnerView(
 
 /// <summary>A job as the API shows it.</summary>
 public sealed record JobView(long Id, long RunId, string Repository, string? Name, IReadOnlyList<string> Labels, string Status, string? Pool, string? RunnerName,
-    string? Conclusion, DateTimeOffset? QueuedAt, DateTimeOffset? StartedAt, DateTimeOffset? CompletedAt)
+    string? Conclusion, DateTimeOffset? QueuedAt, DateTimeOffset? StartedAt, DateTimeOffset? CompletedAt, string? Refusal)
 {
     public static JobView From(JobRecord j) => new(j.Id, j.RunId, j.Repository, j.Name, j.Labels,
         j.Status switch { JobStatus.Queued => "queued", JobStatus.InProgress => "in_progress", _ => "completed" },
-        j.Pool, j.RunnerName, j.Conclusion, j.QueuedAt, j.StartedAt, j.CompletedAt);
+        j.Pool, j.RunnerName, j.Conclusion, j.QueuedAt, j.StartedAt, j.CompletedAt, j.Refusal);
 }

@@ -55,8 +55,10 @@ public static class StatusPage
                 html.Append(CultureInfo.InvariantCulture, $"<tr><td><b>{E(p.Name)}</b></td><td>{E(p.Provider)}</td><td>{E(string.Join(", ", p.Labels))}</td><td>{N(RunnerState.Requested)}</td><td>{N(RunnerState.Provisioning)}</td><td>{N(RunnerState.Idle)}</td><td>{N(RunnerState.Busy)}</td><td>{queued.Count(j => j.Pool == p.Name)}</td><td>{p.MaxRunners}</td><td>€{cost.GetValueOrDefault(p.Name):0.0000}</td><td class=\"{(status == "ok" ? string.Empty : "warn")}\">{E(status)}</td></tr>");
             }
 
-            var unserved = queued.Count(j => j.Pool is null);
-            html.Append(CultureInfo.InvariantCulture, $"</table>{(unserved > 0 ? $"<div class=\"warn\">{unserved} queued jobs have labels no pool serves.</div>" : string.Empty)}</div>");
+            var unserved = queued.Count(j => j.Pool is null && j.Refusal is null);
+            var refused = queued.Count(j => j.Refusal is not null);
+            html.Append(CultureInfo.InvariantCulture, $"</table>{(unserved > 0 ? $"<div class=\"warn\">{unserved} queued jobs have labels no pool serves.</div>" : string.Empty)}");
+            html.Append(CultureInfo.InvariantCulture, $"{(refused > 0 ? $"<div class=\"warn\">{refused} queued jobs refused by policy (fork pull requests); see /api/jobs.</div>" : string.Empty)}</div>");
 
             html.Append("<h2>Recent runners</h2><div class=\"card\"><table id=\"runners\"><tr><th>runner</th><th>pool</th><th>state</th><th>job</th><th>requested</th><th>where</th></tr>");
             foreach (var r in runners.Take(30))

@@ -17,6 +17,9 @@ public enum RetirementKind
     IdleTimeout,
     BootTimeout,
     MaxJobDuration,
+
+    /// <summary>The runner took a job a policy refused (GitHub hands a queued job to any idle runner whose labels match).</summary>
+    PolicyViolation,
 }
 
 /// <summary>Destroy this runner.</summary>

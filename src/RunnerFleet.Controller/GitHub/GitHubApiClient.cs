@@ -40,6 +40,21 @@ public sealed partial class GitHubApiClient(
     public async Task<IReadOnlyList<WorkflowJob>> ListJobsAsync(string repository, long runId, CancellationToken ct) =>
         await ListAsync($"/repos/{repository}/actions/runs/{runId}/jobs?per_page=100", "jobs", GitHubJsonContext.Default.WorkflowJobList, l => l.Jobs, ct).ConfigureAwait(false);
 
+    public Task<WorkflowRun?> GetRunAsync(string repository, long runId, CancellationToken ct) =>
+        GetAsync($"/repos/{repository}/actions/runs/{runId}", "run", GitHubJsonContext.Default.WorkflowRun, ct);
+
+    /// <summary>Cancels a workflow run. False when it has already finished (409).</summary>
+    public async Task<bool> CancelRunAsync(string repository, long runId, CancellationToken ct)
+    {
+        using var response = await SendAsync(HttpMethod.Post, $"/repos/{repository}/actions/runs/{runId}/cancel", "cancel-run", null, ct).ConfigureAwait(false);
+        return response.StatusCode switch
+        {
+            HttpStatusCode.Accepted or HttpStatusCode.OK or HttpStatusCode.NoContent => true,
+            HttpStatusCode.Conflict => false,
+            _ => throw await ErrorAsync(response, "cancel run", ct).ConfigureAwait(false),
+        };
+    }
+
     public Task<WorkflowJob?> GetJobAsync(string repository, long jobId, CancellationToken ct) =>
         GetAsync($"/repos/{repository}/actions/jobs/{jobId}", "job", GitHubJsonContext.Default.WorkflowJob, ct);
 

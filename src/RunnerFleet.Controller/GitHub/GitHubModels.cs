@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using RunnerFleet.Controller.Fleet;
 
 namespace RunnerFleet.Controller.GitHub;
 
@@ -6,7 +7,13 @@ namespace RunnerFleet.Controller.GitHub;
 
 public sealed record WorkflowRunList(int TotalCount, IReadOnlyList<WorkflowRun> WorkflowRuns);
 
-public sealed record WorkflowRun(long Id, string? Name, string? Status, string? Conclusion, DateTimeOffset? UpdatedAt);
+public sealed record WorkflowRun(long Id, string? Name, string? Status, string? Conclusion, DateTimeOffset? UpdatedAt, string? Event = null, RunRepository? Repository = null, RunRepository? HeadRepository = null)
+{
+    public JobOrigin Origin => new(Event, HeadRepository?.FullName, Repository?.Private);
+}
+
+/// <summary>A run's repository or head repository (a fork's, for pull requests from forks).</summary>
+public sealed record RunRepository(string? FullName, bool? Private);
 
 public sealed record WorkflowJobList(int TotalCount, IReadOnlyList<WorkflowJob> Jobs);
 
@@ -54,6 +61,7 @@ public sealed record WorkflowJobEvent(string? Action, WorkflowJob? WorkflowJob, 
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(WorkflowRunList))]
+[JsonSerializable(typeof(WorkflowRun))]
 [JsonSerializable(typeof(WorkflowJobList))]
 [JsonSerializable(typeof(WorkflowJob))]
 [JsonSerializable(typeof(GitHubRunnerList))]

@@ -33,7 +33,7 @@ public sealed partial class RestPollingJobSource(
                         {
                             if (WorkflowJobMapper.ToRecord(job, repo) is { } record)
                             {
-                                seen.Add(record);
+                                seen.Add(record with { Origin = run.Origin });
                             }
                         }
                     }

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using RunnerFleet.Controller.Configuration;
+using RunnerFleet.Controller.Fleet;
 using RunnerFleet.Controller.Lifecycle;
 using RunnerFleet.Controller.Store;
 using RunnerFleet.Controller.Telemetry;
@@ -63,7 +64,8 @@ public sealed partial class WebhookJobSource(JobIngestor ingestor, IFleetStore s
             return WebhookOutcome.Ignored;
         }
 
-        await ingestor.IngestAsync([record], "webhook", ct).ConfigureAwait(false);
+        // The payload tells whether the repository is private; the run's event and head repository need a lookup.
+        await ingestor.IngestAsync([record with { Origin = new JobOrigin(null, null, e.Repository.Private) }], "webhook", ct).ConfigureAwait(false);
         telemetry.Webhook("accepted");
         return WebhookOutcome.Accepted;
     }

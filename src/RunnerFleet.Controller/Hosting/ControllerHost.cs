@@ -84,6 +84,7 @@ public static class ControllerHost
         builder.Services.AddSingleton<RunnerTransitions>();
         builder.Services.AddSingleton<CrashPoints>();
         builder.Services.AddSingleton<RunnerTracker>();
+        builder.Services.AddSingleton<ForkPolicy>();
         builder.Services.AddSingleton<JobIngestor>();
         builder.Services.AddSingleton<Provisioner>();
         builder.Services.AddSingleton<Reaper>();

@@ -10,7 +10,7 @@ namespace RunnerFleet.Controller.Lifecycle;
 /// Where every job source delivers: assigns each job its pool and scope, stores it (the same job from
 /// poller and webhook is one demand), advances runners it names, and wakes the planner on new demand.
 /// </summary>
-public sealed partial class JobIngestor(IFleetStore store, PoolCatalog pools, IOptions<GitHubOptions> github, RunnerTracker tracker, IFleetSignals signals, ILogger<JobIngestor> logger)
+public sealed partial class JobIngestor(IFleetStore store, PoolCatalog pools, IOptions<GitHubOptions> github, RunnerTracker tracker, ForkPolicy forks, Reaper reaper, IFleetSignals signals, ILogger<JobIngestor> logger)
 {
     public async Task<int> IngestAsync(IEnumerable<JobRecord> jobs, string source, CancellationToken ct)
     {
@@ -18,23 +18,33 @@ public sealed partial class JobIngestor(IFleetStore store, PoolCatalog pools, IO
         foreach (var job in jobs)
         {
             var pool = LabelMatcher.FindPool(pools.Pools, job.Labels);
-            var change = await store.UpsertJobAsync(job with { Pool = pool?.Name, Scope = ScopeFor(job.Repository) }, ct).ConfigureAwait(false);
-            if (change.IsNew && change.Stored.Status == JobStatus.Queued)
+            var verdict = pool is null ? ForkVerdict.Allowed : await forks.DecideAsync(pool, job, ct).ConfigureAwait(false);
+            var refusal = verdict.Refusal;
+            var served = refusal is null && !verdict.IsUndecided;
+            var change = await store.UpsertJobAsync(job with { Pool = served ? pool?.Name : null, Refusal = refusal, Scope = ScopeFor(job.Repository) }, ct).ConfigureAwait(false);
+            if (change.Changed && refusal is not null && change.Stored.Refusal == refusal && change.Stored.Status == JobStatus.Queued)
             {
-                if (pool is null)
-                {
-                    LogUnserved(logger, job.Id, job.Repository, string.Join(",", job.Labels), source);
-                }
-                else
-                {
-                    newDemand++;
-                    LogQueued(logger, job.Id, job.Repository, string.Join(",", job.Labels), pool.Name, source);
-                }
+                // The job stays queued on GitHub; nobody here will serve it.
+                LogRefused(logger, job.Id, job.Repository, refusal, source);
+            }
+            else if (change.IsNew && change.Stored.Status == JobStatus.Queued && pool is null)
+            {
+                LogUnserved(logger, job.Id, job.Repository, string.Join(",", job.Labels), source);
+            }
+            else if (served && pool is not null && change.Changed && change.Stored.Status == JobStatus.Queued && change.Stored.Pool is not null)
+            {
+                // New demand, or a job that was undecided (its run unreadable) and now has its pool.
+                newDemand++;
+                LogQueued(logger, job.Id, job.Repository, string.Join(",", job.Labels), pool.Name, source);
             }
 
             if (change.Changed && change.Stored.RunnerName is not null)
             {
                 await tracker.OnJobAsync(change.Stored, ct).ConfigureAwait(false);
+                if (change.Stored.Refusal is { } reason && tracker.IsOurs(change.Stored.RunnerName))
+                {
+                    await ContainAsync(change.Stored, reason, ct).ConfigureAwait(false);
+                }
             }
         }
 
@@ -46,6 +56,17 @@ public sealed partial class JobIngestor(IFleetStore store, PoolCatalog pools, IO
         return newDemand;
     }
 
+    /// <summary>One of our runners took a refused job: cancel its run and destroy the runner now.</summary>
+    private async Task ContainAsync(JobRecord job, string reason, CancellationToken ct)
+    {
+        LogContained(logger, job.RunnerName!, job.Id, job.Repository, reason);
+        await forks.CancelRunAsync(job, ct).ConfigureAwait(false);
+        if (await store.FindRunnerByNameAsync(job.RunnerName!, ct).ConfigureAwait(false) is { } runner)
+        {
+            await reaper.RetireAsync(new Retirement(runner.Id, runner.Name, RetirementKind.PolicyViolation, $"took job {job.Id}, which policy refused: {reason}"), ct).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>Runners register at the organization when it is configured, else at the repository.</summary>
     public string ScopeFor(string repository)
     {
@@ -55,6 +76,12 @@ public sealed partial class JobIngestor(IFleetStore store, PoolCatalog pools, IO
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} in {Repository} queued for pool {Pool} (labels {Labels}, via {Source})")]
     private static partial void LogQueued(ILogger logger, long jobId, string repository, string labels, string pool, string source);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Runner {RunnerName} took job {JobId} of {Repository}, which policy refused ({Refusal}); cancelling its run and destroying the runner")]
+    private static partial void LogContained(ILogger logger, string runnerName, long jobId, string repository, string refusal);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} in {Repository} gets no runner: {Refusal} (via {Source})")]
+    private static partial void LogRefused(ILogger logger, long jobId, string repository, string refusal, string source);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} in {Repository} has labels {Labels} that no pool serves; it gets no runner (via {Source})")]
     private static partial void LogUnserved(ILogger logger, long jobId, string repository, string labels, string source);

@@ -69,10 +69,13 @@ public sealed class SqliteFleetStore(string connectionString, TimeProvider time)
         CREATE TABLE webhook_deliveries (id TEXT PRIMARY KEY, at INTEGER NOT NULL);
         CREATE INDEX ix_webhook_deliveries_at ON webhook_deliveries(at);
         """,
+        """
+        ALTER TABLE jobs ADD COLUMN refusal TEXT;
+        """,
     ];
 
     private const string RunnerColumns = "id, name, pool, provider, scope, state, provider_resource_id, provider_endpoint, github_runner_id, job_id, requested_at, created_at, online_at, busy_at, completed_at, destroyed_at, failure_reason, cost, hourly_price";
-    private const string JobColumns = "id, run_id, repository, name, labels, status, pool, scope, runner_name, conclusion, queued_at, started_at, completed_at";
+    private const string JobColumns = "id, run_id, repository, name, labels, status, pool, scope, runner_name, conclusion, queued_at, started_at, completed_at, refusal";
 
     public async Task InitializeAsync(CancellationToken ct)
     {
@@ -215,7 +218,9 @@ public sealed class SqliteFleetStore(string connectionString, TimeProvider time)
             Conclusion = job.Conclusion ?? existing.Conclusion,
             StartedAt = existing.StartedAt ?? job.StartedAt,
             CompletedAt = existing.CompletedAt ?? job.CompletedAt,
-            Pool = existing.Pool ?? job.Pool,
+            // A refused job keeps its refusal and stays without a pool, whatever a later observation says.
+            Refusal = existing.Refusal ?? job.Refusal,
+            Pool = (existing.Refusal ?? job.Refusal) is not null ? null : existing.Pool ?? job.Pool,
             Scope = existing.Scope ?? job.Scope,
             QueuedAt = existing.QueuedAt ?? job.QueuedAt,
         };
@@ -225,9 +230,9 @@ public sealed class SqliteFleetStore(string connectionString, TimeProvider time)
             await using var write = c.CreateCommand();
             write.Transaction = (SqliteTransaction)tx;
             write.CommandText = $"""
-                INSERT INTO jobs ({JobColumns}, updated_at) VALUES (@id, @run, @repo, @name, @labels, @status, @pool, @scope, @runner, @conclusion, @queued, @started, @completed, @now)
+                INSERT INTO jobs ({JobColumns}, updated_at) VALUES (@id, @run, @repo, @name, @labels, @status, @pool, @scope, @runner, @conclusion, @queued, @started, @completed, @refusal, @now)
                 ON CONFLICT(id) DO UPDATE SET status=excluded.status, pool=excluded.pool, scope=excluded.scope, runner_name=excluded.runner_name,
-                  conclusion=excluded.conclusion, queued_at=excluded.queued_at, started_at=excluded.started_at, completed_at=excluded.completed_at, updated_at=excluded.updated_at
+                  conclusion=excluded.conclusion, queued_at=excluded.queued_at, started_at=excluded.started_at, completed_at=excluded.completed_at, refusal=excluded.refusal, updated_at=excluded.updated_at
                 """;
             var p = write.Parameters;
             p.AddWithValue("@id", merged.Id);
@@ -243,6 +248,7 @@ public sealed class SqliteFleetStore(string connectionString, TimeProvider time)
             p.AddWithValue("@queued", Ms(merged.QueuedAt));
             p.AddWithValue("@started", Ms(merged.StartedAt));
             p.AddWithValue("@completed", Ms(merged.CompletedAt));
+            p.AddWithValue("@refusal", (object?)merged.Refusal ?? DBNull.Value);
             p.AddWithValue("@now", time.GetUtcNow().ToUnixTimeMilliseconds());
             await write.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         }
@@ -412,6 +418,7 @@ public sealed class SqliteFleetStore(string connectionString, TimeProvider time)
         QueuedAt = Time(reader, 10),
         StartedAt = Time(reader, 11),
         CompletedAt = Time(reader, 12),
+        Refusal = reader.IsDBNull(13) ? null : reader.GetString(13),
     };
 
     private static DateTimeOffset? Time(DbDataReader reader, int i) => reader.IsDBNull(i) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(i));

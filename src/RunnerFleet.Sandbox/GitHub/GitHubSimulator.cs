@@ -98,7 +98,9 @@ public sealed class GitHubSimulator
     }
 
     /// <summary>Queues one workflow run with <paramref name="count"/> jobs, as a matrix would.</summary>
-    public SimWorkflowRun QueueJobs(string repository, IReadOnlyList<string> labels, int count, TimeSpan duration, string? workflowName = null)
+    /// <param name="event">The run's event (default push).</param>
+    /// <param name="headRepository">A fork's full name when the run is a pull request from that fork.</param>
+    public SimWorkflowRun QueueJobs(string repository, IReadOnlyList<string> labels, int count, TimeSpan duration, string? workflowName = null, string? @event = null, string? headRepository = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         var repo = EnsureRepository(repository);
@@ -113,6 +115,8 @@ public sealed class GitHubSimulator
                 Repository = repo,
                 Name = workflowName ?? "CI",
                 HeadSha = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(20)),
+                Event = @event ?? "push",
+                HeadRepository = headRepository,
                 CreatedAt = now,
                 UpdatedAt = now,
             };
@@ -419,6 +423,47 @@ public sealed class GitHubSimulator
                 return null;
             }
         }
+    }
+
+    /// <summary>Cancels a run: its unfinished jobs complete as cancelled and their runners are released. False when it had finished.</summary>
+    public bool CancelRun(SimWorkflowRun run)
+    {
+        List<SimJob> cancelled;
+        lock (_gate)
+        {
+            if (run.Status == "completed")
+            {
+                return false;
+            }
+
+            var now = Now;
+            cancelled = [.. run.Jobs.Where(j => j.Status != "completed")];
+            foreach (var job in cancelled)
+            {
+                job.Status = "completed";
+                job.Conclusion = "cancelled";
+                job.CompletedAt = now;
+                if (job.RunnerId is { } id && _runners.TryGetValue(id, out var runner) && runner.Job == job)
+                {
+                    // The runner is told to stop; an ephemeral one is de-registered as after any job.
+                    runner.JobDone = true;
+                    if (runner.Ephemeral)
+                    {
+                        _runners.Remove(id);
+                    }
+                }
+            }
+
+            run.UpdatedAt = now;
+            SignalLocked();
+        }
+
+        foreach (var job in cancelled)
+        {
+            Webhooks.Enqueue(this, "completed", job);
+        }
+
+        return true;
     }
 
     public bool CompleteJob(SimRunner runner, long jobId, string conclusion, string? machine = null)

@@ -109,6 +109,28 @@ public static class GitHubSimulatorEndpoints
             return Respond(ctx, sim, body, links);
         });
 
+        app.MapGet("/repos/{owner}/{repo}/actions/runs/{runId:long}", (HttpContext ctx, string owner, string repo, long runId) =>
+        {
+            if (sim.FindRepository(owner, repo) is not { } r || sim.Run(runId) is not { } run || run.Repository != r)
+            {
+                return NotFound(ctx, sim);
+            }
+
+            return Respond(ctx, sim, sim.Read(() => SimJson.Run(run)), null);
+        });
+
+        app.MapPost("/repos/{owner}/{repo}/actions/runs/{runId:long}/cancel", (HttpContext ctx, string owner, string repo, long runId) =>
+        {
+            if (sim.FindRepository(owner, repo) is not { } r || sim.Run(runId) is not { } run || run.Repository != r)
+            {
+                return NotFound(ctx, sim);
+            }
+
+            return sim.CancelRun(run)
+                ? Results.Json(new JsonObject(), statusCode: 202)
+                : Results.Json(new { message = "Cannot cancel a workflow run that is completed.", documentation_url = "https://docs.github.com/rest/actions/workflow-runs#cancel-a-workflow-run" }, statusCode: 409);
+        });
+
         app.MapGet("/repos/{owner}/{repo}/actions/runs/{runId:long}/jobs", (HttpContext ctx, string owner, string repo, long runId) =>
         {
             if (sim.FindRepository(owner, repo) is not { } r || sim.Run(runId) is not { } run || run.Repository != r)
@@ -352,7 +374,12 @@ public static class GitHubSimulatorEndpoints
                 return Results.BadRequest(new { error = "labels must be non-empty, count 1..1000, durationSeconds 0..86400" });
             }
 
-            var run = sim.QueueJobs(request.Repository, request.Labels, request.Count, TimeSpan.FromSeconds(request.DurationSeconds), request.Workflow);
+            if (request.HeadRepository is not null && request.HeadRepository.Split('/') is not [{ Length: > 0 }, { Length: > 0 }])
+            {
+                return Results.BadRequest(new { error = "headRepository must be owner/repo" });
+            }
+
+            var run = sim.QueueJobs(request.Repository, request.Labels, request.Count, TimeSpan.FromSeconds(request.DurationSeconds), request.Workflow, request.Event, request.HeadRepository);
             return Results.Json(new { runId = run.Id, jobIds = run.Jobs.Select(j => j.Id).ToArray() }, statusCode: 201);
         });
 
@@ -573,5 +600,5 @@ public static class GitHubSimulatorEndpoints
 
     private sealed record JitRequest(string? Name, long? RunnerGroupId, List<string>? Labels, string? WorkFolder);
 
-    private sealed record SandboxJobRequest(string? Repository, List<string>? Labels, int Count = 1, double DurationSeconds = 3, string? Workflow = null);
+    private sealed record SandboxJobRequest(string? Repository, List<string>? Labels, int Count = 1, double DurationSeconds = 3, string? Workflow = null, string? Event = null, string? HeadRepository = null);
 }

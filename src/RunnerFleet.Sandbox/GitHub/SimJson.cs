@@ -46,7 +46,7 @@ internal static class SimJson
         ["path"] = ".github/workflows/ci.yml",
         ["display_title"] = run.Name,
         ["run_number"] = run.Id,
-        ["event"] = "push",
+        ["event"] = run.Event,
         ["status"] = run.Status,
         ["conclusion"] = run.Conclusion,
         ["workflow_id"] = 1,
@@ -60,8 +60,16 @@ internal static class SimJson
         ["run_started_at"] = Time(run.StartedAt ?? run.CreatedAt),
         ["jobs_url"] = $"{Api}/repos/{run.Repository.FullName}/actions/runs/{run.Id}/jobs",
         ["repository"] = Repository(run.Repository),
-        ["head_repository"] = Repository(run.Repository),
+        ["head_repository"] = run.HeadRepository is { } fork ? Fork(fork, run.Repository) : Repository(run.Repository),
     };
+
+    /// <summary>A fork's repository object, as a run's head_repository.</summary>
+    private static JsonObject Fork(string fullName, SimRepository parent)
+    {
+        var o = Repository(new SimRepository(Math.Abs(fullName.GetHashCode(StringComparison.Ordinal)), fullName.Split('/')[0], fullName.Split('/')[^1], parent.Private));
+        o["fork"] = true;
+        return o;
+    }
 
     public static JsonObject Job(SimJob job)
     {

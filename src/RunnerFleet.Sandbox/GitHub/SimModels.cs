@@ -18,6 +18,12 @@ public sealed class SimWorkflowRun
     public DateTimeOffset? StartedAt { get; set; }
     public List<SimJob> Jobs { get; } = [];
 
+    /// <summary>What started the run: push, pull_request, workflow_dispatch…</summary>
+    public string Event { get; init; } = "push";
+
+    /// <summary>Where the head commit lives: the repository itself, or a fork's full name for a pull request from a fork.</summary>
+    public string? HeadRepository { get; init; }
+
     public string Status =>
         Jobs.All(j => j.Status == "completed") ? "completed"
         : Jobs.All(j => j.Status == "queued") ? "queued"

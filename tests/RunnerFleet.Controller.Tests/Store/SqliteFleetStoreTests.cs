@@ -127,4 +127,21 @@ public sealed class SqliteFleetStoreTests : IAsyncLifetime
         Assert.Equal(5, (await _store.FindJobByRunnerAsync("r1", TestContext.Current.CancellationToken))?.Id);
         Assert.Null(await _store.FindJobByRunnerAsync("r2", TestContext.Current.CancellationToken));
     }
+
+    [Fact]
+    public async Task A_refused_job_keeps_its_refusal_and_never_gets_a_pool_back()
+    {
+        var job = new JobRecord { Id = 7, RunId = 1, Repository = "octo/app", Labels = ["self-hosted"], Status = JobStatus.Queued, Scope = "octo/app", Refusal = "fork" };
+
+        await _store.UpsertJobAsync(job, TestContext.Current.CancellationToken);
+        var later = await _store.UpsertJobAsync(job with { Refusal = null, Pool = "p" }, TestContext.Current.CancellationToken);
+        var undecided = await _store.UpsertJobAsync(new JobRecord { Id = 8, RunId = 2, Repository = "octo/app", Labels = ["self-hosted"], Status = JobStatus.Queued }, TestContext.Current.CancellationToken);
+        var decided = await _store.UpsertJobAsync(undecided.Stored with { Pool = "p" }, TestContext.Current.CancellationToken);
+
+        Assert.False(later.Changed);
+        Assert.Equal(("fork", null), (later.Stored.Refusal, later.Stored.Pool));
+        Assert.Equal("fork", (await _store.ListJobsAsync(JobStatus.Queued, 10, TestContext.Current.CancellationToken)).Single(j => j.Id == 7).Refusal);
+        Assert.True(decided.Changed);
+        Assert.Equal("p", decided.Stored.Pool);
+    }
 }

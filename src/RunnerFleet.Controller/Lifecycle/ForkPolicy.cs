@@ -1,0 +1,99 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using RunnerFleet.Controller.Fleet;
+using RunnerFleet.Controller.GitHub;
+
+namespace RunnerFleet.Controller.Lifecycle;
+
+/// <summary>
+/// Refuses runners for jobs of pull requests from forks of public repositories, unless the pool allows
+/// them (<c>AllowForkPullRequests</c>): a fork's code would run on the fleet's machine. What the job source
+/// knew of the run decides; when it did not know (webhooks carry no event or head repository), the run
+/// is read once and remembered. When the run cannot be read the job is undecided: it gets no pool for
+/// now and is asked about again at its next observation (the poller observes it again).
+/// </summary>
+public sealed partial class ForkPolicy(GitHubApiClient github, ILogger<ForkPolicy> logger)
+{
+    private const int MaxRemembered = 10_000;
+    private readonly ConcurrentDictionary<long, JobOrigin> _runs = new();
+
+    /// <summary>Whether the pool may serve the job: <see cref="ForkVerdict.Allowed"/>, refused (with the reason), or undecided for now.</summary>
+    public async Task<ForkVerdict> DecideAsync(PoolDefinition pool, JobRecord job, CancellationToken ct)
+    {
+        if (pool.AllowForkPullRequests || job.Status != JobStatus.Queued || job.Origin?.RepositoryPrivate == true)
+        {
+            return ForkVerdict.Allowed;
+        }
+
+        var origin = job.Origin?.IsPublicForkPullRequest(job.Repository) is not null ? job.Origin : await RunOriginAsync(job, ct).ConfigureAwait(false);
+        if (origin is null)
+        {
+            return ForkVerdict.Undecided;
+        }
+
+        return origin.IsPublicForkPullRequest(job.Repository) == true
+            ? new ForkVerdict($"{origin.Event} from fork {origin.HeadRepository ?? "(deleted)"} of public repository {job.Repository}; pool {pool.Name} refuses them (AllowForkPullRequests is off)", false)
+            : ForkVerdict.Allowed;
+    }
+
+    /// <summary>
+    /// A refused job was taken by one of the fleet's runners anyway (GitHub gives a queued job to any idle
+    /// runner whose labels match, e.g. one made for another job of the same repository): cancel its run.
+    /// </summary>
+    public async Task CancelRunAsync(JobRecord job, CancellationToken ct)
+    {
+        try
+        {
+            await github.CancelRunAsync(job.Repository, job.RunId, ct).ConfigureAwait(false);
+        }
+        catch (GitHubApiException e)
+        {
+            LogCancelFailed(logger, job.RunId, job.Repository, e.Message);
+        }
+    }
+
+    private async Task<JobOrigin?> RunOriginAsync(JobRecord job, CancellationToken ct)
+    {
+        if (_runs.TryGetValue(job.RunId, out var known))
+        {
+            return known;
+        }
+
+        WorkflowRun? run;
+        try
+        {
+            run = await github.GetRunAsync(job.Repository, job.RunId, ct).ConfigureAwait(false);
+        }
+        catch (GitHubApiException e)
+        {
+            LogUnreadable(logger, job.RunId, job.Repository, e.Message);
+            return null;
+        }
+
+        if (run?.Origin is not { Event: not null, RepositoryPrivate: not null } origin)
+        {
+            return null;
+        }
+
+        if (_runs.Count >= MaxRemembered)
+        {
+            _runs.Clear();
+        }
+
+        _runs[job.RunId] = origin;
+        return origin;
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Run {RunId} of {Repository} could not be cancelled: {Error}")]
+    private static partial void LogCancelFailed(ILogger logger, long runId, string repository, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId} of {Repository} could not be read to check for a fork pull request: {Error}; its jobs wait")]
+    private static partial void LogUnreadable(ILogger logger, long runId, string repository, string error);
+}
+
+/// <summary>A <see cref="ForkPolicy"/> decision: a refusal reason, or undecided (ask again later), or neither (allowed).</summary>
+public sealed record ForkVerdict(string? Refusal, bool IsUndecided)
+{
+    public static readonly ForkVerdict Allowed = new(null, false);
+    public static readonly ForkVerdict Undecided = new(null, true);
+}
