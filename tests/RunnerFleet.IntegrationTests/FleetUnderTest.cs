@@ -71,6 +71,8 @@ public sealed class FleetUnderTest : IAsyncDisposable
             ["Fleet:PlanInterval"] = "00:00:01",
             ["Fleet:ReapInterval"] = "00:00:02",
             ["Fleet:ReconcileInterval"] = "00:00:15",
+            // Runners on networks the controller makes are cut off from the host but for the simulator.
+            ["Docker:AllowedHostPorts:0"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
         if (hetzner is not null)
         {

@@ -10,6 +10,15 @@ public sealed class DockerOptions
     /// <summary>Engine API version to speak. 1.41 is Docker 20.10 (Debian 12); newer engines accept it.</summary>
     public string ApiVersion { get; set; } = "1.41";
 
+    /// <summary>
+    /// Runner networks the controller creates get inter-container traffic off and, on a local engine with
+    /// the controller as root, an iptables chain that rejects traffic from runners to this host.
+    /// </summary>
+    public bool IsolateFromHost { get; set; } = true;
+
+    /// <summary>Host TCP ports runners may still reach through an isolated network (e.g. a GitHub Enterprise Server on the host).</summary>
+    public List<int> AllowedHostPorts { get; set; } = [];
+
     public IReadOnlyList<DockerEndpointOptions> EffectiveEndpoints => Endpoints.Count > 0
         ? Endpoints
         : [new DockerEndpointOptions { Name = "local", Uri = new Uri("unix:///var/run/docker.sock"), MaxRunners = 20 }];

@@ -29,6 +29,14 @@ public sealed class DockerOptionsValidator : IValidateOptions<DockerOptions>
             }
         }
 
+        for (var i = 0; i < options.AllowedHostPorts.Count; i++)
+        {
+            if (options.AllowedHostPorts[i] is < 1 or > 65535)
+            {
+                Fail($"Docker:AllowedHostPorts:{i} must be a TCP port 1-65535 (was {options.AllowedHostPorts[i]}).");
+            }
+        }
+
         if (!Version.TryParse(options.ApiVersion, out _))
         {
             Fail($"Docker:ApiVersion must look like 1.41 (was '{options.ApiVersion}').");

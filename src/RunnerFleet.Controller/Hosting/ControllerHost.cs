@@ -60,6 +60,7 @@ public static class ControllerHost
         bool Uses(string kind) => fleet.Pools.Any(p => string.Equals(p.Provider, kind, StringComparison.OrdinalIgnoreCase));
         if (Uses("docker"))
         {
+            builder.Services.AddSingleton<HostFirewall>();
             builder.Services.AddSingleton<DockerProvider>();
             builder.Services.AddSingleton<IRunnerProvider>(sp => sp.GetRequiredService<DockerProvider>());
             builder.Services.AddHostedService<DockerPlatformCheck>();

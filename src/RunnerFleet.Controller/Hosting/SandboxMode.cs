@@ -4,6 +4,7 @@ using Docker.DotNet;
 using Docker.DotNet.Models;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using RunnerFleet.Controller.Providers.Docker;
 using RunnerFleet.Sandbox;
 using RunnerFleet.Sandbox.GitHub;
 using RunnerFleet.Sandbox.Hetzner;
@@ -64,6 +65,8 @@ public static class SandboxMode
             ["GitHub:WebhookSecret"] = secret,
             ["GitHub:PollInterval"] = "00:00:05",
             ["Fleet:Name"] = "sandbox",
+            // Runners are cut off from this host but for the simulator they must reach.
+            ["Docker:AllowedHostPorts:0"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Fleet:ReconcileInterval"] = "00:00:30",
             ["Fleet:Pools:0:Name"] = "linux-x64",
             ["Fleet:Pools:0:Labels:0"] = "linux",
@@ -209,7 +212,7 @@ public static class SandboxMode
             var network = networks.FirstOrDefault(n => n.Name == Network);
             if (network is null)
             {
-                await client.Networks.CreateNetworkAsync(new NetworksCreateParameters { Name = Network, Driver = "bridge" }, cts.Token).ConfigureAwait(false);
+                await client.Networks.CreateNetworkAsync(DockerProvider.NetworkParameters(Network, "sandbox", isolate: true), cts.Token).ConfigureAwait(false);
                 network = (await client.Networks.ListNetworksAsync(new NetworksListParameters(), cts.Token).ConfigureAwait(false)).First(n => n.Name == Network);
             }
 

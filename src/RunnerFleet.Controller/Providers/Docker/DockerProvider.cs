@@ -30,8 +30,11 @@ public sealed partial class DockerProvider : IRunnerProvider, IDisposable
     private readonly CancellationTokenSource _stopping = new();
     private int _disposed;
 
-    public DockerProvider(IOptions<DockerOptions> options, PoolCatalog pools, IFleetSignals signals, ILogger<DockerProvider> logger)
+    private readonly HostFirewall _firewall;
+
+    public DockerProvider(IOptions<DockerOptions> options, PoolCatalog pools, IFleetSignals signals, HostFirewall firewall, ILogger<DockerProvider> logger)
     {
+        _firewall = firewall;
         _options = options.Value;
         _fleet = pools.FleetName;
         _signals = signals;
@@ -329,6 +332,25 @@ public sealed partial class DockerProvider : IRunnerProvider, IDisposable
             : throw new ProviderException("no_capacity", $"every Docker engine for pool {pool.Name} is at its MaxRunners");
     }
 
+    /// <summary>How a runner network is created: a bridge with inter-container traffic off, under a known bridge name, labelled as the fleet's.</summary>
+    public static NetworksCreateParameters NetworkParameters(string network, string fleet, bool isolate) => new()
+    {
+        Name = network,
+        Driver = "bridge",
+        Labels = new Dictionary<string, string> { [Providers.RunnerLabels.Fleet] = fleet },
+        Options = isolate
+            ? new Dictionary<string, string>
+            {
+                // Runners on one network cannot reach each other; each still reaches the internet.
+                ["com.docker.network.bridge.enable_icc"] = "false",
+                ["com.docker.network.bridge.name"] = HostFirewall.BridgeName(network),
+            }
+            : new Dictionary<string, string>(),
+    };
+
+    private static string? NetworkOption(NetworkResponse network, string key) =>
+        network.Options is { } options && options.TryGetValue(key, out var value) ? value : null;
+
     private async Task EnsureNetworkAsync(string endpoint, DockerClient client, string network, CancellationToken ct)
     {
         if (_networks.ContainsKey($"{endpoint}/{network}"))
@@ -336,23 +358,40 @@ public sealed partial class DockerProvider : IRunnerProvider, IDisposable
             return;
         }
 
-        var existing = await client.Networks.ListNetworksAsync(new NetworksListParameters
+        var existing = (await client.Networks.ListNetworksAsync(new NetworksListParameters
         {
             Filters = new Dictionary<string, IDictionary<string, bool>> { ["name"] = new Dictionary<string, bool> { [network] = true } },
-        }, ct).ConfigureAwait(false);
-        if (!existing.Any(n => n.Name == network))
+        }, ct).ConfigureAwait(false)).FirstOrDefault(n => n.Name == network);
+        if (existing is null)
         {
             try
             {
-                await client.Networks.CreateNetworkAsync(new NetworksCreateParameters
-                {
-                    Name = network,
-                    Driver = "bridge",
-                    Labels = new Dictionary<string, string> { [Providers.RunnerLabels.Fleet] = _fleet },
-                }, ct).ConfigureAwait(false);
+                await client.Networks.CreateNetworkAsync(NetworkParameters(network, _fleet, _options.IsolateFromHost), ct).ConfigureAwait(false);
             }
             catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.Conflict)
             {
+            }
+
+            existing = (await client.Networks.ListNetworksAsync(new NetworksListParameters(), ct).ConfigureAwait(false)).FirstOrDefault(n => n.Name == network);
+        }
+
+        // Only networks this fleet made are firewalled: one the operator names and made is theirs to isolate.
+        if (_options.IsolateFromHost && existing is not null && existing.Labels?.ContainsKey(Providers.RunnerLabels.Fleet) == true)
+        {
+            if (NetworkOption(existing, "com.docker.network.bridge.enable_icc") != "false")
+            {
+                LogIccOn(_logger, network);
+            }
+
+            var local = _options.EffectiveEndpoints.First(e => string.Equals(e.Name, endpoint, StringComparison.OrdinalIgnoreCase)).Uri!.Scheme == "unix";
+            var bridge = NetworkOption(existing, "com.docker.network.bridge.name") ?? $"br-{existing.ID[..12]}";
+            if (local)
+            {
+                await _firewall.ProtectAsync(_fleet, bridge, _options.AllowedHostPorts, ct).ConfigureAwait(false);
+            }
+            else
+            {
+                LogRemoteEngine(_logger, endpoint, network);
             }
         }
 
@@ -447,6 +486,12 @@ public sealed partial class DockerProvider : IRunnerProvider, IDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Started container for {RunnerName} on {Endpoint} from {Image} ({Platform})")]
     private static partial void LogStarted(ILogger logger, string runnerName, string endpoint, string image, string platform);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Network {Network} was created without inter-container isolation (enable_icc); runners on it can reach each other. Remove it to have it re-created isolated")]
+    private static partial void LogIccOn(ILogger logger, string network);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Engine {Endpoint} is remote: runners on {Network} are not firewalled from that host by this controller; add the rules from README, Security, there")]
+    private static partial void LogRemoteEngine(ILogger logger, string endpoint, string network);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Pulling image {Image} ({Platform}); the first runner waits for it")]
     private static partial void LogPulling(ILogger logger, string image, string platform);
