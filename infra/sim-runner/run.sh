@@ -29,7 +29,15 @@ while :; do
     [ -n "$job" ] || continue
     ms=$(printf '%s\n' "$answer" | sed -n 's/^duration_ms=//p')
     echo "Running job: $job"
-    usleep $(( ${ms:-0} * 1000 ))
+    # Like the real listener: a shutdown signal (docker stop, an engine going down) ends the job as failed.
+    usleep $(( ${ms:-0} * 1000 )) &
+    work=$!
+    trap 'kill $work 2>/dev/null; echo "The runner has received a shutdown signal."; post /_runner/complete "$auth
+job_id=$job
+conclusion=failure
+machine=$(uname -m)" > /dev/null 2>&1 || true; rm -f .runner; exit 143' TERM INT
+    wait $work
+    trap - TERM INT
     post /_runner/complete "$auth
 job_id=$job
 conclusion=success

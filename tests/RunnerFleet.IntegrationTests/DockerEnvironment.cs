@@ -54,9 +54,50 @@ public sealed class DockerEnvironment : IAsyncLifetime
         return output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
     }
 
-    public static async Task<(int Code, string Output, string Error)> DockerAsync(params string[] args)
+    /// <summary>
+    /// Restarts the Docker engine as its operator would: <c>systemctl restart docker</c> where systemd runs
+    /// it, else SIGTERM to dockerd (its containers are stopped) and the same command line started again.
+    /// Returns when the engine answers again.
+    /// </summary>
+    public static async Task RestartEngineAsync()
     {
-        var psi = new ProcessStartInfo("docker") { RedirectStandardOutput = true, RedirectStandardError = true };
+        if (Directory.Exists("/run/systemd/system") && (await RunAsync("systemctl", "is-active", "--quiet", "docker")).Code == 0)
+        {
+            await RunAsync("systemctl", "restart", "docker");
+        }
+        else
+        {
+            var pid = int.Parse((await RunAsync("pidof", "-s", "dockerd")).Output.Trim(), System.Globalization.CultureInfo.InvariantCulture);
+            var command = (await File.ReadAllTextAsync($"/proc/{pid}/cmdline")).TrimEnd('\0').Split('\0');
+            await RunAsync("kill", "-TERM", pid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            for (var i = 0; i < 600 && Directory.Exists($"/proc/{pid}"); i++)
+            {
+                await Task.Delay(100);
+            }
+
+            // Detached from the test run (its own session), logging where scripts/prepare.sh logs.
+            var line = string.Join(' ', command.Select(a => "'" + a.Replace("'", "'\\''", StringComparison.Ordinal) + "'"));
+            await RunAsync("/bin/sh", "-c", $"setsid nohup {line} >>/tmp/runnerfleet-dockerd.log 2>&1 < /dev/null &");
+        }
+
+        for (var i = 0; i < 600; i++)
+        {
+            if ((await DockerAsync("info")).Code == 0)
+            {
+                return;
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new InvalidOperationException("the Docker engine did not come back within a minute; see /tmp/runnerfleet-dockerd.log");
+    }
+
+    public static Task<(int Code, string Output, string Error)> DockerAsync(params string[] args) => RunAsync("docker", args);
+
+    private static async Task<(int Code, string Output, string Error)> RunAsync(string file, params string[] args)
+    {
+        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in args)
         {
             psi.ArgumentList.Add(a);
