@@ -40,11 +40,14 @@ public sealed class ControllerApiTests(DockerEnvironment docker) : IAsyncLifetim
         return await _http.SendAsync(request, TestContext.Current.CancellationToken);
     }
 
-    private static string QueuedPayload(long id, string repo, params string[] labels) => JsonSerializer.Serialize(new
+    /// <summary>A queued job of a private repository: no fork pull request check, so no run lookup.</summary>
+    private static string QueuedPayload(long id, string repo, params string[] labels) => QueuedPayload(id, repo, "queued", true, labels);
+
+    private static string QueuedPayload(long id, string repo, string action, bool isPrivate, params string[] labels) => JsonSerializer.Serialize(new
     {
-        action = "queued",
+        action,
         workflow_job = new { id, run_id = 1, status = "queued", labels, created_at = DateTimeOffset.UtcNow },
-        repository = new { id = 1, full_name = repo, @private = false },
+        repository = new { id = 1, full_name = repo, @private = isPrivate },
     });
 
     [Fact]
@@ -79,6 +82,27 @@ public sealed class ControllerApiTests(DockerEnvironment docker) : IAsyncLifetim
 
         Assert.True(response.IsSuccessStatusCode);
         Assert.Empty(await _fleet.Store.ListJobsAsync(null, 10, TestContext.Current.CancellationToken));
+    }
+
+    [Fact]
+    public async Task A_workflow_job_action_it_does_not_know_is_read_by_the_jobs_status()
+    {
+        var response = await PostWebhookAsync(QueuedPayload(778, "octo/web", "some_future_action", true, "self-hosted", "linux"));
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        Assert.Equal("sim", Assert.Single(await _fleet.Store.ListJobsAsync(null, 10, TestContext.Current.CancellationToken)).Pool);
+    }
+
+    [Fact]
+    public async Task A_public_repositorys_job_whose_run_cannot_be_read_waits_without_a_pool()
+    {
+        // Run 1 does not exist on the simulator: the job might be a fork's pull request, so no runner yet.
+        var response = await PostWebhookAsync(QueuedPayload(779, "octo/web", "queued", false, "self-hosted", "linux"));
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var job = Assert.Single(await _fleet.Store.ListJobsAsync(null, 10, TestContext.Current.CancellationToken));
+        Assert.Null(job.Pool);
+        Assert.Null(job.Refusal);
     }
 
     [Fact]

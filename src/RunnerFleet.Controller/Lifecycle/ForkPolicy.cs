@@ -72,6 +72,7 @@ public sealed partial class ForkPolicy(GitHubApiClient github, ILogger<ForkPolic
 
         if (run?.Origin is not { Event: not null, RepositoryPrivate: not null } origin)
         {
+            LogUnreadable(logger, job.RunId, job.Repository, run is null ? "not found" : "the answer lacks event or repository.private");
             return null;
         }
 

@@ -41,6 +41,16 @@ public sealed class OptionsValidationTests
     }
 
     [Fact]
+    public void A_hetzner_pool_without_a_hetzner_token_names_the_key()
+    {
+        var pool = new PoolOptions { Name = "cax", Labels = ["arm64"], Provider = "hetzner", Hetzner = new HetznerPoolOptions { ServerTypes = ["cax21"], Locations = ["fsn1"] } };
+        var validator = new FleetOptionsValidator(Microsoft.Extensions.Options.Options.Create(new RunnerFleet.Controller.Providers.Hetzner.HetznerOptions()));
+
+        Assert.Contains(validator.Validate(null, new FleetOptions { Pools = [pool] }).Failures!, f => f.StartsWith("Hetzner:Token", StringComparison.Ordinal));
+        Assert.Contains(new DockerOptionsValidator().Validate(null, new DockerOptions { AllowedHostPorts = [70000] }).Failures!, f => f.StartsWith("Docker:AllowedHostPorts:0", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void A_fleet_budget_must_be_positive() =>
         Assert.Contains(Fleet(new FleetOptions { Pools = [GoodPool()], DailyBudget = -1 }), f => f.StartsWith("Fleet:DailyBudget", StringComparison.Ordinal));
 
