@@ -140,7 +140,8 @@ public sealed class HetznerTests(DockerEnvironment docker)
         Assert.All(fleet.GitHub.AllJobs(), j => Assert.Equal("aarch64", j.RunnerMachine));
         Assert.Empty(await DockerEnvironment.ContainersAsync(fleet.Fleet));
         Assert.All(runners.Where(r => r.Pool == "cax"), r => Assert.Contains("available", r.FailureReason, StringComparison.Ordinal));
-        Assert.InRange(runners.Count(r => r.Pool == "cax"), 1, 2);
+        // At most one attempt per job (those started together in the first tick), then the pool is skipped.
+        Assert.InRange(runners.Count(r => r.Pool == "cax"), 1, 4);
     }
 
     [Fact]

@@ -53,7 +53,8 @@ public sealed partial class PlanExecutor(
         var work = WithinBudget(plan.Provisions.Where(p => !_backoff.IsWaiting(p.Pool, now)).SelectMany(p => Enumerable.Repeat(p, p.Count)), spending);
         await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = options.Value.ProvisionParallelism, CancellationToken = ct }, async (p, token) =>
         {
-            if (_backoff.IsWaiting(p.Pool, time.GetUtcNow()))
+            // A sibling of this tick may have found the pool broken or out of capacity already.
+            if (_backoff.IsWaiting(p.Pool, time.GetUtcNow()) || availability.Unavailable(time.GetUtcNow()).Contains(p.Pool))
             {
                 return;
             }

@@ -27,6 +27,7 @@ public sealed partial class DockerProvider : IRunnerProvider, IDisposable
     private readonly ILogger<DockerProvider> _logger;
     private readonly ConcurrentDictionary<string, DockerClient> _clients = new(StringComparer.OrdinalIgnoreCase);
     private readonly ConcurrentDictionary<string, bool> _networks = new(StringComparer.OrdinalIgnoreCase);
+    private readonly SemaphoreSlim _networkGate = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
     private int _disposed;
 
@@ -272,6 +273,7 @@ public sealed partial class DockerProvider : IRunnerProvider, IDisposable
         }
 
         _stopping.Dispose();
+        _networkGate.Dispose();
     }
 
     // ---------------------------------------------------------------- helpers
@@ -358,6 +360,25 @@ public sealed partial class DockerProvider : IRunnerProvider, IDisposable
             return;
         }
 
+        // Provisions run in parallel: one of them makes the network, the others wait for it.
+        await _networkGate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            await EnsureNetworkOnceAsync(endpoint, client, network, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            _networkGate.Release();
+        }
+    }
+
+    private async Task EnsureNetworkOnceAsync(string endpoint, DockerClient client, string network, CancellationToken ct)
+    {
+        if (_networks.ContainsKey($"{endpoint}/{network}"))
+        {
+            return;
+        }
+
         var existing = (await client.Networks.ListNetworksAsync(new NetworksListParameters
         {
             Filters = new Dictionary<string, IDictionary<string, bool>> { ["name"] = new Dictionary<string, bool> { [network] = true } },
@@ -368,8 +389,9 @@ public sealed partial class DockerProvider : IRunnerProvider, IDisposable
             {
                 await client.Networks.CreateNetworkAsync(NetworkParameters(network, _fleet, _options.IsolateFromHost), ct).ConfigureAwait(false);
             }
-            catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.Conflict)
+            catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.Conflict || (e.StatusCode == HttpStatusCode.Forbidden && e.ResponseBody?.Contains("same bridge name", StringComparison.Ordinal) == true))
             {
+                // Another controller made it first.
             }
 
             existing = (await client.Networks.ListNetworksAsync(new NetworksListParameters(), ct).ConfigureAwait(false)).FirstOrDefault(n => n.Name == network);
