@@ -33,10 +33,15 @@ public sealed class ControllerProcess : IAsyncDisposable
 
     public int ExitCode => _process.ExitCode;
 
-    public static ControllerProcess Start(IEnumerable<KeyValuePair<string, string>> settings)
+    public static ControllerProcess Start(IEnumerable<KeyValuePair<string, string>> settings, bool sandbox = false)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Path.GetTempPath() };
         psi.ArgumentList.Add(Dll());
+        if (sandbox)
+        {
+            psi.ArgumentList.Add("--sandbox");
+        }
+
         foreach (var (key, value) in settings)
         {
             psi.ArgumentList.Add($"--{key}={value}");

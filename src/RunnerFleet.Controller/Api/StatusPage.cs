@@ -23,7 +23,8 @@ public static class StatusPage
             var runners = await store.ListRunnersAsync(200, ct).ConfigureAwait(false);
             var active = await store.ListActiveRunnersAsync(ct).ConfigureAwait(false);
             var queued = await store.ListJobsAsync(JobStatus.Queued, 10_000, ct).ConfigureAwait(false);
-            var cost = await store.CostByPoolAsync(new DateTimeOffset(now.UtcDateTime.Date, TimeSpan.Zero), ct).ConfigureAwait(false);
+            var settled = await store.CostByPoolAsync(new DateTimeOffset(now.UtcDateTime.Date, TimeSpan.Zero), ct).ConfigureAwait(false);
+            var cost = pools.Pools.ToDictionary(p => p.Name, p => settled.GetValueOrDefault(p.Name) + active.Where(r => r.Pool == p.Name && r.HourlyPrice is not null).Sum(r => r.CostUntil(now)));
             var html = new StringBuilder();
             string E(object? v) => WebUtility.HtmlEncode(Convert.ToString(v, CultureInfo.InvariantCulture) ?? string.Empty);
             string Ago(DateTimeOffset? t) => t is { } v ? $"{(now - v).TotalSeconds:F0} s ago" : "—";
@@ -42,17 +43,18 @@ public static class StatusPage
                   .s { display: inline-block; padding: 1px 7px; border-radius: 10px; font-size: .85em; background: #eaeef2; }
                   .Busy { background: #ddf4ff; } .Idle { background: #dafbe1; } .Failed { background: #ffebe9; } .Gone { background: #f6f8fa; color: #57606a; }
                   .Provisioning, .Requested { background: #fff8c5; } .warn { color: #9a6700; }
+                  @media (max-width: 640px) { .w { display: none; } body { font-size: 14px; padding: 8px; } th, td { padding: 4px 5px; } td:first-child { white-space: normal; } }
                 </style></head><body>
                 <h1>RunnerFleet <span class="muted">{{E(pools.FleetName)}}</span></h1>
                 <div class="muted">{{E(now.ToString("yyyy-MM-dd HH:mm:ss 'UTC'", CultureInfo.InvariantCulture))}} · GitHub rate limit left: <b id="ratelimit">{{E(telemetry.RateLimitRemainingOf("core")?.ToString(CultureInfo.InvariantCulture) ?? "—")}}</b> · refreshes every 5 s</div>
                 <h2>Pools</h2><div class="card"><table id="pools">
-                <tr><th>pool</th><th>provider</th><th>labels</th><th>requested</th><th>provisioning</th><th>idle</th><th>busy</th><th>queued jobs</th><th>max</th><th>cost today</th><th>status</th></tr>
+                <tr><th>pool</th><th class="w">provider</th><th class="w">labels</th><th class="w">requested</th><th class="w">provisioning</th><th>idle</th><th>busy</th><th>queued</th><th class="w">max</th><th>€ today</th><th>status</th></tr>
                 """);
             foreach (var p in pools.Pools)
             {
                 int N(RunnerState s) => active.Count(r => r.Pool == p.Name && r.State == s);
                 var status = drains.Drained().Contains(p.Name) ? "drained" : availability.ReasonOf(p.Name, now) is { } why ? $"unavailable: {why}" : "ok";
-                html.Append(CultureInfo.InvariantCulture, $"<tr><td><b>{E(p.Name)}</b></td><td>{E(p.Provider)}</td><td>{E(string.Join(", ", p.Labels))}</td><td>{N(RunnerState.Requested)}</td><td>{N(RunnerState.Provisioning)}</td><td>{N(RunnerState.Idle)}</td><td>{N(RunnerState.Busy)}</td><td>{queued.Count(j => j.Pool == p.Name)}</td><td>{p.MaxRunners}</td><td>€{cost.GetValueOrDefault(p.Name):0.0000}</td><td class=\"{(status == "ok" ? string.Empty : "warn")}\">{E(status)}</td></tr>");
+                html.Append(CultureInfo.InvariantCulture, $"<tr><td><b>{E(p.Name)}</b></td><td class=\"w\">{E(p.Provider)}</td><td class=\"w\">{E(string.Join(", ", p.Labels))}</td><td class=\"w\">{N(RunnerState.Requested)}</td><td class=\"w\">{N(RunnerState.Provisioning)}</td><td>{N(RunnerState.Idle)}</td><td>{N(RunnerState.Busy)}</td><td>{queued.Count(j => j.Pool == p.Name)}</td><td class=\"w\">{p.MaxRunners}</td><td>{cost.GetValueOrDefault(p.Name):0.00##}</td><td class=\"{(status == "ok" ? string.Empty : "warn")}\">{E(status)}</td></tr>");
             }
 
             var unserved = queued.Count(j => j.Pool is null && j.Refusal is null);
@@ -60,10 +62,10 @@ public static class StatusPage
             html.Append(CultureInfo.InvariantCulture, $"</table>{(unserved > 0 ? $"<div class=\"warn\">{unserved} queued jobs have labels no pool serves.</div>" : string.Empty)}");
             html.Append(CultureInfo.InvariantCulture, $"{(refused > 0 ? $"<div class=\"warn\">{refused} queued jobs refused by policy (fork pull requests); see /api/jobs.</div>" : string.Empty)}</div>");
 
-            html.Append("<h2>Recent runners</h2><div class=\"card\"><table id=\"runners\"><tr><th>runner</th><th>pool</th><th>state</th><th>job</th><th>requested</th><th>where</th></tr>");
+            html.Append("<h2>Recent runners</h2><div class=\"card\"><table id=\"runners\"><tr><th>runner</th><th class=\"w\">pool</th><th>state</th><th>job</th><th class=\"w\">requested</th><th class=\"w\">where</th></tr>");
             foreach (var r in runners.Take(30))
             {
-                html.Append(CultureInfo.InvariantCulture, $"<tr><td>{E(r.Name)}</td><td>{E(r.Pool)}</td><td><span class=\"s {r.State}\">{r.State}</span></td><td>{E(r.JobId)}</td><td>{E(Ago(r.RequestedAt))}</td><td>{E(r.ProviderEndpoint)}</td></tr>");
+                html.Append(CultureInfo.InvariantCulture, $"<tr><td>{E(r.Name)}</td><td class=\"w\">{E(r.Pool)}</td><td><span class=\"s {r.State}\">{r.State}</span></td><td>{E(r.JobId)}</td><td class=\"w\">{E(Ago(r.RequestedAt))}</td><td class=\"w\">{E(r.ProviderEndpoint)}</td></tr>");
             }
 
             html.Append("</table></div><h2>Recent failures</h2><div class=\"card\"><table id=\"failures\"><tr><th>runner</th><th>pool</th><th>when</th><th>reason</th></tr>");

@@ -31,6 +31,9 @@ public sealed record RunnerRecord
     /// <summary>What the resource costs per started hour (EUR, gross), when the provider bills by the hour.</summary>
     public decimal? HourlyPrice { get; init; }
 
+    /// <summary>W3C traceparent of the runner's lifecycle trace: later spans (boot, job, teardown) join it.</summary>
+    public string? TraceParent { get; init; }
+
     /// <summary>Cost of a resource billed per started hour from creation until now or destruction.</summary>
     public decimal CostUntil(DateTimeOffset end) =>
         HourlyPrice is { } price && CreatedAt is { } created ? price * (decimal)Math.Max(1, Math.Ceiling((end - created).TotalHours)) : Cost;

@@ -1,6 +1,7 @@
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.Configuration.EnvironmentVariables;
 using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
 using RunnerFleet.Controller.Api;
 using RunnerFleet.Controller.Configuration;
 using RunnerFleet.Controller.GitHub;
@@ -33,6 +34,9 @@ public static class ControllerHost
         }
 
         builder.AddBasicServiceDefaults(FleetTelemetry.Name);
+
+        // GET /metrics in Prometheus' text format, beside OTLP: the fleet's instruments, HTTP and runtime.
+        builder.Services.AddOpenTelemetry().WithMetrics(m => m.AddPrometheusExporter());
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
         builder.Services.AddMetrics();
         builder.Services.AddSingleton(TimeProvider.System);
@@ -102,6 +106,7 @@ public static class ControllerHost
 
         var app = builder.Build();
         app.MapDefaultEndpoints();
+        app.MapPrometheusScrapingEndpoint();
         app.MapFleetApi();
         app.MapAdminApi();
         app.MapStatusPage();

@@ -40,9 +40,13 @@ public sealed partial class Provisioner(
             State = RunnerState.Requested,
             RequestedAt = time.GetUtcNow(),
         };
+        // The root of the runner's lifecycle trace: registration and create now, boot, job and teardown as they happen.
+        Activity.Current = null;
         using var activity = FleetTelemetry.ActivitySource.StartActivity("runner.provision");
         activity?.SetTag("runner.name", record.Name);
         activity?.SetTag("runner.pool", pool.Name);
+        activity?.SetTag("runner.provider", pool.Provider);
+        record = record with { TraceParent = activity?.Id };
         using var scopeLog = logger.BeginScope(new Dictionary<string, object> { ["RunnerName"] = record.Name, ["Pool"] = pool.Name });
         await store.InsertRunnerAsync(record, ct).ConfigureAwait(false);
 
@@ -53,9 +57,11 @@ public sealed partial class Provisioner(
             crashPoints.Reached(CrashPoints.AfterRegistration);
             var provider = providers.Get(pool.Provider);
             ProvisionedRunner made;
-            using (FleetTelemetry.ActivitySource.StartActivity("runner.create"))
+            using (var create = FleetTelemetry.ActivitySource.StartActivity("runner.create"))
             {
                 made = await provider.CreateAsync(launch.Launch, ct).ConfigureAwait(false);
+                create?.SetTag("runner.resource", made.ResourceId);
+                create?.SetTag("runner.endpoint", made.Endpoint);
             }
 
             crashPoints.Reached(CrashPoints.AfterCreate);
@@ -79,7 +85,7 @@ public sealed partial class Provisioner(
 
     private async Task<(RunnerRecord Record, RunnerLaunch Launch)> RegisterAsync(RunnerRecord record, PoolDefinition pool, CancellationToken ct)
     {
-        using var activity = FleetTelemetry.ActivitySource.StartActivity("runner.register");
+        using var activity = FleetTelemetry.ActivitySource.StartActivity(pool.Registration == RegistrationMode.Jit ? "runner.register.jit" : "runner.register.token");
         if (pool.Registration == RegistrationMode.Jit)
         {
             var jit = await github.GenerateJitConfigAsync(record.Scope, new JitConfigRequest(record.Name, pool.RunnerGroupId, pool.Labels, "_work"), ct).ConfigureAwait(false);

@@ -46,9 +46,9 @@ public sealed class RunnerTracker(IFleetStore store, RunnerTransitions transitio
                 telemetry.JobWait(updated.Pool, busy - queued);
             }
 
-            if (updated.CreatedAt is { } created && updated.OnlineAt is { } online && online >= created)
+            if (runner.OnlineAt is null)
             {
-                telemetry.RunnerBoot(updated.Pool, online - created);
+                RecordBoot(updated);
             }
         }
 
@@ -69,13 +69,26 @@ public sealed class RunnerTracker(IFleetStore store, RunnerTransitions transitio
                 continue;
             }
 
-            await transitions.ApplyAsync(runner.Id, r => (gh.Online, gh.Busy, r.State) switch
+            var changed = await transitions.ApplyAsync(runner.Id, r => (gh.Online, gh.Busy, r.State) switch
             {
                 (true, false, RunnerState.Provisioning) => (r with { State = RunnerState.Idle, OnlineAt = r.OnlineAt ?? now, GitHubRunnerId = r.GitHubRunnerId ?? gh.Id }, "online"),
                 (_, true, RunnerState.Provisioning or RunnerState.Idle) => (r with { State = RunnerState.Busy, OnlineAt = r.OnlineAt ?? now, BusyAt = r.BusyAt ?? now, GitHubRunnerId = r.GitHubRunnerId ?? gh.Id }, "busy"),
                 _ when r.GitHubRunnerId is null => (r with { GitHubRunnerId = gh.Id }, "learned GitHub runner id"),
                 _ => null,
             }, ct).ConfigureAwait(false);
+            if (runner.OnlineAt is null && changed?.OnlineAt is not null)
+            {
+                RecordBoot(changed);
+            }
+        }
+    }
+
+    /// <summary>Boot time: resource created to runner online. GitHub's timestamps have whole seconds, so a sub-second boot can look negative: it counts as zero.</summary>
+    private void RecordBoot(RunnerRecord r)
+    {
+        if (r.CreatedAt is { } created && r.OnlineAt is { } online)
+        {
+            telemetry.RunnerBoot(r.Pool, online > created ? online - created : TimeSpan.Zero);
         }
     }
 }

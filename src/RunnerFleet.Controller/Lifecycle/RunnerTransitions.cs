@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using RunnerFleet.Controller.Fleet;
 using RunnerFleet.Controller.Store;
+using RunnerFleet.Controller.Telemetry;
 
 namespace RunnerFleet.Controller.Lifecycle;
 
@@ -45,6 +46,7 @@ public sealed partial class RunnerTransitions(IFleetStore store, ILogger<RunnerT
             if (await store.TransitionAsync(next, current.State, detail, ct).ConfigureAwait(false))
             {
                 LogTransition(logger, current.Name, current.Pool, current.State, next.State, detail);
+                LifecycleSpans.OnTransition(current, next);
                 return next;
             }
         }

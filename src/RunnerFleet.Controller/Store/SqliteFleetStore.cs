@@ -72,9 +72,12 @@ public sealed class SqliteFleetStore(string connectionString, TimeProvider time)
         """
         ALTER TABLE jobs ADD COLUMN refusal TEXT;
         """,
+        """
+        ALTER TABLE runners ADD COLUMN trace_parent TEXT;
+        """,
     ];
 
-    private const string RunnerColumns = "id, name, pool, provider, scope, state, provider_resource_id, provider_endpoint, github_runner_id, job_id, requested_at, created_at, online_at, busy_at, completed_at, destroyed_at, failure_reason, cost, hourly_price";
+    private const string RunnerColumns = "id, name, pool, provider, scope, state, provider_resource_id, provider_endpoint, github_runner_id, job_id, requested_at, created_at, online_at, busy_at, completed_at, destroyed_at, failure_reason, cost, hourly_price, trace_parent";
     private const string JobColumns = "id, run_id, repository, name, labels, status, pool, scope, runner_name, conclusion, queued_at, started_at, completed_at, refusal";
 
     public async Task InitializeAsync(CancellationToken ct)
@@ -100,8 +103,9 @@ public sealed class SqliteFleetStore(string connectionString, TimeProvider time)
         await using (var cmd = c.CreateCommand())
         {
             cmd.Transaction = (SqliteTransaction)tx;
-            cmd.CommandText = $"INSERT INTO runners ({RunnerColumns}, updated_at) VALUES (@id, @name, @pool, @provider, @scope, @state, @rid, @endpoint, @ghid, @job, @requested, @created, @online, @busy, @completed, @destroyed, @reason, @cost, @hourly, @now)";
+            cmd.CommandText = $"INSERT INTO runners ({RunnerColumns}, updated_at) VALUES (@id, @name, @pool, @provider, @scope, @state, @rid, @endpoint, @ghid, @job, @requested, @created, @online, @busy, @completed, @destroyed, @reason, @cost, @hourly, @trace, @now)";
             BindRunner(cmd, r);
+            cmd.Parameters.AddWithValue("@trace", (object?)r.TraceParent ?? DBNull.Value);
             await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         }
 
@@ -397,6 +401,7 @@ public sealed class SqliteFleetStore(string connectionString, TimeProvider time)
                 FailureReason = reader.IsDBNull(16) ? null : reader.GetString(16),
                 Cost = decimal.Parse(reader.GetString(17), CultureInfo.InvariantCulture),
                 HourlyPrice = reader.IsDBNull(18) ? null : decimal.Parse(reader.GetString(18), CultureInfo.InvariantCulture),
+                TraceParent = reader.IsDBNull(19) ? null : reader.GetString(19),
             });
         }
 

@@ -11,6 +11,9 @@ public sealed class FleetTelemetry : IDisposable
 
     public static readonly ActivitySource ActivitySource = new(Name);
 
+    /// <summary>Seconds, from a container's half second to a server's ten minutes.</summary>
+    private static readonly InstrumentAdvice<double> s_secondsBuckets = new() { HistogramBucketBoundaries = [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800] };
+
     private readonly Meter _meter;
     private readonly Counter<long> _providerErrors;
     private readonly Counter<long> _githubRequests;
@@ -45,8 +48,8 @@ public sealed class FleetTelemetry : IDisposable
             "EUR", "Money spent today (UTC) by paid pool, live runners included");
         _capReached = _meter.CreateCounter<long>(MetricNames.SpendingCapReached, description: "Times a daily spending cap stopped new paid runners, by pool (\"fleet\" for the fleet's cap)");
         _poolUnavailable = _meter.CreateCounter<long>(MetricNames.PoolUnavailable, description: "Times a pool stopped provisioning (no capacity, quota, platform) by reason");
-        _jobWait = _meter.CreateHistogram<double>(MetricNames.JobWait, "s", "Job queued to runner busy");
-        _runnerBoot = _meter.CreateHistogram<double>(MetricNames.RunnerBoot, "s", "Runner created to online");
+        _jobWait = _meter.CreateHistogram(MetricNames.JobWait, "s", "Job queued to runner busy", advice: s_secondsBuckets);
+        _runnerBoot = _meter.CreateHistogram(MetricNames.RunnerBoot, "s", "Runner created to online", advice: s_secondsBuckets);
         _providerErrors = _meter.CreateCounter<long>(MetricNames.ProviderErrors, description: "Provider failures by provider and code");
         _githubRequests = _meter.CreateCounter<long>(MetricNames.GitHubRequests, description: "GitHub REST requests by endpoint and status");
         _cost = _meter.CreateCounter<double>(MetricNames.Cost, "EUR", "Money spent on runners");
