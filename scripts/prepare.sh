@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes this machine ready for the full test suite: Debian's Docker engine, static busybox (native and
-# arm64), QEMU user-mode emulation through binfmt_misc, a running engine, and the simulated runner
-# images. Idempotent; run as root (or with sudo) on Debian 12.
+# arm64), QEMU user-mode emulation through binfmt_misc, headless Chromium (the status-page test), a running
+# engine, and the simulated runner images. Idempotent; run as root (or with sudo) on Debian 12.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
@@ -12,6 +12,7 @@ file -L /bin/busybox 2>/dev/null | grep -q 'statically linked' || need+=(busybox
 command -v file >/dev/null 2>&1 || need+=(file)
 [ -e /usr/bin/qemu-aarch64-static ] || need+=(qemu-user-static)
 command -v update-binfmts >/dev/null 2>&1 || need+=(binfmt-support)
+[ -x /usr/bin/chromium ] || need+=(chromium)   # the status-page browser test (Category=Browser)
 if [ ${#need[@]} -gt 0 ]; then
     echo "prepare: installing ${need[*]} from Debian ..."
     apt-get update -qq

@@ -45,7 +45,7 @@ public static class FleetApi
         {
             var now = time.GetUtcNow();
             var runners = await store.ListActiveRunnersAsync(ct).ConfigureAwait(false);
-            var costToday = await store.CostByPoolAsync(new DateTimeOffset(now.UtcDateTime.Date, TimeSpan.Zero), ct).ConfigureAwait(false);
+            var costToday = await store.CostTodayAsync(runners, now, ct).ConfigureAwait(false);
             var queued = await store.ListJobsAsync(JobStatus.Queued, 10_000, ct).ConfigureAwait(false);
             return Results.Ok(pools.Pools.Select(p => new
             {

@@ -23,8 +23,7 @@ public static class StatusPage
             var runners = await store.ListRunnersAsync(200, ct).ConfigureAwait(false);
             var active = await store.ListActiveRunnersAsync(ct).ConfigureAwait(false);
             var queued = await store.ListJobsAsync(JobStatus.Queued, 10_000, ct).ConfigureAwait(false);
-            var settled = await store.CostByPoolAsync(new DateTimeOffset(now.UtcDateTime.Date, TimeSpan.Zero), ct).ConfigureAwait(false);
-            var cost = pools.Pools.ToDictionary(p => p.Name, p => settled.GetValueOrDefault(p.Name) + active.Where(r => r.Pool == p.Name && r.HourlyPrice is not null).Sum(r => r.CostUntil(now)));
+            var cost = await store.CostTodayAsync(active, now, ct).ConfigureAwait(false);
             var html = new StringBuilder();
             string E(object? v) => WebUtility.HtmlEncode(Convert.ToString(v, CultureInfo.InvariantCulture) ?? string.Empty);
             string Ago(DateTimeOffset? t) => t is { } v ? $"{(now - v).TotalSeconds:F0} s ago" : "—";

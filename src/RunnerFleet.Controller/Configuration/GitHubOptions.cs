@@ -52,5 +52,9 @@ public sealed class GitHubAppOptions
 
     public long? InstallationId { get; set; }
 
+    /// <summary>A PEM file holding the App's private key.</summary>
     public string? PrivateKeyPath { get; set; }
+
+    /// <summary>The App's private key itself (PEM), for secret stores and Aspire parameters. Secret; use this or <see cref="PrivateKeyPath"/>.</summary>
+    public string? PrivateKey { get; set; }
 }

@@ -22,7 +22,7 @@ public sealed class GitHubOptionsValidator : IValidateOptions<GitHubOptions>
         }
         else if (!hasToken && !options.UsesApp)
         {
-            Fail("GitHub:Token is missing: set GitHub:Token (a personal access token) or GitHub:App:{Id, InstallationId, PrivateKeyPath}.");
+            Fail("GitHub:Token is missing: set GitHub:Token (a personal access token) or GitHub:App:{Id, InstallationId, PrivateKeyPath or PrivateKey}.");
         }
 
         if (options.UsesApp)
@@ -32,13 +32,13 @@ public sealed class GitHubOptionsValidator : IValidateOptions<GitHubOptions>
                 Fail("GitHub:App:InstallationId is required with GitHub:App:Id.");
             }
 
-            if (string.IsNullOrWhiteSpace(options.App.PrivateKeyPath))
+            if (string.IsNullOrWhiteSpace(options.App.PrivateKeyPath) == string.IsNullOrWhiteSpace(options.App.PrivateKey))
             {
-                Fail("GitHub:App:PrivateKeyPath is required with GitHub:App:Id.");
+                Fail("GitHub:App:PrivateKeyPath or GitHub:App:PrivateKey (PEM) is required with GitHub:App:Id, not both.");
             }
-            else if (!File.Exists(options.App.PrivateKeyPath))
+            else if (options.App.PrivateKeyPath is { Length: > 0 } path && !File.Exists(path))
             {
-                Fail($"GitHub:App:PrivateKeyPath '{options.App.PrivateKeyPath}' does not exist.");
+                Fail($"GitHub:App:PrivateKeyPath '{path}' does not exist.");
             }
         }
 

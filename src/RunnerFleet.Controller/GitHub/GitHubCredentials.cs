@@ -52,7 +52,7 @@ public sealed partial class GitHubCredentials(HttpClient http, IOptions<GitHubOp
         if (_key is null)
         {
             var key = RSA.Create();
-            key.ImportFromPem(await File.ReadAllTextAsync(o.App.PrivateKeyPath!, ct).ConfigureAwait(false));
+            key.ImportFromPem(o.App.PrivateKey is { Length: > 0 } pem ? pem : await File.ReadAllTextAsync(o.App.PrivateKeyPath!, ct).ConfigureAwait(false));
             _key = key;
         }
 

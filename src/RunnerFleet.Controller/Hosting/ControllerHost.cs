@@ -51,6 +51,11 @@ public static class ControllerHost
         builder.Services.AddSingleton<IValidateOptions<DockerOptions>, DockerOptionsValidator>();
         builder.Services.AddSingleton<PoolCatalog>();
 
+        if (builder.Configuration["Store:Provider"] is { Length: > 0 } storeProvider && !string.Equals(storeProvider, "sqlite", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new OptionsValidationException("Store", typeof(string), [$"Store:Provider '{storeProvider}' is not supported by this version; use sqlite (ConnectionStrings:Fleet = \"Data Source=<file>\")."]);
+        }
+
         var connectionString = builder.Configuration.GetConnectionString("Fleet") ?? DefaultConnectionString;
         builder.Services.AddSingleton<IFleetStore>(sp => new SqliteFleetStore(connectionString, sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddHostedService<StoreInitializer>();

@@ -109,4 +109,13 @@ public sealed class OptionsValidationTests
     public void Docker_endpoints_are_checked() =>
         Assert.Contains(new DockerOptionsValidator().Validate(null, new DockerOptions { Endpoints = [new DockerEndpointOptions { Name = "a", Uri = new Uri("ftp://x"), MaxRunners = 0 }] }).Failures!,
             f => f.StartsWith("Docker:Endpoints:0:Uri", StringComparison.Ordinal));
+
+    [Fact]
+    public void A_store_provider_this_version_lacks_stops_start_up_naming_the_key()
+    {
+        var e = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() =>
+            RunnerFleet.Controller.Hosting.ControllerHost.Build([], new Dictionary<string, string?> { ["Store:Provider"] = "postgres" }));
+
+        Assert.StartsWith("Store:Provider 'postgres'", Assert.Single(e.Failures), StringComparison.Ordinal);
+    }
 }
