@@ -10,8 +10,8 @@ namespace RunnerFleet.Controller.Providers.Docker;
 /// itself (its API ports, a TCP Docker socket, anything listening) are rejected by an iptables chain of
 /// the fleet's own, except established connections and the ports the operator allows (a GitHub
 /// Enterprise Server or simulator on the host, say). Traffic through the host to the internet is
-/// forwarding, not input, and is untouched. Works where the controller runs as root beside a local
-/// engine; elsewhere it says why it cannot, once, and README shows the rules to add by hand.
+/// forwarding, not input, and is untouched. Works where the controller runs beside a local engine as
+/// root or with CAP_NET_ADMIN; elsewhere it says why it cannot, once, and README shows the rules to add by hand.
 /// </summary>
 public sealed partial class HostFirewall(ILogger<HostFirewall> logger)
 {
@@ -75,11 +75,6 @@ public sealed partial class HostFirewall(ILogger<HostFirewall> logger)
         if (!OperatingSystem.IsLinux())
         {
             return "the host is not Linux";
-        }
-
-        if (!Environment.IsPrivilegedProcess)
-        {
-            return "the controller does not run as root";
         }
 
         if (s_iptables.FirstOrDefault(File.Exists) is not { } iptables)

@@ -22,6 +22,9 @@ public sealed partial class HetznerClient(HttpClient http, IOptions<HetznerOptio
 {
     private const int MaxAttempts = 5;
 
+    /// <summary>How often a long wait for actions logs its progress.</summary>
+    private static readonly TimeSpan s_progressEvery = TimeSpan.FromSeconds(15);
+
     /// <summary>The longest single wait on a rate limit; beyond it the call fails and the caller retries later.</summary>
     public TimeSpan MaxRateLimitWait { get; set; } = TimeSpan.FromSeconds(60);
 
@@ -65,13 +68,22 @@ public sealed partial class HetznerClient(HttpClient http, IOptions<HetznerOptio
     /// <summary>Waits until every action is done, polling them in one batch request per round.</summary>
     public async Task<IReadOnlyList<HAction>> WaitForActionsAsync(IReadOnlyCollection<long> ids, CancellationToken ct)
     {
-        var deadline = time.GetUtcNow() + options.Value.ActionTimeout;
+        var started = time.GetUtcNow();
+        var deadline = started + options.Value.ActionTimeout;
+        var nextProgress = started + s_progressEvery;
         while (true)
         {
             var actions = await GetActionsAsync(ids, ct).ConfigureAwait(false);
             if (actions.All(a => a.IsDone))
             {
                 return actions;
+            }
+
+            if (time.GetUtcNow() >= nextProgress)
+            {
+                // A server can take minutes: say what it is doing, for people watching the log.
+                nextProgress = time.GetUtcNow() + s_progressEvery;
+                LogWaiting(logger, string.Join(", ", actions.Select(a => $"{a.Command} {a.Progress}%")), (time.GetUtcNow() - started).TotalSeconds);
             }
 
             if (time.GetUtcNow() > deadline)
@@ -255,6 +267,9 @@ public sealed partial class HetznerClient(HttpClient http, IOptions<HetznerOptio
 
     private static TimeSpan Backoff(int attempt) =>
         TimeSpan.FromMilliseconds((200 * Math.Pow(2, attempt - 1)) + Random.Shared.Next(0, 200));
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Waiting for Hetzner: {Actions} after {Seconds:F0} s")]
+    private static partial void LogWaiting(ILogger logger, string actions, double seconds);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Hetzner {Method} {Path}: {Code} (attempt {Attempt}): {Error}; retrying")]
     private static partial void LogRetry(ILogger logger, string method, string path, string code, int attempt, string error);
