@@ -13,6 +13,7 @@ command -v file >/dev/null 2>&1 || need+=(file)
 [ -e /usr/bin/qemu-aarch64-static ] || need+=(qemu-user-static)
 command -v update-binfmts >/dev/null 2>&1 || need+=(binfmt-support)
 [ -x /usr/bin/chromium ] || need+=(chromium)   # the status-page browser test (Category=Browser)
+command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)   # the PostgreSQL store tests
 if [ ${#need[@]} -gt 0 ]; then
     echo "prepare: installing ${need[*]} from Debian ..."
     apt-get update -qq
@@ -50,6 +51,21 @@ if ! docker info >/dev/null 2>&1; then
     done
     docker info >/dev/null 2>&1 || { echo "prepare: dockerd did not come up; see /tmp/runnerfleet-dockerd.log" >&2; exit 1; }
 fi
+
+# PostgreSQL (Debian's cluster) with a role and database for the store tests; scripts/test.sh points the
+# tests at it through RUNNERFLEET_TEST_POSTGRES.
+read -r pg_version pg_cluster _ < <(pg_lsclusters -h | head -1)
+if ! pg_lsclusters -h | awk '{print $4}' | grep -q online; then
+    echo "prepare: starting PostgreSQL ${pg_version}/${pg_cluster} ..."
+    pg_ctlcluster "$pg_version" "$pg_cluster" start
+fi
+for _ in $(seq 1 30); do su postgres -c "psql -qtAc 'SELECT 1'" >/dev/null 2>&1 && break; sleep 1; done
+su postgres -c "psql -qtAc \"SELECT 1 FROM pg_roles WHERE rolname='runnerfleet'\"" | grep -q 1 \
+    || su postgres -c "psql -qc \"CREATE ROLE runnerfleet LOGIN PASSWORD 'runnerfleet'\""
+su postgres -c "psql -qtAc \"SELECT 1 FROM pg_database WHERE datname='runnerfleet_test'\"" | grep -q 1 \
+    || su postgres -c "createdb -O runnerfleet runnerfleet_test"
+echo "prepare: PostgreSQL ${pg_version} ready (database runnerfleet_test)"
+
 echo "prepare: Docker engine $(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})')"
 
 bash infra/sim-runner/build.sh

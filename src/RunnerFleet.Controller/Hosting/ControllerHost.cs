@@ -51,13 +51,19 @@ public static class ControllerHost
         builder.Services.AddSingleton<IValidateOptions<DockerOptions>, DockerOptionsValidator>();
         builder.Services.AddSingleton<PoolCatalog>();
 
-        if (builder.Configuration["Store:Provider"] is { Length: > 0 } storeProvider && !string.Equals(storeProvider, "sqlite", StringComparison.OrdinalIgnoreCase))
+        // The store: SQLite (embedded, one controller) or PostgreSQL (shared by several controllers).
+        var storeProvider = builder.Configuration["Store:Provider"] is { Length: > 0 } configured ? configured.ToLowerInvariant() : "sqlite";
+        var connectionString = builder.Configuration.GetConnectionString("Fleet") ?? (storeProvider == "sqlite" ? DefaultConnectionString : null);
+        if (storeProvider is not ("sqlite" or "postgres") || connectionString is null)
         {
-            throw new OptionsValidationException("Store", typeof(string), [$"Store:Provider '{storeProvider}' is not supported by this version; use sqlite (ConnectionStrings:Fleet = \"Data Source=<file>\")."]);
+            throw new OptionsValidationException("Store", typeof(string), [storeProvider is not ("sqlite" or "postgres")
+                ? $"Store:Provider '{storeProvider}' is not known; use sqlite or postgres."
+                : "ConnectionStrings:Fleet is missing: Store:Provider postgres needs a connection string (Host=…;Database=…;Username=…;Password=…)."]);
         }
 
-        var connectionString = builder.Configuration.GetConnectionString("Fleet") ?? DefaultConnectionString;
-        builder.Services.AddSingleton<IFleetStore>(sp => new SqliteFleetStore(connectionString, sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton<IFleetStore>(sp => storeProvider == "postgres"
+            ? new PostgresFleetStore(connectionString, sp.GetRequiredService<TimeProvider>())
+            : new SqliteFleetStore(connectionString, sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddHostedService<StoreInitializer>();
 
         builder.Services.AddHttpClient<GitHubCredentials>(c => c.Timeout = TimeSpan.FromSeconds(30));

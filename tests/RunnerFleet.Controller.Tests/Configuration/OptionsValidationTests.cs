@@ -111,11 +111,14 @@ public sealed class OptionsValidationTests
             f => f.StartsWith("Docker:Endpoints:0:Uri", StringComparison.Ordinal));
 
     [Fact]
-    public void A_store_provider_this_version_lacks_stops_start_up_naming_the_key()
+    public void An_unknown_store_or_a_postgres_store_without_a_connection_string_stops_start_up_naming_the_key()
     {
-        var e = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() =>
+        var unknown = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() =>
+            RunnerFleet.Controller.Hosting.ControllerHost.Build([], new Dictionary<string, string?> { ["Store:Provider"] = "mysql" }));
+        var noConnection = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() =>
             RunnerFleet.Controller.Hosting.ControllerHost.Build([], new Dictionary<string, string?> { ["Store:Provider"] = "postgres" }));
 
-        Assert.StartsWith("Store:Provider 'postgres'", Assert.Single(e.Failures), StringComparison.Ordinal);
+        Assert.StartsWith("Store:Provider 'mysql'", Assert.Single(unknown.Failures), StringComparison.Ordinal);
+        Assert.StartsWith("ConnectionStrings:Fleet", Assert.Single(noConnection.Failures), StringComparison.Ordinal);
     }
 }

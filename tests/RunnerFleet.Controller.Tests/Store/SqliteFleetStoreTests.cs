@@ -1,22 +1,27 @@
-using Microsoft.Extensions.Time.Testing;
-using RunnerFleet.Controller.Fleet;
 using RunnerFleet.Controller.Store;
 
 namespace RunnerFleet.Controller.Tests.Store;
 
-public sealed class SqliteFleetStoreTests : IAsyncLifetime
+public sealed class SqliteFleetStoreTests : FleetStoreContractTests
 {
     private readonly string _path = Path.Combine(Path.GetTempPath(), $"rf-store-{Guid.NewGuid():N}.db");
-    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 23, 12, 0, 0, TimeSpan.Zero));
-    private SqliteFleetStore _store = null!;
 
-    public async ValueTask InitializeAsync()
+    protected override int ExpectedSchemaVersion => SqliteFleetStore.Schema.Length;
+
+    protected override Task<IFleetStore> CreateStoreAsync() => Task.FromResult<IFleetStore>(new SqliteFleetStore($"Data Source={_path}", _time));
+
+    protected override async Task<(int Rows, int Highest)> SchemaVersionsAsync()
     {
-        _store = new SqliteFleetStore($"Data Source={_path}", _time);
-        await _store.InitializeAsync(TestContext.Current.CancellationToken);
+        await using var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={_path}");
+        await c.OpenAsync(TestContext.Current.CancellationToken);
+        await using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT COUNT(*), MAX(version) FROM schema_version";
+        await using var reader = await cmd.ExecuteReaderAsync(TestContext.Current.CancellationToken);
+        await reader.ReadAsync(TestContext.Current.CancellationToken);
+        return (reader.GetInt32(0), reader.GetInt32(1));
     }
 
-    public ValueTask DisposeAsync()
+    public override ValueTask DisposeAsync()
     {
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         foreach (var f in new[] { _path, _path + "-wal", _path + "-shm" })
@@ -25,123 +30,5 @@ public sealed class SqliteFleetStoreTests : IAsyncLifetime
         }
 
         return ValueTask.CompletedTask;
-    }
-
-    private RunnerRecord NewRunner(string name = "f-p-1") => new()
-    {
-        Id = Guid.NewGuid().ToString("N"),
-        Name = name,
-        Pool = "p",
-        Provider = "docker",
-        Scope = "octo/app",
-        State = RunnerState.Requested,
-        RequestedAt = _time.GetUtcNow(),
-    };
-
-    [Fact]
-    public async Task Migrations_are_idempotent_and_versioned()
-    {
-        await _store.InitializeAsync(TestContext.Current.CancellationToken);
-        await using var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={_path}");
-        await c.OpenAsync(TestContext.Current.CancellationToken);
-        await using var cmd = c.CreateCommand();
-        cmd.CommandText = "SELECT COUNT(*), MAX(version) FROM schema_version; ";
-        await using var reader = await cmd.ExecuteReaderAsync(TestContext.Current.CancellationToken);
-        await reader.ReadAsync(TestContext.Current.CancellationToken);
-        Assert.Equal(SqliteFleetStore.Migrations.Length, reader.GetInt32(0));
-        Assert.Equal(SqliteFleetStore.Migrations.Length, reader.GetInt32(1));
-    }
-
-    [Fact]
-    public async Task Round_trips_a_runner_with_every_field()
-    {
-        var r = NewRunner() with
-        {
-            State = RunnerState.Requested,
-            ProviderResourceId = "abc",
-            ProviderEndpoint = "local",
-            GitHubRunnerId = 7,
-            JobId = 99,
-            CreatedAt = _time.GetUtcNow().AddSeconds(1),
-            OnlineAt = _time.GetUtcNow().AddSeconds(2),
-            BusyAt = _time.GetUtcNow().AddSeconds(3),
-            CompletedAt = _time.GetUtcNow().AddSeconds(4),
-            DestroyedAt = _time.GetUtcNow().AddSeconds(5),
-            FailureReason = "why",
-            Cost = 0.0123m,
-        };
-        await _store.InsertRunnerAsync(r, TestContext.Current.CancellationToken);
-
-        Assert.Equal(r, await _store.GetRunnerAsync(r.Id, TestContext.Current.CancellationToken));
-        Assert.Equal(r, await _store.FindRunnerByNameAsync(r.Name, TestContext.Current.CancellationToken));
-    }
-
-    [Fact]
-    public async Task A_transition_applies_only_from_the_expected_state_and_is_logged()
-    {
-        var r = NewRunner();
-        await _store.InsertRunnerAsync(r, TestContext.Current.CancellationToken);
-        var provisioning = r with { State = RunnerState.Provisioning, CreatedAt = _time.GetUtcNow() };
-
-        Assert.True(await _store.TransitionAsync(provisioning, RunnerState.Requested, "created", TestContext.Current.CancellationToken));
-        Assert.False(await _store.TransitionAsync(r with { State = RunnerState.Provisioning }, RunnerState.Requested, "again", TestContext.Current.CancellationToken));
-        await Assert.ThrowsAsync<InvalidOperationException>(() => _store.TransitionAsync(r with { State = RunnerState.Requested }, RunnerState.Provisioning, "back", TestContext.Current.CancellationToken));
-
-        var events = await _store.ListEventsAsync(r.Id, TestContext.Current.CancellationToken);
-        Assert.Equal([(null, RunnerState.Requested), (RunnerState.Requested, RunnerState.Provisioning)], events.Select(e => ((RunnerState?)e.From, e.To)));
-        Assert.Equal("created", events[1].Detail);
-    }
-
-    [Fact]
-    public async Task Active_runners_exclude_final_states()
-    {
-        var live = NewRunner("f-p-live");
-        var failed = NewRunner("f-p-failed");
-        await _store.InsertRunnerAsync(live, TestContext.Current.CancellationToken);
-        await _store.InsertRunnerAsync(failed, TestContext.Current.CancellationToken);
-        await _store.TransitionAsync(failed with { State = RunnerState.Failed, FailureReason = "x" }, RunnerState.Requested, "x", TestContext.Current.CancellationToken);
-
-        Assert.Equal(["f-p-live"], (await _store.ListActiveRunnersAsync(TestContext.Current.CancellationToken)).Select(r => r.Name));
-        Assert.Equal(2, (await _store.ListRunnersAsync(10, TestContext.Current.CancellationToken)).Count);
-    }
-
-    [Fact]
-    public async Task A_job_seen_twice_is_one_job_and_its_status_never_moves_back()
-    {
-        var job = new JobRecord { Id = 5, RunId = 1, Repository = "octo/app", Labels = ["self-hosted", "linux"], Status = JobStatus.Queued, Pool = "p", Scope = "octo/app", QueuedAt = _time.GetUtcNow() };
-
-        var first = await _store.UpsertJobAsync(job, TestContext.Current.CancellationToken);
-        var again = await _store.UpsertJobAsync(job, TestContext.Current.CancellationToken);
-        var started = await _store.UpsertJobAsync(job with { Status = JobStatus.InProgress, RunnerName = "r1", StartedAt = _time.GetUtcNow() }, TestContext.Current.CancellationToken);
-        var stale = await _store.UpsertJobAsync(job, TestContext.Current.CancellationToken);
-
-        Assert.True(first.IsNew);
-        Assert.False(again.IsNew);
-        Assert.False(again.Changed);
-        Assert.True(started.Changed);
-        Assert.False(stale.Changed);
-        Assert.Equal(JobStatus.InProgress, stale.Stored.Status);
-        Assert.Equal("r1", stale.Stored.RunnerName);
-        Assert.Equal(["self-hosted", "linux"], Assert.Single(await _store.ListJobsAsync(JobStatus.InProgress, 10, TestContext.Current.CancellationToken)).Labels);
-        Assert.Empty(await _store.ListJobsAsync(JobStatus.Queued, 10, TestContext.Current.CancellationToken));
-        Assert.Equal(5, (await _store.FindJobByRunnerAsync("r1", TestContext.Current.CancellationToken))?.Id);
-        Assert.Null(await _store.FindJobByRunnerAsync("r2", TestContext.Current.CancellationToken));
-    }
-
-    [Fact]
-    public async Task A_refused_job_keeps_its_refusal_and_never_gets_a_pool_back()
-    {
-        var job = new JobRecord { Id = 7, RunId = 1, Repository = "octo/app", Labels = ["self-hosted"], Status = JobStatus.Queued, Scope = "octo/app", Refusal = "fork" };
-
-        await _store.UpsertJobAsync(job, TestContext.Current.CancellationToken);
-        var later = await _store.UpsertJobAsync(job with { Refusal = null, Pool = "p" }, TestContext.Current.CancellationToken);
-        var undecided = await _store.UpsertJobAsync(new JobRecord { Id = 8, RunId = 2, Repository = "octo/app", Labels = ["self-hosted"], Status = JobStatus.Queued }, TestContext.Current.CancellationToken);
-        var decided = await _store.UpsertJobAsync(undecided.Stored with { Pool = "p" }, TestContext.Current.CancellationToken);
-
-        Assert.False(later.Changed);
-        Assert.Equal(("fork", null), (later.Stored.Refusal, later.Stored.Pool));
-        Assert.Equal("fork", (await _store.ListJobsAsync(JobStatus.Queued, 10, TestContext.Current.CancellationToken)).Single(j => j.Id == 7).Refusal);
-        Assert.True(decided.Changed);
-        Assert.Equal("p", decided.Stored.Pool);
     }
 }

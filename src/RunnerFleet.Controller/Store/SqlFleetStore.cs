@@ -1,0 +1,409 @@
+using System.Data;
+using System.Data.Common;
+using System.Globalization;
+using RunnerFleet.Controller.Fleet;
+
+namespace RunnerFleet.Controller.Store;
+
+/// <summary>
+/// The fleet store over ADO.NET: one implementation of <see cref="IFleetStore"/> for SQLite and PostgreSQL,
+/// which differ only in how a connection is opened, their schema migrations, and how a job row is locked.
+/// Timestamps are Unix milliseconds, money exact decimal text, states their names.
+/// </summary>
+public abstract class SqlFleetStore(TimeProvider time) : IFleetStore
+{
+    /// <summary>Each entry is one schema version; append, never edit.</summary>
+    protected abstract IReadOnlyList<string> Migrations { get; }
+
+    /// <summary>Run before migrating, outside a transaction (pragmas; the version table).</summary>
+    protected abstract string PrepareSql { get; }
+
+    /// <summary>Run first inside each migration's transaction (PostgreSQL: a lock, so two controllers never migrate at once).</summary>
+    protected virtual string? MigrationLockSql => null;
+
+    /// <summary>Run first in <see cref="UpsertJobAsync"/>'s transaction with <c>@id</c> (PostgreSQL: an advisory lock on the job id).</summary>
+    protected virtual string? JobLockSql => null;
+
+    /// <summary>The isolation of <see cref="UpsertJobAsync"/>'s read-merge-write.</summary>
+    protected virtual IsolationLevel JobIsolation => IsolationLevel.Serializable;
+
+    protected abstract Task<DbConnection> OpenAsync(CancellationToken ct);
+
+
+    private const string RunnerColumns = "id, name, pool, provider, scope, state, provider_resource_id, provider_endpoint, github_runner_id, job_id, requested_at, created_at, online_at, busy_at, completed_at, destroyed_at, failure_reason, cost, hourly_price, trace_parent";
+    private const string JobColumns = "id, run_id, repository, name, labels, status, pool, scope, runner_name, conclusion, queued_at, started_at, completed_at, refusal";
+
+    public async Task InitializeAsync(CancellationToken ct)
+    {
+        await using var c = await OpenAsync(ct).ConfigureAwait(false);
+        await ExecAsync(c, PrepareSql, ct).ConfigureAwait(false);
+        await using var read = c.CreateCommand();
+        read.CommandText = "SELECT COALESCE(MAX(version), 0) FROM schema_version";
+        var current = Convert.ToInt32(await read.ExecuteScalarAsync(ct).ConfigureAwait(false), CultureInfo.InvariantCulture);
+        for (var v = current; v < Migrations.Count; v++)
+        {
+            await using var tx = await c.BeginTransactionAsync(ct).ConfigureAwait(false);
+            if (MigrationLockSql is { } lockSql)
+            {
+                await ExecAsync(c, lockSql, ct, tx).ConfigureAwait(false);
+                await using var again = c.CreateCommand();
+                again.Transaction = tx;
+                again.CommandText = "SELECT COALESCE(MAX(version), 0) FROM schema_version";
+                if (Convert.ToInt32(await again.ExecuteScalarAsync(ct).ConfigureAwait(false), CultureInfo.InvariantCulture) > v)
+                {
+                    // Another controller migrated meanwhile.
+                    await tx.CommitAsync(ct).ConfigureAwait(false);
+                    continue;
+                }
+            }
+
+            await ExecAsync(c, Migrations[v], ct, tx).ConfigureAwait(false);
+            await ExecAsync(c, $"INSERT INTO schema_version(version) VALUES ({v + 1})", ct, tx).ConfigureAwait(false);
+            await tx.CommitAsync(ct).ConfigureAwait(false);
+        }
+    }
+
+    public async Task InsertRunnerAsync(RunnerRecord r, CancellationToken ct)
+    {
+        await using var c = await OpenAsync(ct).ConfigureAwait(false);
+        await using var tx = await c.BeginTransactionAsync(ct).ConfigureAwait(false);
+        await using (var cmd = c.CreateCommand())
+        {
+            cmd.Transaction = tx;
+            cmd.CommandText = $"INSERT INTO runners ({RunnerColumns}, updated_at) VALUES (@id, @name, @pool, @provider, @scope, @state, @rid, @endpoint, @ghid, @job, @requested, @created, @online, @busy, @completed, @destroyed, @reason, @cost, @hourly, @trace, @now)";
+            BindRunner(cmd, r);
+            Add(cmd, "@trace", (object?)r.TraceParent ?? DBNull.Value);
+            await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
+
+        await AppendEventAsync(c, tx, r, null, "requested", ct).ConfigureAwait(false);
+        await tx.CommitAsync(ct).ConfigureAwait(false);
+    }
+
+    public async Task<bool> TransitionAsync(RunnerRecord updated, RunnerState expected, string? detail, CancellationToken ct)
+    {
+        if (!RunnerStateMachine.CanTransition(expected, updated.State))
+        {
+            throw new InvalidOperationException($"Illegal runner transition {expected} -> {updated.State} for {updated.Name}");
+        }
+
+        await using var c = await OpenAsync(ct).ConfigureAwait(false);
+        await using var tx = await c.BeginTransactionAsync(ct).ConfigureAwait(false);
+        await using (var cmd = c.CreateCommand())
+        {
+            cmd.Transaction = tx;
+            cmd.CommandText = """
+                UPDATE runners SET state=@state, provider_resource_id=@rid, provider_endpoint=@endpoint, github_runner_id=@ghid, job_id=@job,
+                  created_at=@created, online_at=@online, busy_at=@busy, completed_at=@completed, destroyed_at=@destroyed,
+                  failure_reason=@reason, cost=@cost, hourly_price=@hourly, updated_at=@now
+                WHERE id=@id AND state=@expected
+                """;
+            BindRunner(cmd, updated);
+            Add(cmd, "@expected", expected.ToString());
+            if (await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false) == 0)
+            {
+                return false;
+            }
+        }
+
+        await AppendEventAsync(c, tx, updated, expected, detail, ct).ConfigureAwait(false);
+        await tx.CommitAsync(ct).ConfigureAwait(false);
+        return true;
+    }
+
+    public async Task UpdateRunnerAsync(RunnerRecord r, CancellationToken ct)
+    {
+        await using var c = await OpenAsync(ct).ConfigureAwait(false);
+        await using var cmd = c.CreateCommand();
+        cmd.CommandText = """
+            UPDATE runners SET provider_resource_id=@rid, provider_endpoint=@endpoint, github_runner_id=@ghid, job_id=@job,
+              created_at=@created, online_at=@online, busy_at=@busy, completed_at=@completed, destroyed_at=@destroyed,
+              failure_reason=@reason, cost=@cost, hourly_price=@hourly, updated_at=@now
+            WHERE id=@id
+            """;
+        BindRunner(cmd, r);
+        await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+    }
+
+    public Task<RunnerRecord?> GetRunnerAsync(string id, CancellationToken ct) => SingleRunnerAsync("id=@v", id, ct);
+
+    public Task<RunnerRecord?> FindRunnerByNameAsync(string name, CancellationToken ct) => SingleRunnerAsync("name=@v", name, ct);
+
+    public Task<IReadOnlyList<RunnerRecord>> ListActiveRunnersAsync(CancellationToken ct) =>
+        QueryRunnersAsync($"SELECT {RunnerColumns} FROM runners WHERE state NOT IN ('Gone','Failed') ORDER BY requested_at", null, ct);
+
+    public Task<IReadOnlyList<RunnerRecord>> ListRunnersAsync(int limit, CancellationToken ct) =>
+        QueryRunnersAsync($"SELECT {RunnerColumns} FROM runners ORDER BY requested_at DESC LIMIT {limit}", null, ct);
+
+    public Task<IReadOnlyList<RunnerRecord>> ListUnattributedSinceAsync(DateTimeOffset since, CancellationToken ct) =>
+        QueryRunnersAsync($"SELECT {RunnerColumns} FROM runners WHERE state='Gone' AND job_id IS NULL AND completed_at >= {since.ToUnixTimeMilliseconds()}", null, ct);
+
+    public async Task<bool> TryRecordDeliveryAsync(string deliveryId, CancellationToken ct)
+    {
+        await using var c = await OpenAsync(ct).ConfigureAwait(false);
+        var now = time.GetUtcNow();
+        await using var cmd = c.CreateCommand();
+        // GitHub redelivers for at most a few days; a week of ids is plenty and keeps the table small.
+        cmd.CommandText = "DELETE FROM webhook_deliveries WHERE at < @old";
+        Add(cmd, "@old", now.AddDays(-7).ToUnixTimeMilliseconds());
+        await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        await using var insert = c.CreateCommand();
+        insert.CommandText = "INSERT INTO webhook_deliveries(id, at) VALUES (@id, @now) ON CONFLICT(id) DO NOTHING";
+        Add(insert, "@id", deliveryId);
+        Add(insert, "@now", now.ToUnixTimeMilliseconds());
+        return await insert.ExecuteNonQueryAsync(ct).ConfigureAwait(false) > 0;
+    }
+
+    public async Task<IReadOnlyDictionary<string, decimal>> CostByPoolAsync(DateTimeOffset since, CancellationToken ct)
+    {
+        await using var c = await OpenAsync(ct).ConfigureAwait(false);
+        await using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT pool, cost FROM runners WHERE requested_at >= @since AND cost <> '0'";
+        Add(cmd, "@since", since.ToUnixTimeMilliseconds());
+        await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        var sums = new Dictionary<string, decimal>(StringComparer.Ordinal);
+        while (await reader.ReadAsync(ct).ConfigureAwait(false))
+        {
+            // Summed here, not in SQL: cost is stored as exact decimal text.
+            sums[reader.GetString(0)] = sums.GetValueOrDefault(reader.GetString(0)) + decimal.Parse(reader.GetString(1), CultureInfo.InvariantCulture);
+        }
+
+        return sums;
+    }
+
+    public async Task<JobChange> UpsertJobAsync(JobRecord job, CancellationToken ct)
+    {
+        await using var c = await OpenAsync(ct).ConfigureAwait(false);
+        await using var tx = await c.BeginTransactionAsync(JobIsolation, ct).ConfigureAwait(false);
+        if (JobLockSql is { } lockSql)
+        {
+            await using var jobLock = c.CreateCommand();
+            jobLock.Transaction = tx;
+            jobLock.CommandText = lockSql;
+            Add(jobLock, "@id", job.Id);
+            await jobLock.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
+
+        JobRecord? existing;
+        await using (var read = c.CreateCommand())
+        {
+            read.Transaction = tx;
+            read.CommandText = $"SELECT {JobColumns} FROM jobs WHERE id=@id";
+            Add(read, "@id", job.Id);
+            await using var reader = await read.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            existing = await reader.ReadAsync(ct).ConfigureAwait(false) ? ReadJob(reader) : null;
+        }
+
+        var merged = existing is null ? job : existing with
+        {
+            Status = job.Status > existing.Status ? job.Status : existing.Status,
+            RunnerName = existing.RunnerName ?? job.RunnerName,
+            Conclusion = job.Conclusion ?? existing.Conclusion,
+            StartedAt = existing.StartedAt ?? job.StartedAt,
+            CompletedAt = existing.CompletedAt ?? job.CompletedAt,
+            // A refused job keeps its refusal and stays without a pool, whatever a later observation says.
+            Refusal = existing.Refusal ?? job.Refusal,
+            Pool = (existing.Refusal ?? job.Refusal) is not null ? null : existing.Pool ?? job.Pool,
+            Scope = existing.Scope ?? job.Scope,
+            QueuedAt = existing.QueuedAt ?? job.QueuedAt,
+        };
+        var changed = existing is null || merged != existing;
+        if (changed)
+        {
+            await using var write = c.CreateCommand();
+            write.Transaction = tx;
+            write.CommandText = $"""
+                INSERT INTO jobs ({JobColumns}, updated_at) VALUES (@id, @run, @repo, @name, @labels, @status, @pool, @scope, @runner, @conclusion, @queued, @started, @completed, @refusal, @now)
+                ON CONFLICT(id) DO UPDATE SET status=excluded.status, pool=excluded.pool, scope=excluded.scope, runner_name=excluded.runner_name,
+                  conclusion=excluded.conclusion, queued_at=excluded.queued_at, started_at=excluded.started_at, completed_at=excluded.completed_at, refusal=excluded.refusal, updated_at=excluded.updated_at
+                """;
+            Add(write, "@id", merged.Id);
+            Add(write, "@run", merged.RunId);
+            Add(write, "@repo", merged.Repository);
+            Add(write, "@name", (object?)merged.Name ?? DBNull.Value);
+            Add(write, "@labels", string.Join('\n', merged.Labels));
+            Add(write, "@status", (int)merged.Status);
+            Add(write, "@pool", (object?)merged.Pool ?? DBNull.Value);
+            Add(write, "@scope", (object?)merged.Scope ?? DBNull.Value);
+            Add(write, "@runner", (object?)merged.RunnerName ?? DBNull.Value);
+            Add(write, "@conclusion", (object?)merged.Conclusion ?? DBNull.Value);
+            Add(write, "@queued", Ms(merged.QueuedAt));
+            Add(write, "@started", Ms(merged.StartedAt));
+            Add(write, "@completed", Ms(merged.CompletedAt));
+            Add(write, "@refusal", (object?)merged.Refusal ?? DBNull.Value);
+            Add(write, "@now", time.GetUtcNow().ToUnixTimeMilliseconds());
+            await write.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
+
+        await tx.CommitAsync(ct).ConfigureAwait(false);
+        return new JobChange(existing is null, changed, merged);
+    }
+
+    public async Task<IReadOnlyList<JobRecord>> ListJobsAsync(JobStatus? status, int limit, CancellationToken ct)
+    {
+        await using var c = await OpenAsync(ct).ConfigureAwait(false);
+        await using var cmd = c.CreateCommand();
+        cmd.CommandText = status is null
+            ? $"SELECT {JobColumns} FROM jobs ORDER BY id DESC LIMIT {limit}"
+            : $"SELECT {JobColumns} FROM jobs WHERE status=@s ORDER BY id LIMIT {limit}";
+        Add(cmd, "@s", (int)(status ?? 0));
+        await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        var list = new List<JobRecord>();
+        while (await reader.ReadAsync(ct).ConfigureAwait(false))
+        {
+            list.Add(ReadJob(reader));
+        }
+
+        return list;
+    }
+
+    public async Task<JobRecord?> FindJobByRunnerAsync(string runnerName, CancellationToken ct)
+    {
+        await using var c = await OpenAsync(ct).ConfigureAwait(false);
+        await using var cmd = c.CreateCommand();
+        cmd.CommandText = $"SELECT {JobColumns} FROM jobs WHERE runner_name=@name ORDER BY id DESC LIMIT 1";
+        Add(cmd, "@name", runnerName);
+        await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        return await reader.ReadAsync(ct).ConfigureAwait(false) ? ReadJob(reader) : null;
+    }
+
+    public async Task<IReadOnlyList<RunnerEvent>> ListEventsAsync(string runnerId, CancellationToken ct)
+    {
+        await using var c = await OpenAsync(ct).ConfigureAwait(false);
+        await using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT seq, at, runner_id, runner_name, from_state, to_state, detail FROM runner_events WHERE runner_id=@id ORDER BY seq";
+        Add(cmd, "@id", runnerId);
+        await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        var list = new List<RunnerEvent>();
+        while (await reader.ReadAsync(ct).ConfigureAwait(false))
+        {
+            list.Add(new RunnerEvent(reader.GetInt64(0), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(1)), reader.GetString(2), reader.GetString(3),
+                reader.IsDBNull(4) ? null : Enum.Parse<RunnerState>(reader.GetString(4)), Enum.Parse<RunnerState>(reader.GetString(5)), reader.IsDBNull(6) ? null : reader.GetString(6)));
+        }
+
+        return list;
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+        protected static async Task ExecAsync(DbConnection c, string sql, CancellationToken ct, DbTransaction? tx = null)
+    {
+        await using var cmd = c.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = sql;
+        await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+    }
+
+    private async Task AppendEventAsync(DbConnection c, DbTransaction tx, RunnerRecord r, RunnerState? from, string? detail, CancellationToken ct)
+    {
+        await using var cmd = c.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = "INSERT INTO runner_events (at, runner_id, runner_name, from_state, to_state, detail) VALUES (@at, @id, @name, @from, @to, @detail)";
+        Add(cmd, "@at", time.GetUtcNow().ToUnixTimeMilliseconds());
+        Add(cmd, "@id", r.Id);
+        Add(cmd, "@name", r.Name);
+        Add(cmd, "@from", (object?)from?.ToString() ?? DBNull.Value);
+        Add(cmd, "@to", r.State.ToString());
+        Add(cmd, "@detail", (object?)detail ?? DBNull.Value);
+        await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+    }
+
+    private void BindRunner(DbCommand cmd, RunnerRecord r)
+    {
+        Add(cmd, "@id", r.Id);
+        Add(cmd, "@name", r.Name);
+        Add(cmd, "@pool", r.Pool);
+        Add(cmd, "@provider", r.Provider);
+        Add(cmd, "@scope", r.Scope);
+        Add(cmd, "@state", r.State.ToString());
+        Add(cmd, "@rid", (object?)r.ProviderResourceId ?? DBNull.Value);
+        Add(cmd, "@endpoint", (object?)r.ProviderEndpoint ?? DBNull.Value);
+        Add(cmd, "@ghid", (object?)r.GitHubRunnerId ?? DBNull.Value);
+        Add(cmd, "@job", (object?)r.JobId ?? DBNull.Value);
+        Add(cmd, "@requested", r.RequestedAt.ToUnixTimeMilliseconds());
+        Add(cmd, "@created", Ms(r.CreatedAt));
+        Add(cmd, "@online", Ms(r.OnlineAt));
+        Add(cmd, "@busy", Ms(r.BusyAt));
+        Add(cmd, "@completed", Ms(r.CompletedAt));
+        Add(cmd, "@destroyed", Ms(r.DestroyedAt));
+        Add(cmd, "@reason", (object?)r.FailureReason ?? DBNull.Value);
+        Add(cmd, "@cost", r.Cost.ToString(CultureInfo.InvariantCulture));
+        Add(cmd, "@hourly", (object?)r.HourlyPrice?.ToString(CultureInfo.InvariantCulture) ?? DBNull.Value);
+        Add(cmd, "@now", time.GetUtcNow().ToUnixTimeMilliseconds());
+    }
+
+    private async Task<RunnerRecord?> SingleRunnerAsync(string where, string value, CancellationToken ct) =>
+        (await QueryRunnersAsync($"SELECT {RunnerColumns} FROM runners WHERE {where}", value, ct).ConfigureAwait(false)).FirstOrDefault();
+
+    private async Task<IReadOnlyList<RunnerRecord>> QueryRunnersAsync(string sql, string? value, CancellationToken ct)
+    {
+        await using var c = await OpenAsync(ct).ConfigureAwait(false);
+        await using var cmd = c.CreateCommand();
+        cmd.CommandText = sql;
+        if (value is not null)
+        {
+            Add(cmd, "@v", value);
+        }
+
+        await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        var list = new List<RunnerRecord>();
+        while (await reader.ReadAsync(ct).ConfigureAwait(false))
+        {
+            list.Add(new RunnerRecord
+            {
+                Id = reader.GetString(0),
+                Name = reader.GetString(1),
+                Pool = reader.GetString(2),
+                Provider = reader.GetString(3),
+                Scope = reader.GetString(4),
+                State = Enum.Parse<RunnerState>(reader.GetString(5)),
+                ProviderResourceId = reader.IsDBNull(6) ? null : reader.GetString(6),
+                ProviderEndpoint = reader.IsDBNull(7) ? null : reader.GetString(7),
+                GitHubRunnerId = reader.IsDBNull(8) ? null : reader.GetInt64(8),
+                JobId = reader.IsDBNull(9) ? null : reader.GetInt64(9),
+                RequestedAt = DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(10)),
+                CreatedAt = Time(reader, 11),
+                OnlineAt = Time(reader, 12),
+                BusyAt = Time(reader, 13),
+                CompletedAt = Time(reader, 14),
+                DestroyedAt = Time(reader, 15),
+                FailureReason = reader.IsDBNull(16) ? null : reader.GetString(16),
+                Cost = decimal.Parse(reader.GetString(17), CultureInfo.InvariantCulture),
+                HourlyPrice = reader.IsDBNull(18) ? null : decimal.Parse(reader.GetString(18), CultureInfo.InvariantCulture),
+                TraceParent = reader.IsDBNull(19) ? null : reader.GetString(19),
+            });
+        }
+
+        return list;
+    }
+
+    private static JobRecord ReadJob(DbDataReader reader) => new()
+    {
+        Id = reader.GetInt64(0),
+        RunId = reader.GetInt64(1),
+        Repository = reader.GetString(2),
+        Name = reader.IsDBNull(3) ? null : reader.GetString(3),
+        Labels = reader.GetString(4).Split('\n', StringSplitOptions.RemoveEmptyEntries),
+        Status = (JobStatus)reader.GetInt32(5),
+        Pool = reader.IsDBNull(6) ? null : reader.GetString(6),
+        Scope = reader.IsDBNull(7) ? null : reader.GetString(7),
+        RunnerName = reader.IsDBNull(8) ? null : reader.GetString(8),
+        Conclusion = reader.IsDBNull(9) ? null : reader.GetString(9),
+        QueuedAt = Time(reader, 10),
+        StartedAt = Time(reader, 11),
+        CompletedAt = Time(reader, 12),
+        Refusal = reader.IsDBNull(13) ? null : reader.GetString(13),
+    };
+
+    protected static void Add(DbCommand cmd, string name, object? value)
+    {
+        var p = cmd.CreateParameter();
+        p.ParameterName = name;
+        p.Value = value ?? DBNull.Value;
+        cmd.Parameters.Add(p);
+    }
+
+    private static DateTimeOffset? Time(DbDataReader reader, int i) => reader.IsDBNull(i) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(i));
+
+    private static object Ms(DateTimeOffset? t) => t is { } v ? v.ToUnixTimeMilliseconds() : DBNull.Value;
+}

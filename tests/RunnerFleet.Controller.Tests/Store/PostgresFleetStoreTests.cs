@@ -1,0 +1,62 @@
+using Npgsql;
+using RunnerFleet.Controller.Store;
+
+namespace RunnerFleet.Controller.Tests.Store;
+
+/// <summary>
+/// The same contract on a real PostgreSQL (scripts/test.sh starts Debian's PostgreSQL 15 and sets
+/// <c>RUNNERFLEET_TEST_POSTGRES</c>); each test gets a schema of its own.
+/// </summary>
+[Trait("Category", "Postgres")]
+public sealed class PostgresFleetStoreTests : FleetStoreContractTests
+{
+    public const string Variable = "RUNNERFLEET_TEST_POSTGRES";
+    private readonly string _schema = $"t_{Guid.NewGuid():N}";
+    private PostgresFleetStore? _store;
+
+    protected override int ExpectedSchemaVersion => PostgresFleetStore.Schema.Length;
+
+    private static string Admin() => Environment.GetEnvironmentVariable(Variable) is { Length: > 0 } cs
+        ? cs
+        : throw new InvalidOperationException($"{Variable} is not set: run the tests with scripts/test.sh, which starts PostgreSQL");
+
+    protected override async Task<IFleetStore> CreateStoreAsync()
+    {
+        if (Environment.GetEnvironmentVariable(Variable) is not { Length: > 0 })
+        {
+            Assert.Skip($"{Variable} is not set (scripts/test.sh sets it after starting PostgreSQL)");
+        }
+
+        await ExecAsync($"CREATE SCHEMA {_schema}");
+        _store = new PostgresFleetStore(new NpgsqlConnectionStringBuilder(Admin()) { SearchPath = _schema }.ConnectionString, _time);
+        return _store;
+    }
+
+    protected override async Task<(int Rows, int Highest)> SchemaVersionsAsync()
+    {
+        await using var c = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(Admin()) { SearchPath = _schema }.ConnectionString);
+        await c.OpenAsync(TestContext.Current.CancellationToken);
+        await using var cmd = new NpgsqlCommand("SELECT COUNT(*)::int, MAX(version) FROM schema_version", c);
+        await using var reader = await cmd.ExecuteReaderAsync(TestContext.Current.CancellationToken);
+        await reader.ReadAsync(TestContext.Current.CancellationToken);
+        return (reader.GetInt32(0), reader.GetInt32(1));
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        _store?.Dispose();
+        if (Environment.GetEnvironmentVariable(Variable) is { Length: > 0 })
+        {
+            NpgsqlConnection.ClearAllPools();
+            await ExecAsync($"DROP SCHEMA IF EXISTS {_schema} CASCADE");
+        }
+    }
+
+    private static async Task ExecAsync(string sql)
+    {
+        await using var c = new NpgsqlConnection(Admin());
+        await c.OpenAsync();
+        await using var cmd = new NpgsqlCommand(sql, c);
+        await cmd.ExecuteNonQueryAsync();
+    }
+}
