@@ -37,26 +37,26 @@ public static partial class AdminApi
             return await next(ctx).ConfigureAwait(false);
         });
 
-        admin.MapPost("/pools/{name}/drain", (string name, PoolCatalog pools, PoolDrains drains, ILoggerFactory lf) =>
+        admin.MapPost("/pools/{name}/drain", async (string name, PoolCatalog pools, IFleetStore store, ILoggerFactory lf, CancellationToken ct) =>
         {
             if (pools.Find(name) is null)
             {
                 return Results.NotFound(new { error = $"no pool named {name}" });
             }
 
-            drains.Drain(name);
+            await store.SetPoolDrainedAsync(name, true, ct).ConfigureAwait(false);
             LogAction(lf.CreateLogger("RunnerFleet.Admin"), "drain", name, "no new runners; busy runners finish");
             return Results.Ok(new { pool = name, drained = true });
         });
 
-        admin.MapPost("/pools/{name}/resume", (string name, PoolCatalog pools, PoolDrains drains, IFleetSignals signals, ILoggerFactory lf) =>
+        admin.MapPost("/pools/{name}/resume", async (string name, PoolCatalog pools, IFleetStore store, IFleetSignals signals, ILoggerFactory lf, CancellationToken ct) =>
         {
             if (pools.Find(name) is null)
             {
                 return Results.NotFound(new { error = $"no pool named {name}" });
             }
 
-            drains.Resume(name);
+            await store.SetPoolDrainedAsync(name, false, ct).ConfigureAwait(false);
             signals.DemandChanged();
             LogAction(lf.CreateLogger("RunnerFleet.Admin"), "resume", name, "provisioning again");
             return Results.Ok(new { pool = name, drained = false });

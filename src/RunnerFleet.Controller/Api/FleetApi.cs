@@ -41,9 +41,10 @@ public static class FleetApi
             return Results.Ok(jobs.Select(JobView.From));
         });
 
-        api.MapGet("/pools", async (IFleetStore store, PoolCatalog pools, PoolAvailability availability, PoolDrains drains, TimeProvider time, CancellationToken ct) =>
+        api.MapGet("/pools", async (IFleetStore store, PoolCatalog pools, PoolAvailability availability, TimeProvider time, CancellationToken ct) =>
         {
             var now = time.GetUtcNow();
+            var drainedPools = await store.ListDrainedPoolsAsync(ct).ConfigureAwait(false);
             var runners = await store.ListActiveRunnersAsync(ct).ConfigureAwait(false);
             var costToday = await store.CostTodayAsync(runners, now, ct).ConfigureAwait(false);
             var queued = await store.ListJobsAsync(JobStatus.Queued, 10_000, ct).ConfigureAwait(false);
@@ -65,7 +66,7 @@ public static class FleetApi
                 locations = p.Provider == "hetzner" ? p.Hetzner.Locations : null,
                 costToday = costToday.GetValueOrDefault(p.Name),
                 unavailable = availability.ReasonOf(p.Name, now),
-                drained = drains.Drained().Contains(p.Name),
+                drained = drainedPools.Contains(p.Name),
             }));
         });
 

@@ -17,9 +17,10 @@ public static class StatusPage
 {
     public static IEndpointRouteBuilder MapStatusPage(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/", async (IFleetStore store, PoolCatalog pools, PoolAvailability availability, PoolDrains drains, FleetTelemetry telemetry, TimeProvider time, CancellationToken ct) =>
+        app.MapGet("/", async (IFleetStore store, PoolCatalog pools, PoolAvailability availability, FleetTelemetry telemetry, TimeProvider time, CancellationToken ct) =>
         {
             var now = time.GetUtcNow();
+            var drained = await store.ListDrainedPoolsAsync(ct).ConfigureAwait(false);
             var runners = await store.ListRunnersAsync(200, ct).ConfigureAwait(false);
             var active = await store.ListActiveRunnersAsync(ct).ConfigureAwait(false);
             var queued = await store.ListJobsAsync(JobStatus.Queued, 10_000, ct).ConfigureAwait(false);
@@ -52,7 +53,7 @@ public static class StatusPage
             foreach (var p in pools.Pools)
             {
                 int N(RunnerState s) => active.Count(r => r.Pool == p.Name && r.State == s);
-                var status = drains.Drained().Contains(p.Name) ? "drained" : availability.ReasonOf(p.Name, now) is { } why ? $"unavailable: {why}" : "ok";
+                var status = drained.Contains(p.Name) ? "drained" : availability.ReasonOf(p.Name, now) is { } why ? $"unavailable: {why}" : "ok";
                 html.Append(CultureInfo.InvariantCulture, $"<tr><td><b>{E(p.Name)}</b></td><td class=\"w\">{E(p.Provider)}</td><td class=\"w\">{E(string.Join(", ", p.Labels))}</td><td class=\"w\">{N(RunnerState.Requested)}</td><td class=\"w\">{N(RunnerState.Provisioning)}</td><td>{N(RunnerState.Idle)}</td><td>{N(RunnerState.Busy)}</td><td>{queued.Count(j => j.Pool == p.Name)}</td><td class=\"w\">{p.MaxRunners}</td><td>{cost.GetValueOrDefault(p.Name):0.00##}</td><td class=\"{(status == "ok" ? string.Empty : "warn")}\">{E(status)}</td></tr>");
             }
 

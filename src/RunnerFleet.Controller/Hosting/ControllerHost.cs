@@ -95,7 +95,6 @@ public static class ControllerHost
 
         builder.Services.AddSingleton<RunnerProviders>();
         builder.Services.AddSingleton<PoolAvailability>();
-        builder.Services.AddSingleton<PoolDrains>();
 
         builder.Services.AddSingleton<RunnerTransitions>();
         builder.Services.AddSingleton<CrashPoints>();

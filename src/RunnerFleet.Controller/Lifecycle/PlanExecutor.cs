@@ -14,7 +14,6 @@ public sealed partial class PlanExecutor(
     Provisioner provisioner,
     Reaper reaper,
     PoolAvailability availability,
-    PoolDrains drains,
     IFleetSignals signals,
     IOptions<FleetOptions> options,
     FleetTelemetry telemetry,
@@ -42,7 +41,7 @@ public sealed partial class PlanExecutor(
         var queued = await store.ListJobsAsync(JobStatus.Queued, 10_000, ct).ConfigureAwait(false);
         var spending = await EvaluateSpendingAsync(runners, now, ct).ConfigureAwait(false);
         var unavailable = availability.Unavailable(now).Union(spending.Blocked(pools.Pools), StringComparer.OrdinalIgnoreCase).ToHashSet(StringComparer.OrdinalIgnoreCase);
-        var plan = ScalePlanner.Plan(pools.Pools, [.. runners, .. unattributed], queued, now, drains.Drained(), unavailable, options.Value.MaxRunners);
+        var plan = ScalePlanner.Plan(pools.Pools, [.. runners, .. unattributed], queued, now, await store.ListDrainedPoolsAsync(ct).ConfigureAwait(false), unavailable, options.Value.MaxRunners);
         PublishGauges(runners, queued);
 
         if (plan.Provisions.Count > 0)

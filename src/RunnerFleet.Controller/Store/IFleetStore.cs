@@ -48,4 +48,9 @@ public interface IFleetStore
     Task<JobRecord?> FindJobByRunnerAsync(string runnerName, CancellationToken ct);
 
     Task<IReadOnlyList<RunnerEvent>> ListEventsAsync(string runnerId, CancellationToken ct);
+
+    /// <summary>Drains a pool (no new runners; busy ones finish) or resumes it. Shared by every controller and kept across restarts.</summary>
+    Task SetPoolDrainedAsync(string pool, bool drained, CancellationToken ct);
+
+    Task<IReadOnlySet<string>> ListDrainedPoolsAsync(CancellationToken ct);
 }

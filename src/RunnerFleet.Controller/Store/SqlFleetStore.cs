@@ -284,6 +284,33 @@ public abstract class SqlFleetStore(TimeProvider time) : IFleetStore
         return list;
     }
 
+    public async Task SetPoolDrainedAsync(string pool, bool drained, CancellationToken ct)
+    {
+        await using var c = await OpenAsync(ct).ConfigureAwait(false);
+        await using var cmd = c.CreateCommand();
+        cmd.CommandText = drained
+            ? "INSERT INTO pool_drains(pool, at) VALUES (@pool, @now) ON CONFLICT(pool) DO NOTHING"
+            : "DELETE FROM pool_drains WHERE pool=@pool";
+        Add(cmd, "@pool", pool.ToLowerInvariant());
+        Add(cmd, "@now", time.GetUtcNow().ToUnixTimeMilliseconds());
+        await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+    }
+
+    public async Task<IReadOnlySet<string>> ListDrainedPoolsAsync(CancellationToken ct)
+    {
+        await using var c = await OpenAsync(ct).ConfigureAwait(false);
+        await using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT pool FROM pool_drains";
+        await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        var pools = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        while (await reader.ReadAsync(ct).ConfigureAwait(false))
+        {
+            pools.Add(reader.GetString(0));
+        }
+
+        return pools;
+    }
+
     // ---------------------------------------------------------------- helpers
 
         protected static async Task ExecAsync(DbConnection c, string sql, CancellationToken ct, DbTransaction? tx = null)

@@ -73,6 +73,9 @@ public sealed class SqliteFleetStore(string connectionString, TimeProvider time)
         """
         ALTER TABLE runners ADD COLUMN trace_parent TEXT;
         """,
+        """
+        CREATE TABLE pool_drains (pool TEXT PRIMARY KEY, at INTEGER NOT NULL);
+        """,
     ];
 
     protected override IReadOnlyList<string> Migrations => Schema;

@@ -136,4 +136,17 @@ public abstract class FleetStoreContractTests : IAsyncLifetime
         Assert.True(decided.Changed);
         Assert.Equal("p", decided.Stored.Pool);
     }
+
+    [Fact]
+    public async Task Drained_pools_are_kept_until_resumed()
+    {
+        await _store.SetPoolDrainedAsync("Linux-X64", true, TestContext.Current.CancellationToken);
+        await _store.SetPoolDrainedAsync("linux-x64", true, TestContext.Current.CancellationToken);
+        await _store.SetPoolDrainedAsync("gpu", true, TestContext.Current.CancellationToken);
+        await _store.SetPoolDrainedAsync("gpu", false, TestContext.Current.CancellationToken);
+
+        var drained = await _store.ListDrainedPoolsAsync(TestContext.Current.CancellationToken);
+        Assert.Single(drained);
+        Assert.Contains("LINUX-x64", drained);
+    }
 }
