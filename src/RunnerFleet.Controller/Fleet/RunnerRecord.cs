@@ -34,6 +34,9 @@ public sealed record RunnerRecord
     /// <summary>W3C traceparent of the runner's lifecycle trace: later spans (boot, job, teardown) join it.</summary>
     public string? TraceParent { get; init; }
 
+    /// <summary>The controller (node id) that requested it: while it is alive, a Requested record is its work in progress.</summary>
+    public string? Owner { get; init; }
+
     /// <summary>Cost of a resource billed per started hour from creation until now or destruction.</summary>
     public decimal CostUntil(DateTimeOffset end) =>
         HourlyPrice is { } price && CreatedAt is { } created ? price * (decimal)Math.Max(1, Math.Ceiling((end - created).TotalHours)) : Cost;

@@ -65,6 +65,8 @@ public static class ControllerHost
             ? new PostgresFleetStore(connectionString, sp.GetRequiredService<TimeProvider>())
             : new SqliteFleetStore(connectionString, sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddHostedService<StoreInitializer>();
+        builder.Services.AddSingleton<ControllerNode>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ControllerNode>());
 
         builder.Services.AddHttpClient<GitHubCredentials>(c => c.Timeout = TimeSpan.FromSeconds(30));
         builder.Services.AddHttpClient<GitHubApiClient>(c => c.Timeout = TimeSpan.FromSeconds(30));
@@ -109,7 +111,7 @@ public static class ControllerHost
         builder.Services.AddSingleton<WebhookJobSource>();
 
         var github = builder.Configuration.GetSection(GitHubOptions.Section).Get<GitHubOptions>() ?? new GitHubOptions();
-        builder.Services.AddFleetLoops(fleet, github);
+        builder.Services.AddFleetLoops(fleet, github, storeProvider == "postgres" ? connectionString : null);
         builder.Services.AddHostedService<StartupSummary>();
 
         configure?.Invoke(builder);

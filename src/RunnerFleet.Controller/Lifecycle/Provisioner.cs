@@ -23,6 +23,7 @@ public sealed partial class Provisioner(
     Reaper reaper,
     CrashPoints crashPoints,
     PoolCatalog pools,
+    ControllerNode node,
     IOptions<GitHubOptions> githubOptions,
     FleetTelemetry telemetry,
     TimeProvider time,
@@ -39,6 +40,7 @@ public sealed partial class Provisioner(
             Scope = scope,
             State = RunnerState.Requested,
             RequestedAt = time.GetUtcNow(),
+            Owner = node.Id,
         };
         // The root of the runner's lifecycle trace: registration and create now, boot, job and teardown as they happen.
         Activity.Current = null;

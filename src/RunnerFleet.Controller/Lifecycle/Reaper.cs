@@ -28,7 +28,7 @@ public sealed partial class Reaper(
     /// <summary>A resource missing for a record created this recently may simply not be listed yet.</summary>
     public TimeSpan MissingGrace { get; set; } = TimeSpan.FromSeconds(30);
 
-    // Records requested before this process started belong to a controller that is gone.
+    // Records requested before this process started, by no controller we know, belong to a controller that is gone.
     private readonly DateTimeOffset _started = time.GetUtcNow();
 
     public async Task ReapAsync(CancellationToken ct)
@@ -59,6 +59,13 @@ public sealed partial class Reaper(
         }
 
         var now = time.GetUtcNow();
+        var live = records.Any(r => r.State == RunnerState.Requested)
+            ? await store.ListLiveNodesAsync(now - ControllerNode.Silence, ct).ConfigureAwait(false)
+            : new HashSet<string>();
+
+        // Requested: a provision in progress, unless the controller doing it is gone (crashed, or a killed cluster node).
+        bool Orphaned(RunnerRecord r) => r.Owner is null ? r.RequestedAt < _started : !live.Contains(r.Owner);
+
         foreach (var r in records.Where(r => !unreachable.Contains(r.Provider)))
         {
             inventory.TryGetValue(r.Name, out var res);
@@ -75,13 +82,22 @@ public sealed partial class Reaper(
                     case RunnerState.Provisioning or RunnerState.Idle or RunnerState.Busy when exited || missing:
                         await OnExitAsync(r, res, ct).ConfigureAwait(false);
                         break;
-                    case RunnerState.Requested when res is not null && r.RequestedAt < _started:
+                    case RunnerState.Requested when res is { Status: ProvisionedStatus.Starting } && r.Provider == "docker" && Orphaned(r):
+                        // A container created but never started (its controller died in between) will not start by
+                        // itself. (A server that is still booting will: it is adopted below.) Fail it and clean up.
+                        if (await transitions.FailAsync(r.Id, "the controller stopped before the runner started", now, ct).ConfigureAwait(false) is { } stopped)
+                        {
+                            await DestroyResourcesAsync(stopped with { ProviderResourceId = stopped.ProviderResourceId ?? res.ResourceId, ProviderEndpoint = stopped.ProviderEndpoint ?? res.Endpoint }, ct).ConfigureAwait(false);
+                        }
+
+                        break;
+                    case RunnerState.Requested when res is not null && Orphaned(r):
                         // A controller died between create and recording it: adopt the resource.
                         await transitions.ApplyAsync(r.Id, x => x.State == RunnerState.Requested
                             ? (x with { State = RunnerState.Provisioning, CreatedAt = x.CreatedAt ?? now, ProviderResourceId = res.ResourceId, ProviderEndpoint = res.Endpoint, HourlyPrice = x.HourlyPrice ?? res.HourlyPrice }, "adopted after a controller restart")
                             : null, ct).ConfigureAwait(false);
                         break;
-                    case RunnerState.Requested when res is null && r.RequestedAt < _started:
+                    case RunnerState.Requested when res is null && Orphaned(r):
                         // A controller died before its provider made anything: nothing will come of it.
                         if (await transitions.FailAsync(r.Id, "the controller stopped before the runner was created", now, ct).ConfigureAwait(false) is { } failed)
                         {

@@ -9,9 +9,15 @@ namespace RunnerFleet.Controller.Scheduling;
 /// Fires a loop's Quartz job now. Signals coalesce: while a run is pending, more signals add nothing,
 /// so a burst of 1,000 webhooks causes one plan, not 1,000.
 /// </summary>
-public sealed partial class FleetSignals(ISchedulerFactory schedulers, ILogger<FleetSignals> logger) : IFleetSignals
+public sealed partial class FleetSignals(ISchedulerFactory schedulers, TimeProvider time, ILogger<FleetSignals> logger) : IFleetSignals
 {
-    private readonly ConcurrentDictionary<JobKey, byte> _pending = new();
+    /// <summary>
+    /// How long a pending trigger absorbs further signals when its run starts elsewhere: clustered, another
+    /// controller may run the job, and this one never sees it start.
+    /// </summary>
+    private static readonly TimeSpan s_pendingFor = TimeSpan.FromSeconds(2);
+
+    private readonly ConcurrentDictionary<JobKey, DateTimeOffset> _pending = new();
 
     public void DemandChanged() => Trigger(PlanAndProvisionJob.Key);
 
@@ -22,7 +28,13 @@ public sealed partial class FleetSignals(ISchedulerFactory schedulers, ILogger<F
 
     private void Trigger(JobKey key)
     {
-        if (!_pending.TryAdd(key, 0))
+        var now = time.GetUtcNow();
+        if (_pending.TryGetValue(key, out var since) && now - since < s_pendingFor)
+        {
+            return;
+        }
+
+        if (!_pending.TryAdd(key, now) && !_pending.TryUpdate(key, now, since))
         {
             return;
         }

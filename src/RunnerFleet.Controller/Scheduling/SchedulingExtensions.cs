@@ -5,17 +5,47 @@ using RunnerFleet.Controller.Fleet;
 
 namespace RunnerFleet.Controller.Scheduling;
 
-/// <summary>Registers the loops as Quartz jobs with the configured intervals (in-memory store: one controller).</summary>
+/// <summary>
+/// Registers the loops as Quartz jobs with the configured intervals. With the SQLite store they run in
+/// memory (one controller). With PostgreSQL, Quartz's clustered ADO.NET job store in the same database
+/// shares them: every loop runs on one controller at a time (each job disallows concurrent execution,
+/// which the cluster honours), a node that stops checking in has its work taken over by the others.
+/// </summary>
 public static class SchedulingExtensions
 {
-    public static IServiceCollection AddFleetLoops(this IServiceCollection services, FleetOptions fleet, GitHubOptions github)
+    /// <summary>How often a clustered controller checks in; after <see cref="ClusterMisfireThreshold"/> without, the others take its work.</summary>
+    public static readonly TimeSpan ClusterCheckinInterval = TimeSpan.FromSeconds(5);
+
+    public static readonly TimeSpan ClusterMisfireThreshold = TimeSpan.FromSeconds(10);
+
+    /// <param name="clusterConnectionString">The PostgreSQL store's connection string, to cluster; null to run in memory.</param>
+    public static IServiceCollection AddFleetLoops(this IServiceCollection services, FleetOptions fleet, GitHubOptions github, string? clusterConnectionString = null)
     {
         services.AddSingleton<FleetSignals>();
         services.AddSingleton<IFleetSignals>(sp => sp.GetRequiredService<FleetSignals>());
         services.AddQuartz(q =>
         {
-            q.SchedulerName = "runnerfleet";
-            q.UseInMemoryStore();
+            q.SchedulerName = $"runnerfleet-{fleet.Name}";
+            if (clusterConnectionString is null)
+            {
+                q.UseInMemoryStore();
+            }
+            else
+            {
+                q.SchedulerId = "AUTO";
+                q.UsePersistentStore(s =>
+                {
+                    s.UsePostgres(clusterConnectionString);
+                    s.UseClustering(c =>
+                    {
+                        c.CheckinInterval = ClusterCheckinInterval;
+                        c.CheckinMisfireThreshold = ClusterMisfireThreshold;
+                    });
+                    s.UseSerializer<QuartzJsonSerializer>();
+                    s.RetryInterval = TimeSpan.FromSeconds(2);
+                });
+            }
+
             q.UseDefaultThreadPool(tp => tp.MaxConcurrency = 8);
             if (github.PollInterval > TimeSpan.Zero)
             {

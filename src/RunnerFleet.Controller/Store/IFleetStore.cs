@@ -49,6 +49,12 @@ public interface IFleetStore
 
     Task<IReadOnlyList<RunnerEvent>> ListEventsAsync(string runnerId, CancellationToken ct);
 
+    /// <summary>Records that controller <paramref name="nodeId"/> is alive now.</summary>
+    Task HeartbeatAsync(string nodeId, CancellationToken ct);
+
+    /// <summary>Controllers that checked in since <paramref name="seenSince"/>.</summary>
+    Task<IReadOnlySet<string>> ListLiveNodesAsync(DateTimeOffset seenSince, CancellationToken ct);
+
     /// <summary>Drains a pool (no new runners; busy ones finish) or resumes it. Shared by every controller and kept across restarts.</summary>
     Task SetPoolDrainedAsync(string pool, bool drained, CancellationToken ct);
 

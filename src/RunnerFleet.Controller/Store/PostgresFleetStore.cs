@@ -124,6 +124,10 @@ public sealed class PostgresFleetStore(string connectionString, TimeProvider tim
         CREATE INDEX ix_qrtz_ft_job ON qrtz_fired_triggers (sched_name, job_name, job_group);
         CREATE TABLE pool_drains (pool TEXT PRIMARY KEY, at BIGINT NOT NULL);
         """,
+        """
+        ALTER TABLE runners ADD COLUMN owner TEXT;
+        CREATE TABLE controller_nodes (id TEXT PRIMARY KEY, seen_at BIGINT NOT NULL);
+        """,
     ];
 
     // Advisory lock keys: (class, object) pairs never collide with the single-key job locks.

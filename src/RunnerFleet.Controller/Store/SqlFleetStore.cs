@@ -30,7 +30,7 @@ public abstract class SqlFleetStore(TimeProvider time) : IFleetStore
     protected abstract Task<DbConnection> OpenAsync(CancellationToken ct);
 
 
-    private const string RunnerColumns = "id, name, pool, provider, scope, state, provider_resource_id, provider_endpoint, github_runner_id, job_id, requested_at, created_at, online_at, busy_at, completed_at, destroyed_at, failure_reason, cost, hourly_price, trace_parent";
+    private const string RunnerColumns = "id, name, pool, provider, scope, state, provider_resource_id, provider_endpoint, github_runner_id, job_id, requested_at, created_at, online_at, busy_at, completed_at, destroyed_at, failure_reason, cost, hourly_price, trace_parent, owner";
     private const string JobColumns = "id, run_id, repository, name, labels, status, pool, scope, runner_name, conclusion, queued_at, started_at, completed_at, refusal";
 
     public async Task InitializeAsync(CancellationToken ct)
@@ -70,9 +70,10 @@ public abstract class SqlFleetStore(TimeProvider time) : IFleetStore
         await using (var cmd = c.CreateCommand())
         {
             cmd.Transaction = tx;
-            cmd.CommandText = $"INSERT INTO runners ({RunnerColumns}, updated_at) VALUES (@id, @name, @pool, @provider, @scope, @state, @rid, @endpoint, @ghid, @job, @requested, @created, @online, @busy, @completed, @destroyed, @reason, @cost, @hourly, @trace, @now)";
+            cmd.CommandText = $"INSERT INTO runners ({RunnerColumns}, updated_at) VALUES (@id, @name, @pool, @provider, @scope, @state, @rid, @endpoint, @ghid, @job, @requested, @created, @online, @busy, @completed, @destroyed, @reason, @cost, @hourly, @trace, @owner, @now)";
             BindRunner(cmd, r);
             Add(cmd, "@trace", (object?)r.TraceParent ?? DBNull.Value);
+            Add(cmd, "@owner", (object?)r.Owner ?? DBNull.Value);
             await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         }
 
@@ -284,6 +285,39 @@ public abstract class SqlFleetStore(TimeProvider time) : IFleetStore
         return list;
     }
 
+    public async Task HeartbeatAsync(string nodeId, CancellationToken ct)
+    {
+        await using var c = await OpenAsync(ct).ConfigureAwait(false);
+        await using var cmd = c.CreateCommand();
+        cmd.CommandText = "INSERT INTO controller_nodes(id, seen_at) VALUES (@id, @now) ON CONFLICT(id) DO UPDATE SET seen_at=excluded.seen_at";
+        Add(cmd, "@id", nodeId);
+        Add(cmd, "@now", time.GetUtcNow().ToUnixTimeMilliseconds());
+        await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+    }
+
+    public async Task<IReadOnlySet<string>> ListLiveNodesAsync(DateTimeOffset seenSince, CancellationToken ct)
+    {
+        await using var c = await OpenAsync(ct).ConfigureAwait(false);
+        await using (var prune = c.CreateCommand())
+        {
+            prune.CommandText = "DELETE FROM controller_nodes WHERE seen_at < @old";
+            Add(prune, "@old", seenSince.AddDays(-1).ToUnixTimeMilliseconds());
+            await prune.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
+
+        await using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT id FROM controller_nodes WHERE seen_at >= @since";
+        Add(cmd, "@since", seenSince.ToUnixTimeMilliseconds());
+        await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        var nodes = new HashSet<string>(StringComparer.Ordinal);
+        while (await reader.ReadAsync(ct).ConfigureAwait(false))
+        {
+            nodes.Add(reader.GetString(0));
+        }
+
+        return nodes;
+    }
+
     public async Task SetPoolDrainedAsync(string pool, bool drained, CancellationToken ct)
     {
         await using var c = await OpenAsync(ct).ConfigureAwait(false);
@@ -398,6 +432,7 @@ public abstract class SqlFleetStore(TimeProvider time) : IFleetStore
                 Cost = decimal.Parse(reader.GetString(17), CultureInfo.InvariantCulture),
                 HourlyPrice = reader.IsDBNull(18) ? null : decimal.Parse(reader.GetString(18), CultureInfo.InvariantCulture),
                 TraceParent = reader.IsDBNull(19) ? null : reader.GetString(19),
+                Owner = reader.IsDBNull(20) ? null : reader.GetString(20),
             });
         }
 

@@ -76,6 +76,10 @@ public sealed class SqliteFleetStore(string connectionString, TimeProvider time)
         """
         CREATE TABLE pool_drains (pool TEXT PRIMARY KEY, at INTEGER NOT NULL);
         """,
+        """
+        ALTER TABLE runners ADD COLUMN owner TEXT;
+        CREATE TABLE controller_nodes (id TEXT PRIMARY KEY, seen_at INTEGER NOT NULL);
+        """,
     ];
 
     protected override IReadOnlyList<string> Migrations => Schema;
