@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using RunnerFleet.Controller.Fleet;
 using RunnerFleet.Sandbox.Runner;
@@ -10,9 +11,12 @@ namespace RunnerFleet.Controller.Providers.InProcess;
 /// Runs the sandbox's simulated runner as a task in this process: for <c>--sandbox</c> on a machine with
 /// no Docker engine, and for tests of the controller's loops. Same protocol as the container image.
 /// </summary>
-public sealed partial class InProcessRunnerProvider(IHttpClientFactory httpClients, TimeProvider time, IFleetSignals signals, ILogger<InProcessRunnerProvider> logger)
+public sealed partial class InProcessRunnerProvider(IHttpClientFactory httpClients, TimeProvider time, IFleetSignals signals, IConfiguration configuration, ILogger<InProcessRunnerProvider> logger)
     : IRunnerProvider, IDisposable
 {
+    /// <summary><c>InProcess:BootDelay</c>: how long a simulated runner takes to boot before it registers (benchmarks, demos).</summary>
+    private readonly TimeSpan _bootDelay = configuration.GetValue<TimeSpan?>("InProcess:BootDelay") ?? TimeSpan.Zero;
+
     private readonly ConcurrentDictionary<string, Entry> _runners = new(StringComparer.Ordinal);
 
     public string Kind => "inprocess";
@@ -62,6 +66,11 @@ public sealed partial class InProcessRunnerProvider(IHttpClientFactory httpClien
         var runner = new SimulatedRunner(httpClients.CreateClient(nameof(InProcessRunnerProvider)), time);
         try
         {
+            if (_bootDelay > TimeSpan.Zero)
+            {
+                await Task.Delay(_bootDelay, time, ct).ConfigureAwait(false);
+            }
+
             var job = launch.JitConfig is { } jit
                 ? await runner.RunWithJitConfigAsync(jit, ct).ConfigureAwait(false)
                 : await runner.RunWithRegistrationTokenAsync(launch.RegistrationUrl!, launch.RegistrationToken!, launch.Name, launch.Pool.Labels, ct).ConfigureAwait(false);

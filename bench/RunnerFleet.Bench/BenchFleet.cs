@@ -1,0 +1,142 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using RunnerFleet.Controller.GitHub;
+using RunnerFleet.Controller.Hosting;
+using RunnerFleet.Controller.Providers;
+using RunnerFleet.Controller.Store;
+using RunnerFleet.Sandbox;
+using RunnerFleet.Sandbox.GitHub;
+
+namespace RunnerFleet.Bench;
+
+/// <summary>The GitHub simulator and a controller in this process, talking over real HTTP on loopback.</summary>
+internal sealed class BenchFleet : IAsyncDisposable
+{
+    public const string Secret = "bench-webhook-secret";
+    private readonly string _db;
+    private readonly HttpClient _http = new();
+
+    private BenchFleet(SandboxServer sim, WebApplication app, Uri controller, string db)
+    {
+        Sim = sim;
+        App = app;
+        Controller = controller;
+        _db = db;
+    }
+
+    public SandboxServer Sim { get; }
+
+    public GitHubSimulator GitHub => Sim.Simulator;
+
+    public WebApplication App { get; }
+
+    public Uri Controller { get; }
+
+    public IFleetStore Store => App.Services.GetRequiredService<IFleetStore>();
+
+    /// <param name="settings">Controller settings beside the defaults (GitHub, store, fleet name).</param>
+    /// <param name="provider">Replaces the registered providers (e.g. a recording one of kind inprocess).</param>
+    /// <param name="gateway">An address runner containers reach the simulator on, besides loopback.</param>
+    public static async Task<BenchFleet> StartAsync(IReadOnlyList<string> repositories, IDictionary<string, string?> settings, IRunnerProvider? provider = null, bool webhooks = true, string? gateway = null)
+    {
+        var port = FreePort();
+        var urls = new List<string> { $"http://127.0.0.1:{port}" };
+        var simOptions = new GitHubSimulatorOptions();
+        if (gateway is not null)
+        {
+            urls.Add($"http://{gateway}:{port}");
+            simOptions.RunnerBaseUrl = $"http://{gateway}:{port}";
+        }
+
+        var sim = await SandboxServer.StartAsync(urls, simOptions, null, TimeProvider.System, null).ConfigureAwait(false);
+        foreach (var repo in repositories)
+        {
+            sim.Simulator.EnsureRepository(repo, isPrivate: true);
+        }
+
+        var db = Path.Combine(Path.GetTempPath(), $"rf-bench-{Guid.NewGuid():N}.db");
+        var all = new Dictionary<string, string?>
+        {
+            ["Urls"] = "http://127.0.0.1:0",
+            ["ConnectionStrings:Fleet"] = $"Data Source={db}",
+            ["GitHub:ApiUrl"] = sim.BaseUrl.ToString(),
+            ["GitHub:WebUrl"] = simOptions.RunnerBaseUrl ?? sim.BaseUrl.ToString(),
+            ["GitHub:Token"] = "sandbox-token",
+            ["GitHub:WebhookSecret"] = Secret,
+            ["Fleet:Name"] = "bench",
+            ["Serilog:MinimumLevel:Default"] = "Warning",
+            ["Docker:AllowedHostPorts:0"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
+        for (var i = 0; i < repositories.Count; i++)
+        {
+            all[$"GitHub:Repositories:{i}"] = repositories[i];
+        }
+
+        foreach (var (k, v) in settings)
+        {
+            all[k] = v;
+        }
+
+        var app = ControllerHost.Build([], all, provider is null ? null : b =>
+        {
+            b.Services.RemoveAll<IRunnerProvider>();
+            b.Services.AddSingleton(provider);
+        });
+        await app.StartAsync().ConfigureAwait(false);
+        var address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        if (webhooks)
+        {
+            sim.Simulator.AddWebhook(new Uri(address, "/webhooks/github"), Secret);
+        }
+
+        return new BenchFleet(sim, app, address, db);
+    }
+
+    /// <summary>POSTs a signed <c>workflow_job queued</c> webhook for a job the simulator holds, as GitHub would.</summary>
+    public async Task PostQueuedAsync(SimJob job)
+    {
+        var body = JsonSerializer.SerializeToUtf8Bytes(new
+        {
+            action = "queued",
+            workflow_job = new { id = job.Id, run_id = job.Run.Id, status = "queued", labels = job.Labels, created_at = job.CreatedAt, name = job.Name },
+            repository = new { id = job.Run.Repository.Id, full_name = job.Run.Repository.FullName, @private = job.Run.Repository.Private },
+        });
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(Controller, "/webhooks/github")) { Content = new ByteArrayContent(body) };
+        request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        request.Headers.Add("X-GitHub-Event", "workflow_job");
+        request.Headers.Add("X-GitHub-Delivery", Guid.NewGuid().ToString());
+        request.Headers.Add("X-Hub-Signature-256", WebhookSignature.Sign(Secret, body));
+        using var response = await _http.SendAsync(request).ConfigureAwait(false);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new InvalidOperationException($"webhook answered {(int)response.StatusCode}: {Encoding.UTF8.GetString(await response.Content.ReadAsByteArrayAsync().ConfigureAwait(false))}");
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _http.Dispose();
+        await App.StopAsync().ConfigureAwait(false);
+        await App.DisposeAsync().ConfigureAwait(false);
+        await Sim.DisposeAsync().ConfigureAwait(false);
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        foreach (var f in new[] { _db, _db + "-wal", _db + "-shm" })
+        {
+            File.Delete(f);
+        }
+    }
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
