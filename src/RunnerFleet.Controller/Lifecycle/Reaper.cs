@@ -18,6 +18,7 @@ public sealed partial class Reaper(
     GitHubApiClient github,
     RunnerProviders providers,
     CrashPoints crashPoints,
+    IFleetSignals signals,
     FleetTelemetry telemetry,
     TimeProvider time,
     ILogger<Reaper> logger)
@@ -193,24 +194,33 @@ public sealed partial class Reaper(
         }
 
         crashPoints.Reached(CrashPoints.DuringTeardown);
-        await DestroyResourcesAsync(r, ct).ConfigureAwait(false);
+
+        // GitHub de-registers an ephemeral runner after its one job: no call needed for one that finished it
+        // (the reconciler's ETag'd runner list catches any that lingers).
+        await DestroyResourcesAsync(r, ct, deregisteredByGitHub: r.JobId is not null && r.CompletedAt is not null).ConfigureAwait(false);
         var now = time.GetUtcNow();
         var gone = await transitions.ApplyAsync(r.Id, x => x.State == RunnerState.Destroying ? (x with { State = RunnerState.Gone, DestroyedAt = now, Cost = x.CostUntil(now) }, "destroyed") : null, ct).ConfigureAwait(false);
         if (gone is { State: RunnerState.Gone, Cost: > 0 })
         {
             telemetry.Cost(gone.Pool, gone.Cost);
         }
+
+        if (gone?.State == RunnerState.Gone)
+        {
+            // Room in the pool: queued jobs need not wait for the next plan tick.
+            signals.DemandChanged();
+        }
     }
 
     /// <summary>Removes the resource and the GitHub runner (unless busy); stamps a Failed record destroyed. Idempotent.</summary>
-    public async Task DestroyResourcesAsync(RunnerRecord r, CancellationToken ct)
+    public async Task DestroyResourcesAsync(RunnerRecord r, CancellationToken ct, bool deregisteredByGitHub = false)
     {
         if (providers.TryGet(r.Provider, out var provider))
         {
             await provider.DestroyAsync(new ProvisionedRunner { ResourceId = r.ProviderResourceId ?? r.Name, RunnerName = r.Name, Endpoint = r.ProviderEndpoint }, ct).ConfigureAwait(false);
         }
 
-        if (r.GitHubRunnerId is { } id && await github.GetRunnerAsync(r.Scope, id, ct).ConfigureAwait(false) is { } gh)
+        if (!deregisteredByGitHub && r.GitHubRunnerId is { } id && await github.GetRunnerAsync(r.Scope, id, ct).ConfigureAwait(false) is { } gh)
         {
             if (gh.Busy || !await github.DeleteRunnerAsync(r.Scope, id, ct).ConfigureAwait(false))
             {
