@@ -8,7 +8,7 @@ namespace RunnerFleet.Sandbox.GitHub;
 /// rate limits and webhooks. HTTP is mapped onto it by <see cref="GitHubSimulatorEndpoints"/>; all
 /// methods are thread-safe behind one lock, which is plenty for a simulator.
 /// </summary>
-public sealed class GitHubSimulator
+public sealed partial class GitHubSimulator
 {
     private readonly Lock _gate = new();
     private readonly TimeProvider _time;
@@ -396,6 +396,7 @@ public sealed class GitHubSimulator
                     job.Run.UpdatedAt = now;
                     runner.Job = job;
                     runner.JobDone = false;
+                    ScaleSetJobEventLocked("JobStarted", job, runner);
                     SignalLocked();
                 }
 
@@ -483,6 +484,7 @@ public sealed class GitHubSimulator
             job.CompletedAt = now;
             job.RunnerMachine = machine;
             job.Run.UpdatedAt = now;
+            ScaleSetJobEventLocked("JobCompleted", job, runner);
             runner.JobDone = true;
             if (runner.Ephemeral)
             {
@@ -715,6 +717,7 @@ public sealed class GitHubSimulator
 
     private void SignalLocked()
     {
+        AssignScaleSetJobsLocked();
         var previous = _changed;
         _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         previous.TrySetResult();

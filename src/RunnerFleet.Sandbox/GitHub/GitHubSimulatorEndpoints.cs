@@ -21,6 +21,7 @@ public static class GitHubSimulatorEndpoints
     {
         MapRest(app, sim);
         MapRunnerProtocol(app, sim);
+        app.MapScaleSets(sim);
         MapSandboxControl(app, sim);
         return app;
     }
@@ -30,7 +31,8 @@ public static class GitHubSimulatorEndpoints
         app.Use(async (ctx, next) =>
         {
             var path = ctx.Request.Path.Value ?? "/";
-            if (path.StartsWith("/_", StringComparison.Ordinal) || path.StartsWith("/v1/", StringComparison.Ordinal) || path is "/" or "/health")
+            // The Actions service (/_actions, scale sets) and its registration check their own credentials.
+            if (path.StartsWith("/_", StringComparison.Ordinal) || path.StartsWith("/v1/", StringComparison.Ordinal) || path is "/" or "/health" or "/actions/runner-registration")
             {
                 await next(ctx).ConfigureAwait(false);
                 return;

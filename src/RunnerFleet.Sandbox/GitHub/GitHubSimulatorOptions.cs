@@ -20,4 +20,13 @@ public sealed class GitHubSimulatorOptions
 
     /// <summary>How long a runner's job request is held open when no job is there (long poll).</summary>
     public TimeSpan AcquireWait { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long a scale set's message poll is held open before it answers 202 (GitHub: about 50 s).</summary>
+    public TimeSpan ScaleSetPollWait { get; set; } = TimeSpan.FromSeconds(50);
+
+    /// <summary>How long an assigned scale-set job waits for a runner before GitHub cancels and reassigns it.</summary>
+    public TimeSpan ScaleSetAcquireTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How long the Actions service's admin token and a session's message-queue token live.</summary>
+    public TimeSpan ScaleSetTokenLifetime { get; set; } = TimeSpan.FromHours(1);
 }

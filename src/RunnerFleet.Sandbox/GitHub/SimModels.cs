@@ -54,6 +54,14 @@ public sealed class SimJob
 
     /// <summary>What <c>uname -m</c> said on the runner that ran the job (x86_64, aarch64).</summary>
     public string? RunnerMachine { get; set; }
+
+    /// <summary>The scale set the job is assigned to (its <c>runs-on</c> is the scale set's name), if any.</summary>
+    public long? ScaleSetId { get; set; }
+
+    public DateTimeOffset? ScaleSetAssignedAt { get; set; }
+
+    /// <summary>How many times the job was handed to its scale set (GitHub reassigns up to 3 times).</summary>
+    public int ScaleSetAssignments { get; set; }
 }
 
 /// <summary>A registered self-hosted runner. Scope is "owner/repo" or an organization login.</summary>
@@ -71,6 +79,9 @@ public sealed class SimRunner
     public DateTimeOffset? LastSeen { get; set; }
     public SimJob? Job { get; set; }
     public bool JobDone { get; set; }
+
+    /// <summary>The scale set whose JIT config registered this runner, if any.</summary>
+    public long? ScaleSetId { get; set; }
     public bool Busy => Job is not null && !JobDone;
 }
 
