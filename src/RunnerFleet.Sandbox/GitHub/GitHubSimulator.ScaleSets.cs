@@ -29,8 +29,9 @@ public sealed partial class GitHubSimulator
                 return null;
             }
 
-            var token = RandomToken(40);
+            // Shaped as the service's JWT: listeners read its exp to refresh it in time.
             var until = Now + Options.ScaleSetTokenLifetime;
+            var token = $"{ToBase64Url("{\"alg\":\"RS256\",\"typ\":\"JWT\"}")}.{ToBase64Url($"{{\"scp\":\"{scope}\",\"exp\":{until.ToUnixTimeSeconds()}}}")}.{RandomToken(43)}";
             _adminTokens[token] = (scope, until);
             return (token, until);
         }
@@ -92,12 +93,12 @@ public sealed partial class GitHubSimulator
     {
         lock (_gate)
         {
-            if (set.Session is not null)
+            if (set.Session is { } open && open.LastPoll + Options.ScaleSetSessionTimeout > Now)
             {
                 return null;
             }
 
-            set.Session = new SimScaleSetSession { Id = Guid.NewGuid(), Owner = owner, QueueToken = RandomToken(40), QueueTokenExpires = Now + Options.ScaleSetTokenLifetime };
+            set.Session = new SimScaleSetSession { Id = Guid.NewGuid(), Owner = owner, QueueToken = RandomToken(40), QueueTokenExpires = Now + Options.ScaleSetTokenLifetime, LastPoll = Now };
             return set.Session;
         }
     }
@@ -167,6 +168,8 @@ public sealed partial class GitHubSimulator
                 {
                     return (PollOutcome.Unauthorized, null, StatisticsLocked(set));
                 }
+
+                session.LastPoll = Now;
 
                 ReassignTimedOutLocked();
                 if (set.Unacknowledged.FirstOrDefault(m => m.Id > lastMessageId) is { } waiting)
@@ -245,6 +248,8 @@ public sealed partial class GitHubSimulator
             return [.. _scaleSets.Values];
         }
     }
+
+    private static string ToBase64Url(string text) => Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(text)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
     // ---------------------------------------------------------------- inside the lock
 
@@ -394,6 +399,9 @@ public sealed class SimScaleSetSession
     public required string Owner { get; init; }
     public required string QueueToken { get; set; }
     public required DateTimeOffset QueueTokenExpires { get; set; }
+
+    /// <summary>When its listener last polled; a session silent for the session timeout is over.</summary>
+    public DateTimeOffset LastPoll { get; set; }
 }
 
 /// <summary>One message of a scale set's queue: a JSON array of job events, as a string (as GitHub sends it).</summary>

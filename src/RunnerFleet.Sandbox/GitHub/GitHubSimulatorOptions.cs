@@ -29,4 +29,7 @@ public sealed class GitHubSimulatorOptions
 
     /// <summary>How long the Actions service's admin token and a session's message-queue token live.</summary>
     public TimeSpan ScaleSetTokenLifetime { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>A session whose listener has not polled for this long is ended: another listener may open one.</summary>
+    public TimeSpan ScaleSetSessionTimeout { get; set; } = TimeSpan.FromMinutes(2);
 }

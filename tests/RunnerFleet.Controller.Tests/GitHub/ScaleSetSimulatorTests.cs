@@ -58,6 +58,8 @@ public sealed class ScaleSetSimulatorTests : IAsyncLifetime
         var service = await SendAsync(HttpMethod.Post, $"{api}/actions/runner-registration", reg["token"]!.GetValue<string>(), new { url = "https://github.com/octo/app", runner_event = "register" }, scheme: "RemoteAuth");
         var actions = service["url"]!.GetValue<string>();
         var admin = service["token"]!.GetValue<string>();
+        var claims = JsonNode.Parse(System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(Pad(admin.Split('.')[1]))))!;
+        Assert.InRange(claims["exp"]!.GetValue<long>(), DateTimeOffset.UtcNow.AddMinutes(50).ToUnixTimeSeconds(), DateTimeOffset.UtcNow.AddMinutes(70).ToUnixTimeSeconds());
         await SendAsync(HttpMethod.Get, $"{actions}_apis/runtime/runnergroups/?groupName=Default", "not-a-token", expected: HttpStatusCode.Unauthorized);
 
         var groups = await SendAsync(HttpMethod.Get, $"{actions}_apis/runtime/runnergroups/?groupName=Default&api-version=6.0-preview", admin);
@@ -131,6 +133,21 @@ public sealed class ScaleSetSimulatorTests : IAsyncLifetime
         // The session closes; another owner may open one.
         await SendAsync(HttpMethod.Delete, $"{actions}_apis/runtime/runnerscalesets/{setId}/sessions/{session["sessionId"]!.GetValue<string>()}", admin, expected: HttpStatusCode.NoContent);
         await SendAsync(HttpMethod.Post, $"{actions}_apis/runtime/runnerscalesets/{setId}/sessions", admin, new { ownerName = "controller-b" });
+    }
+
+    private static string Pad(string base64Url) => base64Url.Replace('-', '+').Replace('_', '/') + new string('=', (4 - (base64Url.Length % 4)) % 4);
+
+    [Fact]
+    public void A_session_whose_listener_went_silent_can_be_taken_over()
+    {
+        var sim = _server.Simulator;
+        var set = sim.CreateScaleSet("octo/app", "quiet-set", 1, [])!;
+
+        Assert.NotNull(sim.OpenSession(set, "first"));
+        Assert.Null(sim.OpenSession(set, "second"));
+        set.Session!.LastPoll = DateTimeOffset.UtcNow - sim.Options.ScaleSetSessionTimeout - TimeSpan.FromSeconds(1);
+
+        Assert.Equal("second", sim.OpenSession(set, "second")?.Owner);
     }
 
     [Fact]
