@@ -45,11 +45,13 @@ public sealed class FleetUnderTest : IAsyncDisposable
     public IFleetStore Store => App.Services.GetRequiredService<IFleetStore>();
 
     /// <param name="pools">Pool settings as configuration keys relative to <c>Fleet:Pools:N</c>, per pool.</param>
-    public static async Task<FleetUnderTest> StartAsync(DockerEnvironment docker, string[] repositories, IReadOnlyList<Dictionary<string, string>> pools, bool webhooks = true, CapturedLogs? logs = null, HetznerSimulatorOptions? hetzner = null, IReadOnlyDictionary<string, string>? extra = null)
+    public static async Task<FleetUnderTest> StartAsync(DockerEnvironment docker, string[] repositories, IReadOnlyList<Dictionary<string, string>> pools, bool webhooks = true, CapturedLogs? logs = null, HetznerSimulatorOptions? hetzner = null, IReadOnlyDictionary<string, string>? extra = null, Action<GitHubSimulatorOptions>? github = null)
     {
         var port = FreePort();
         var runnerUrl = $"http://{docker.Gateway}:{port}";
-        var sim = await SandboxServer.StartAsync([$"http://127.0.0.1:{port}", runnerUrl], new GitHubSimulatorOptions { RunnerBaseUrl = runnerUrl }, hetzner, TimeProvider.System, null);
+        var simOptions = new GitHubSimulatorOptions { RunnerBaseUrl = runnerUrl };
+        github?.Invoke(simOptions);
+        var sim = await SandboxServer.StartAsync([$"http://127.0.0.1:{port}", runnerUrl], simOptions, hetzner, TimeProvider.System, null);
         foreach (var repo in repositories)
         {
             sim.Simulator.EnsureRepository(repo);

@@ -47,6 +47,11 @@ public sealed class PoolOptions
     /// <summary>Money this pool may spend per UTC day (EUR); no new servers once reached. None when unset.</summary>
     public decimal? DailyBudget { get; set; }
 
+    /// <summary><c>Jobs</c> (polling and webhooks, the default) or <c>ScaleSet</c> (a runner scale set's message queue).</summary>
+    public string? Discovery { get; set; }
+
+    public ScaleSetPoolOptions ScaleSet { get; set; } = new();
+
     /// <summary>Serve jobs of pull requests from forks of public repositories. Off by default: a fork's code would run on your runner.</summary>
     public bool AllowForkPullRequests { get; set; }
 
@@ -56,6 +61,15 @@ public sealed class PoolOptions
     public DockerPoolOptions Docker { get; set; } = new();
 
     public HetznerPoolOptions Hetzner { get; set; } = new();
+}
+
+/// <summary><c>Fleet:Pools:N:ScaleSet</c>.</summary>
+public sealed class ScaleSetPoolOptions
+{
+    /// <summary>The scale set's name (the <c>runs-on</c> label of its jobs). Default: the pool's name.</summary>
+    public string? Name { get; set; }
+
+    public string RunnerGroup { get; set; } = "Default";
 }
 
 /// <summary><c>Fleet:Pools:N:Hetzner</c>.</summary>

@@ -60,6 +60,11 @@ public sealed class FleetOptionsValidator : IValidateOptions<FleetOptions>
                 Fail($"{key}:MaxRunners must be at least 1 (was {p.MaxRunners}).");
             }
 
+            if (p.Discovery is { } discovery && !string.Equals(discovery, "Jobs", StringComparison.OrdinalIgnoreCase) && !string.Equals(discovery, "ScaleSet", StringComparison.OrdinalIgnoreCase))
+            {
+                Fail($"{key}:Discovery '{discovery}' is not known; use Jobs or ScaleSet.");
+            }
+
             if (p.DailyBudget is <= 0)
             {
                 Fail($"{key}:DailyBudget must be a positive amount of euros when set (was {p.DailyBudget}).");

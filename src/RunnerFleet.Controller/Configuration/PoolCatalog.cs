@@ -43,6 +43,9 @@ public sealed class PoolCatalog
             Registration = p.Registration is null ? RegistrationMode.Jit : Enum.Parse<RegistrationMode>(p.Registration, ignoreCase: true),
             DefaultScope = p.Scope ?? defaultScope,
             DailyBudget = p.DailyBudget,
+            Discovery = string.Equals(p.Discovery, "ScaleSet", StringComparison.OrdinalIgnoreCase) ? JobDiscovery.ScaleSet : JobDiscovery.Jobs,
+            ScaleSetName = p.ScaleSet.Name ?? p.Name!,
+            ScaleSetRunnerGroup = p.ScaleSet.RunnerGroup,
             AllowForkPullRequests = p.AllowForkPullRequests,
             Docker = new DockerPoolSettings
             {

@@ -37,10 +37,29 @@ public sealed record PoolDefinition
     /// <summary>Whether jobs of fork pull requests in public repositories get runners (default: refused).</summary>
     public bool AllowForkPullRequests { get; init; }
 
+    /// <summary>How the pool learns of its jobs: REST polling and webhooks, or a runner scale set's message queue.</summary>
+    public JobDiscovery Discovery { get; init; } = JobDiscovery.Jobs;
+
+    /// <summary>With <see cref="JobDiscovery.ScaleSet"/>: the scale set's name, which is the <c>runs-on</c> label its jobs use.</summary>
+    public string ScaleSetName { get; init; } = string.Empty;
+
+    /// <summary>With <see cref="JobDiscovery.ScaleSet"/>: the runner group the scale set lives in.</summary>
+    public string ScaleSetRunnerGroup { get; init; } = "Default";
+
     /// <summary>Whether this pool's runners cost money (its provider bills by the hour).</summary>
     public bool IsPaid => Provider == "hetzner";
 
     public DockerPoolSettings Docker { get; init; } = new();
 
     public HetznerPoolSettings Hetzner { get; init; } = new();
+}
+
+/// <summary>How a pool learns of the jobs it serves.</summary>
+public enum JobDiscovery
+{
+    /// <summary>Workflow jobs from REST polling and <c>workflow_job</c> webhooks, matched to pools by labels.</summary>
+    Jobs,
+
+    /// <summary>A runner scale set: GitHub assigns the jobs whose <c>runs-on</c> is its name, and tells the listener.</summary>
+    ScaleSet,
 }

@@ -5,6 +5,7 @@ using OpenTelemetry.Metrics;
 using RunnerFleet.Controller.Api;
 using RunnerFleet.Controller.Configuration;
 using RunnerFleet.Controller.GitHub;
+using RunnerFleet.Controller.GitHub.ScaleSets;
 using RunnerFleet.Controller.Lifecycle;
 using RunnerFleet.Controller.Providers;
 using RunnerFleet.Controller.Fleet;
@@ -70,6 +71,10 @@ public static class ControllerHost
 
         builder.Services.AddHttpClient<GitHubCredentials>(c => c.Timeout = TimeSpan.FromSeconds(30));
         builder.Services.AddHttpClient<GitHubApiClient>(c => c.Timeout = TimeSpan.FromSeconds(30));
+        // The scale-set message queue is a long poll (~50 s).
+        builder.Services.AddHttpClient<ActionsServiceClient>(c => c.Timeout = TimeSpan.FromSeconds(90));
+        builder.Services.AddSingleton<ScaleSetRegistry>();
+        builder.Services.AddHostedService<ScaleSetListener>();
         builder.Services.AddHttpClient(nameof(InProcessRunnerProvider), c => c.Timeout = TimeSpan.FromSeconds(60));
 
         // Only the providers some pool uses: the reconciler lists every registered provider's inventory.

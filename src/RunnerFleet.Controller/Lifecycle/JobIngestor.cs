@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using RunnerFleet.Controller.Configuration;
 using RunnerFleet.Controller.Fleet;
+using RunnerFleet.Controller.GitHub.ScaleSets;
 using RunnerFleet.Controller.Store;
 
 namespace RunnerFleet.Controller.Lifecycle;
@@ -12,12 +13,26 @@ namespace RunnerFleet.Controller.Lifecycle;
 /// </summary>
 public sealed partial class JobIngestor(IFleetStore store, PoolCatalog pools, IOptions<GitHubOptions> github, RunnerTracker tracker, ForkPolicy forks, Reaper reaper, IFleetSignals signals, ILogger<JobIngestor> logger)
 {
+    private readonly IReadOnlyList<PoolDefinition> _labelPools = [.. pools.Pools.Where(p => p.Discovery == JobDiscovery.Jobs)];
+    private readonly IReadOnlyList<PoolDefinition> _scaleSetPools = [.. pools.Pools.Where(p => p.Discovery == JobDiscovery.ScaleSet)];
+
+    /// <summary>A job whose <c>runs-on</c> is a scale set's name (GitHub gives it to that scale set).</summary>
+    private bool IsScaleSetJob(JobRecord job) =>
+        job.Labels.Where(l => !string.Equals(l, LabelMatcher.SelfHosted, StringComparison.OrdinalIgnoreCase)).ToList() is [var only]
+        && _scaleSetPools.Any(p => string.Equals(p.ScaleSetName, only, StringComparison.OrdinalIgnoreCase));
+
     public async Task<int> IngestAsync(IEnumerable<JobRecord> jobs, string source, CancellationToken ct)
     {
         var newDemand = 0;
         foreach (var job in jobs)
         {
-            var pool = LabelMatcher.FindPool(pools.Pools, job.Labels);
+            // Scale-set pools hear of their jobs from their scale set only; polling and webhooks leave those jobs alone.
+            var pool = LabelMatcher.FindPool(_labelPools, job.Labels);
+            if (pool is null && IsScaleSetJob(job))
+            {
+                continue;
+            }
+
             var verdict = pool is null ? ForkVerdict.Allowed : await forks.DecideAsync(pool, job, ct).ConfigureAwait(false);
             var refusal = verdict.Refusal;
             var served = refusal is null && !verdict.IsUndecided;
@@ -45,6 +60,64 @@ public sealed partial class JobIngestor(IFleetStore store, PoolCatalog pools, IO
                 {
                     await ContainAsync(change.Stored, reason, ct).ConfigureAwait(false);
                 }
+            }
+        }
+
+        if (newDemand > 0)
+        {
+            signals.DemandChanged();
+        }
+
+        return newDemand;
+    }
+
+    /// <summary>
+    /// A scale set's job events for its pool: JobAssigned is demand (one runner request: a reassigned job is a
+    /// new request), JobStarted marks the runner busy, JobCompleted ends the request (and, with a runner, starts
+    /// its teardown). Returns how many requests are new demand.
+    /// </summary>
+    public async Task<int> IngestScaleSetAsync(PoolDefinition pool, IReadOnlyList<ScaleSetJobEvent> events, CancellationToken ct)
+    {
+        var newDemand = 0;
+        foreach (var e in events)
+        {
+            var status = e.MessageType switch
+            {
+                "JobAssigned" or "JobAvailable" => JobStatus.Queued,
+                "JobStarted" => JobStatus.InProgress,
+                "JobCompleted" => JobStatus.Completed,
+                _ => (JobStatus?)null,
+            };
+            if (status is not { } s)
+            {
+                continue;
+            }
+
+            var repository = $"{e.OwnerName}/{e.RepositoryName}";
+            var job = new JobRecord
+            {
+                Id = e.RunnerRequestId,
+                RunId = e.WorkflowRunId,
+                Repository = repository,
+                Name = e.JobDisplayName,
+                Labels = e.RequestLabels ?? [pool.ScaleSetName],
+                Status = s,
+                Pool = pool.Name,
+                Scope = ScopeFor(repository),
+                RunnerName = string.IsNullOrEmpty(e.RunnerName) ? null : e.RunnerName,
+                Conclusion = s == JobStatus.Completed ? e.Result switch { "succeeded" => "success", "canceled" => "cancelled", _ => "failure" } : null,
+                QueuedAt = e.QueueTime,
+            };
+            var change = await store.UpsertJobAsync(job, ct).ConfigureAwait(false);
+            if (change.IsNew && change.Stored.Status == JobStatus.Queued)
+            {
+                newDemand++;
+                LogQueued(logger, job.Id, repository, string.Join(",", job.Labels), pool.Name, "scale set");
+            }
+
+            if (change.Changed && change.Stored.RunnerName is not null)
+            {
+                await tracker.OnJobAsync(change.Stored, ct).ConfigureAwait(false);
             }
         }
 

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using RunnerFleet.Controller.Configuration;
 using RunnerFleet.Controller.Fleet;
 using RunnerFleet.Controller.GitHub;
+using RunnerFleet.Controller.GitHub.ScaleSets;
 using RunnerFleet.Controller.Providers;
 using RunnerFleet.Controller.Store;
 using RunnerFleet.Controller.Telemetry;
@@ -24,6 +25,8 @@ public sealed partial class Provisioner(
     CrashPoints crashPoints,
     PoolCatalog pools,
     ControllerNode node,
+    ScaleSetRegistry scaleSets,
+    ActionsServiceClient actions,
     IOptions<GitHubOptions> githubOptions,
     FleetTelemetry telemetry,
     TimeProvider time,
@@ -75,7 +78,7 @@ public sealed partial class Provisioner(
         }
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
-            var code = e is ProviderException pe ? pe.Code : e is GitHubApiException ? "github" : "error";
+            var code = e is ProviderException pe ? pe.Code : e is GitHubApiException or ActionsServiceException ? "github" : "error";
             telemetry.ProviderError(pool.Provider, code);
             activity?.SetStatus(ActivityStatusCode.Error, e.Message);
             LogFailed(logger, record.Name, pool.Name, e.Message);
@@ -88,6 +91,16 @@ public sealed partial class Provisioner(
     private async Task<(RunnerRecord Record, RunnerLaunch Launch)> RegisterAsync(RunnerRecord record, PoolDefinition pool, CancellationToken ct)
     {
         using var activity = FleetTelemetry.ActivitySource.StartActivity(pool.Registration == RegistrationMode.Jit ? "runner.register.jit" : "runner.register.token");
+        if (pool.Discovery == JobDiscovery.ScaleSet)
+        {
+            // A runner of the pool's scale set: only such runners get the jobs GitHub assigns to it.
+            var (scope, scaleSetId) = scaleSets.Find(pool.Name) ?? throw new ProviderException("scale_set_unknown", $"the scale set {pool.ScaleSetName} of pool {pool.Name} is not known yet (its listener has not started)");
+            var config = await actions.GenerateJitConfigAsync(scope, scaleSetId, record.Name, ct).ConfigureAwait(false);
+            record = record with { GitHubRunnerId = config.Runner.Id };
+            await store.UpdateRunnerAsync(record, ct).ConfigureAwait(false);
+            return (record, new RunnerLaunch { Fleet = pools.FleetName, Name = record.Name, Pool = pool, JitConfig = config.EncodedJitConfig });
+        }
+
         if (pool.Registration == RegistrationMode.Jit)
         {
             var jit = await github.GenerateJitConfigAsync(record.Scope, new JitConfigRequest(record.Name, pool.RunnerGroupId, pool.Labels, "_work"), ct).ConfigureAwait(false);

@@ -28,6 +28,7 @@ public sealed class FleetTelemetry : IDisposable
     private long? _hetznerRemaining;
     private volatile IReadOnlyDictionary<string, decimal> _costToday = new Dictionary<string, decimal>();
     private readonly Counter<long> _capReached;
+    private readonly ConcurrentDictionary<string, int> _scaleSetDesired = new();
 
     public FleetTelemetry(IMeterFactory meterFactory)
     {
@@ -47,6 +48,9 @@ public sealed class FleetTelemetry : IDisposable
             new Measurement<double>((double)kv.Value, new KeyValuePair<string, object?>("pool", kv.Key))),
             "EUR", "Money spent today (UTC) by paid pool, live runners included");
         _capReached = _meter.CreateCounter<long>(MetricNames.SpendingCapReached, description: "Times a daily spending cap stopped new paid runners, by pool (\"fleet\" for the fleet's cap)");
+        _meter.CreateObservableGauge(MetricNames.ScaleSetDesired, () => _scaleSetDesired.Select(kv =>
+            new Measurement<int>(kv.Value, new KeyValuePair<string, object?>("pool", kv.Key))),
+            description: "Runners a scale-set pool wants: min(MinIdle + assigned jobs, MaxRunners), from the last message statistics");
         _poolUnavailable = _meter.CreateCounter<long>(MetricNames.PoolUnavailable, description: "Times a pool stopped provisioning (no capacity, quota, platform) by reason");
         _jobWait = _meter.CreateHistogram(MetricNames.JobWait, "s", "Job queued to runner busy", advice: s_secondsBuckets);
         _runnerBoot = _meter.CreateHistogram(MetricNames.RunnerBoot, "s", "Runner created to online", advice: s_secondsBuckets);
@@ -61,6 +65,8 @@ public sealed class FleetTelemetry : IDisposable
         _runners = runners;
         _queued = queued;
     }
+
+    public void ScaleSetDesired(string pool, int desired) => _scaleSetDesired[pool] = desired;
 
     public void SetCostToday(IReadOnlyDictionary<string, decimal> costToday) => _costToday = costToday;
 

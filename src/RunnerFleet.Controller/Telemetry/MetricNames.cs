@@ -16,4 +16,5 @@ public static class MetricNames
     public const string HetznerRateLimitRemaining = "runnerfleet.hetzner.ratelimit.remaining";
     public const string PoolUnavailable = "runnerfleet.pool.unavailable";
     public const string Webhooks = "runnerfleet.webhooks";
+    public const string ScaleSetDesired = "runnerfleet.scaleset.desired";
 }

@@ -347,7 +347,8 @@ public sealed partial class GitHubSimulator
         var e = new JsonObject
         {
             ["messageType"] = type,
-            ["runnerRequestId"] = job.Id,
+            // A new runner request per assignment: a reassigned job is a new request (the old one ended canceled).
+            ["runnerRequestId"] = (job.Id * 100) + job.ScaleSetAssignments,
             ["repositoryName"] = job.Run.Repository.Name,
             ["ownerName"] = job.Run.Repository.Owner,
             ["jobId"] = job.Id.ToString(CultureInfo.InvariantCulture),
