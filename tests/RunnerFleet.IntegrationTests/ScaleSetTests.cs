@@ -1,4 +1,6 @@
 using RunnerFleet.Controller.Fleet;
+using RunnerFleet.Sandbox;
+using RunnerFleet.Sandbox.GitHub;
 
 namespace RunnerFleet.IntegrationTests;
 
@@ -17,9 +19,19 @@ public sealed class ScaleSetTests(DockerEnvironment docker)
     [Fact]
     public async Task Thirty_jobs_through_a_scale_set_pool_are_each_served_once_and_every_runner_is_gone_after()
     {
-        await using var fleet = await FleetUnderTest.StartAsync(docker, ["octo/app"], [Pool()],
+        using var logs = new CapturedLogs();
+        await using var fleet = await FleetUnderTest.StartAsync(docker, ["octo/app"], [Pool()], logs: logs,
             github: o => o.ScaleSetPollWait = TimeSpan.FromSeconds(1));
-        for (var i = 0; i < 30; i++)
+        for (var i = 0; i < 10; i++)
+        {
+            fleet.GitHub.QueueJobs("octo/app", s_runsOn, 1, TimeSpan.FromMilliseconds(300));
+        }
+
+        // Midway the queue token expires and two long polls drop: the listener refreshes, polls on, loses nothing.
+        await FleetUnderTest.WaitUntilAsync(() => Task.FromResult(fleet.GitHub.AllJobs().Count(j => j.Status == "completed") >= 5), TimeSpan.FromMinutes(1), fleet.DescribeAsync);
+        fleet.GitHub.ExpireSessionTokens();
+        fleet.GitHub.DropNextPolls(2);
+        for (var i = 0; i < 20; i++)
         {
             fleet.GitHub.QueueJobs("octo/app", s_runsOn, 1, TimeSpan.FromMilliseconds(300));
         }
@@ -36,7 +48,78 @@ public sealed class ScaleSetTests(DockerEnvironment docker)
         var runners = await fleet.Store.ListRunnersAsync(100, TestContext.Current.CancellationToken);
         Assert.Equal(30, runners.Count(r => r.State == RunnerState.Gone && r.JobId is not null));
         Assert.Empty(await DockerEnvironment.ContainersAsync(fleet.Fleet));
+        Assert.Contains(logs.Lines, l => l.Contains("session refreshed", StringComparison.Ordinal));
+        Assert.Contains(logs.Lines, l => l.Contains("poll dropped", StringComparison.Ordinal));
         // The scale set's jobs are its own: polling and webhooks did not make them demand elsewhere.
         Assert.All(await fleet.Store.ListJobsAsync(null, 100, TestContext.Current.CancellationToken), j => Assert.Equal("linux-set", j.Pool));
+    }
+
+    [Fact]
+    public async Task A_second_controller_gets_409_and_takes_over_the_scale_set_when_the_first_dies()
+    {
+        var simPort = FleetUnderTest.FreePort();
+        var runnerUrl = $"http://{docker.Gateway}:{simPort}";
+        await using var sim = await SandboxServer.StartAsync([$"http://127.0.0.1:{simPort}", runnerUrl],
+            new GitHubSimulatorOptions { RunnerBaseUrl = runnerUrl, ScaleSetPollWait = TimeSpan.FromSeconds(1), ScaleSetSessionTimeout = TimeSpan.FromSeconds(4) },
+            null, TimeProvider.System, null, TestContext.Current.CancellationToken);
+        sim.Simulator.EnsureRepository("octo/app");
+        var (first, second) = ($"ssa{Guid.NewGuid():N}"[..9], $"ssb{Guid.NewGuid():N}"[..9]);
+        try
+        {
+            await using var a = ControllerProcess.Start(Settings(first));
+            await FleetUnderTest.WaitUntilAsync(() => Task.FromResult(sim.Simulator.AllScaleSets().FirstOrDefault()?.Session is not null), TimeSpan.FromMinutes(1), () => Task.FromResult(a.Output));
+            await using var b = ControllerProcess.Start(Settings(second));
+            await FleetUnderTest.WaitUntilAsync(() => Task.FromResult(b.Output.Contains("(409)", StringComparison.Ordinal)), TimeSpan.FromMinutes(1), () => Task.FromResult(b.Output));
+
+            sim.Simulator.QueueJobs("octo/app", s_runsOn, 3, TimeSpan.FromMilliseconds(300));
+            await FleetUnderTest.WaitUntilAsync(() => Task.FromResult(sim.Simulator.AllJobs().All(j => j.Status == "completed")), TimeSpan.FromMinutes(1), () => Task.FromResult(a.Output));
+            Assert.All(sim.Simulator.AllJobs(), j => Assert.StartsWith(first, j.RunnerName, StringComparison.Ordinal));
+
+            // A dies without closing its session; once the session times out, B's next try wins it.
+            a.Kill9();
+            await a.WaitForExitAsync(CancellationToken.None);
+            sim.Simulator.QueueJobs("octo/app", s_runsOn, 3, TimeSpan.FromMilliseconds(300));
+            await FleetUnderTest.WaitUntilAsync(() => Task.FromResult(sim.Simulator.AllJobs().All(j => j.Status == "completed")), TimeSpan.FromMinutes(1), () => Task.FromResult(b.Output));
+
+            var jobs = sim.Simulator.AllJobs();
+            Assert.Equal(6, jobs.Count);
+            Assert.All(jobs, j => Assert.Equal(1, j.Assignments));
+            Assert.Equal(3, jobs.Count(j => j.RunnerName!.StartsWith(second, StringComparison.Ordinal)));
+            Assert.Contains("listens to scale set", b.Output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            foreach (var fleet in new[] { first, second })
+            {
+                foreach (var id in await DockerEnvironment.ContainersAsync(fleet))
+                {
+                    await DockerEnvironment.DockerAsync("rm", "-f", id);
+                }
+            }
+        }
+
+        Dictionary<string, string> Settings(string fleet) => new()
+        {
+            ["Urls"] = $"http://127.0.0.1:{FleetUnderTest.FreePort()}",
+            ["ConnectionStrings:Fleet"] = $"Data Source={Path.Combine(Path.GetTempPath(), fleet + ".db")}",
+            ["GitHub:ApiUrl"] = sim.BaseUrl.ToString(),
+            ["GitHub:WebUrl"] = runnerUrl,
+            ["GitHub:Token"] = "sandbox-token",
+            ["GitHub:PollInterval"] = "00:00:00",
+            ["GitHub:Repositories:0"] = "octo/app",
+            ["Fleet:Name"] = fleet,
+            ["Fleet:PlanInterval"] = "00:00:01",
+            ["Fleet:ReapInterval"] = "00:00:01",
+            ["Fleet:Pools:0:Name"] = "linux-set",
+            ["Fleet:Pools:0:Labels:0"] = "linux-set",
+            ["Fleet:Pools:0:Discovery"] = "ScaleSet",
+            ["Fleet:Pools:0:Scope"] = "octo/app",
+            ["Fleet:Pools:0:MaxRunners"] = "4",
+            ["Fleet:Pools:0:Provider"] = "docker",
+            ["Fleet:Pools:0:Docker:Image"] = DockerEnvironment.Image,
+            ["Fleet:Pools:0:Docker:Network"] = docker.Network,
+            ["Fleet:Pools:0:Docker:Cpus"] = "0.25",
+            ["Fleet:Pools:0:Docker:MemoryMb"] = "64",
+        };
     }
 }

@@ -133,6 +133,28 @@ public sealed partial class GitHubSimulator
         }
     }
 
+    private int _dropPolls;
+
+    /// <summary>The next <paramref name="count"/> message polls lose their connection (a dropped long poll, in tests).</summary>
+    public void DropNextPolls(int count) => Interlocked.Add(ref _dropPolls, count);
+
+    internal bool TakeDroppedPoll()
+    {
+        while (true)
+        {
+            var left = Volatile.Read(ref _dropPolls);
+            if (left <= 0)
+            {
+                return false;
+            }
+
+            if (Interlocked.CompareExchange(ref _dropPolls, left - 1, left) == left)
+            {
+                return true;
+            }
+        }
+    }
+
     /// <summary>Ends every session's queue token now: the next poll answers 401 (token expiry, in tests).</summary>
     public void ExpireSessionTokens()
     {

@@ -126,6 +126,13 @@ public static class ScaleSetEndpoints
                 return Message(404, $"scale set {id} not found");
             }
 
+            if (sim.TakeDroppedPoll())
+            {
+                // The connection drops mid-poll, as a proxy or a network blip would do it.
+                ctx.Abort();
+                return Results.Empty;
+            }
+
             var token = Bearer(ctx) ?? string.Empty;
             var (outcome, message, statistics) = await sim.PollMessagesAsync(set, sessionId, token, lastMessageId ?? 0, ctx.RequestAborted).ConfigureAwait(false);
             return outcome switch
