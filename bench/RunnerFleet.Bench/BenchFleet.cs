@@ -44,11 +44,11 @@ internal sealed class BenchFleet : IAsyncDisposable
     /// <param name="settings">Controller settings beside the defaults (GitHub, store, fleet name).</param>
     /// <param name="provider">Replaces the registered providers (e.g. a recording one of kind inprocess).</param>
     /// <param name="gateway">An address runner containers reach the simulator on, besides loopback.</param>
-    public static async Task<BenchFleet> StartAsync(IReadOnlyList<string> repositories, IDictionary<string, string?> settings, IRunnerProvider? provider = null, bool webhooks = true, string? gateway = null)
+    public static async Task<BenchFleet> StartAsync(IReadOnlyList<string> repositories, IDictionary<string, string?> settings, IRunnerProvider? provider = null, bool webhooks = true, string? gateway = null, TimeSpan? scaleSetPollWait = null)
     {
         var port = FreePort();
         var urls = new List<string> { $"http://127.0.0.1:{port}" };
-        var simOptions = new GitHubSimulatorOptions();
+        var simOptions = new GitHubSimulatorOptions { ScaleSetPollWait = scaleSetPollWait ?? TimeSpan.FromSeconds(50) };
         if (gateway is not null)
         {
             urls.Add($"http://{gateway}:{port}");

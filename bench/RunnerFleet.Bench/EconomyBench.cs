@@ -34,6 +34,7 @@ internal static class EconomyBench
     {
         var webhook = await PerJobAsync(webhooks: true, TimeSpan.Zero).ConfigureAwait(false);
         var polling = await PerJobAsync(webhooks: false, TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+        var scaleSet = await PerJobAsync(webhooks: false, TimeSpan.Zero, scaleSet: true).ConfigureAwait(false);
 
         // Idle: 25 repositories, nothing queued; after the first poll every answer is an unchanged 304.
         var repos = Repositories(25);
@@ -52,6 +53,7 @@ internal static class EconomyBench
         {
             ["requests_per_job_webhook"] = webhook.PerJob,
             ["requests_per_job_polling"] = polling.PerJob,
+            ["requests_per_job_scaleset"] = scaleSet.PerJob,
             ["requests_per_idle_poll"] = idle,
         }, new JsonObject
         {
@@ -59,19 +61,28 @@ internal static class EconomyBench
             ["repositories_idle"] = repos.Length,
             ["webhook_mode"] = "webhooks only (polling off); JIT runners",
             ["polling_mode"] = "polling every 2 s, no webhooks",
+            ["scaleset_mode"] = "a runner scale set's message queue (the Actions service's calls are not REST rate limit; the registration token for its admin token is)",
             ["targets"] = "at most 1.2 per job with webhooks, 0 per idle poll",
         }).ConfigureAwait(false);
     }
 
-    private static async Task<(double PerJob, int Jobs)> PerJobAsync(bool webhooks, TimeSpan poll)
+    private static async Task<(double PerJob, int Jobs)> PerJobAsync(bool webhooks, TimeSpan poll, bool scaleSet = false)
     {
         const int jobs = 50;
-        var repos = Repositories(5);
-        await using var fleet = await BenchFleet.StartAsync(repos, Pool(10, poll), webhooks: webhooks).ConfigureAwait(false);
+        var repos = scaleSet ? ["bench/repo00"] : Repositories(5);
+        var settings = Pool(10, poll);
+        if (scaleSet)
+        {
+            settings["Fleet:Pools:0:Discovery"] = "ScaleSet";
+            settings["Fleet:Pools:0:Scope"] = repos[0];
+        }
+
+        await using var fleet = await BenchFleet.StartAsync(repos, settings, webhooks: webhooks, scaleSetPollWait: TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         var before = fleet.GitHub.PeekRate("sandbox-token").Used;
+        string[] labels = scaleSet ? ["linux"] : s_labels;
         for (var i = 0; i < jobs; i++)
         {
-            fleet.GitHub.QueueJobs(repos[i % repos.Length], s_labels, 1, TimeSpan.FromMilliseconds(200));
+            fleet.GitHub.QueueJobs(repos[i % repos.Length], labels, 1, TimeSpan.FromMilliseconds(200));
         }
 
         await WaitDoneAsync(fleet, TimeSpan.FromMinutes(3)).ConfigureAwait(false);
