@@ -19,6 +19,27 @@ public sealed class ScaleSetTests(DockerEnvironment docker)
     [Fact]
     public async Task Thirty_jobs_through_a_scale_set_pool_are_each_served_once_and_every_runner_is_gone_after()
     {
+        // The desired count the listener derives from each answer's statistics: min(MinIdle + assigned jobs, MaxRunners).
+        var desired = new List<int>();
+        using var meters = new System.Diagnostics.Metrics.MeterListener();
+        meters.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Name == RunnerFleet.Controller.Telemetry.MetricNames.ScaleSetDesired)
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        meters.SetMeasurementEventCallback<int>((_, value, tags, _) =>
+        {
+            if (tags.ToArray().Any(t => Equals(t.Value, "linux-set")))
+            {
+                lock (desired)
+                {
+                    desired.Add(value);
+                }
+            }
+        });
+        meters.Start();
         using var logs = new CapturedLogs();
         await using var fleet = await FleetUnderTest.StartAsync(docker, ["octo/app"], [Pool()], logs: logs,
             github: o => o.ScaleSetPollWait = TimeSpan.FromSeconds(1));
@@ -36,8 +57,24 @@ public sealed class ScaleSetTests(DockerEnvironment docker)
             fleet.GitHub.QueueJobs("octo/app", s_runsOn, 1, TimeSpan.FromMilliseconds(300));
         }
 
-        await FleetUnderTest.WaitUntilAsync(async () => fleet.GitHub.AllJobs().All(j => j.Status == "completed") && await fleet.AllFinalAsync() && fleet.GitHub.AllRunners().Count == 0,
-            TimeSpan.FromMinutes(3), fleet.DescribeAsync);
+        await FleetUnderTest.WaitUntilAsync(async () =>
+            {
+                meters.RecordObservableInstruments();
+                return fleet.GitHub.AllJobs().All(j => j.Status == "completed") && await fleet.AllFinalAsync() && fleet.GitHub.AllRunners().Count == 0;
+            }, TimeSpan.FromMinutes(3), fleet.DescribeAsync);
+        await FleetUnderTest.WaitUntilAsync(() =>
+            {
+                meters.RecordObservableInstruments();
+                lock (desired)
+                {
+                    return Task.FromResult(desired.Count > 0 && desired[^1] == 0);
+                }
+            }, TimeSpan.FromSeconds(20), () => Task.FromResult($"desired seen: {string.Join(",", desired)}"));
+        lock (desired)
+        {
+            // 20 jobs assigned at once ask for more than the pool's 6: the count is capped, then falls to 0.
+            Assert.Equal(6, desired.Max());
+        }
 
         var jobs = fleet.GitHub.AllJobs();
         Assert.Equal(30, jobs.Count);

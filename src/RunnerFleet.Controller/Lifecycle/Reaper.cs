@@ -1,6 +1,8 @@
 using Microsoft.Extensions.Logging;
+using RunnerFleet.Controller.Configuration;
 using RunnerFleet.Controller.Fleet;
 using RunnerFleet.Controller.GitHub;
+using RunnerFleet.Controller.GitHub.ScaleSets;
 using RunnerFleet.Controller.Providers;
 using RunnerFleet.Controller.Store;
 using RunnerFleet.Controller.Telemetry;
@@ -19,6 +21,9 @@ public sealed partial class Reaper(
     RunnerProviders providers,
     CrashPoints crashPoints,
     IFleetSignals signals,
+    PoolCatalog pools,
+    ScaleSetRegistry scaleSets,
+    ActionsServiceClient actions,
     FleetTelemetry telemetry,
     TimeProvider time,
     ILogger<Reaper> logger)
@@ -220,7 +225,15 @@ public sealed partial class Reaper(
             await provider.DestroyAsync(new ProvisionedRunner { ResourceId = r.ProviderResourceId ?? r.Name, RunnerName = r.Name, Endpoint = r.ProviderEndpoint }, ct).ConfigureAwait(false);
         }
 
-        if (!deregisteredByGitHub && r.GitHubRunnerId is { } id && await github.GetRunnerAsync(r.Scope, id, ct).ConfigureAwait(false) is { } gh)
+        if (!deregisteredByGitHub && r.GitHubRunnerId is { } agent && pools.Find(r.Pool) is { Discovery: JobDiscovery.ScaleSet } && scaleSets.Find(r.Pool) is { } set)
+        {
+            // A scale set's runner is removed through the Actions service; one still running a job is kept.
+            if (!await actions.RemoveRunnerAsync(set.Scope, agent, ct).ConfigureAwait(false))
+            {
+                LogBusyKept(logger, r.Name);
+            }
+        }
+        else if (!deregisteredByGitHub && r.GitHubRunnerId is { } id && await github.GetRunnerAsync(r.Scope, id, ct).ConfigureAwait(false) is { } gh)
         {
             if (gh.Busy || !await github.DeleteRunnerAsync(r.Scope, id, ct).ConfigureAwait(false))
             {

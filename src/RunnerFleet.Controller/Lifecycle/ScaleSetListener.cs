@@ -89,6 +89,7 @@ public sealed partial class ScaleSetListener(
     private async Task PollAsync(PoolDefinition pool, string scope, long scaleSetId, ScaleSetSession session, CancellationToken ct)
     {
         long lastMessageId = 0;
+        ScaleSetStatistics? statistics = null;
         while (!ct.IsCancellationRequested)
         {
             ScaleSetPollOutcome outcome;
@@ -116,9 +117,12 @@ public sealed partial class ScaleSetListener(
                     // Acknowledged before it is handled, as GitHub's listener does: its events are in the store next.
                     await actions.AcknowledgeAsync(session, message.MessageId, ct).ConfigureAwait(false);
                     await ingestor.IngestScaleSetAsync(pool, ActionsServiceClient.Events(message), ct).ConfigureAwait(false);
-                    Desired(pool, message.Statistics);
+                    statistics = message.Statistics ?? statistics;
                     break;
             }
+
+            // Re-evaluated on every answer, empty or not, from the latest statistics.
+            Desired(pool, statistics);
         }
     }
 
