@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
@@ -46,7 +44,7 @@ internal sealed class BenchFleet : IAsyncDisposable
     /// <param name="gateway">An address runner containers reach the simulator on, besides loopback.</param>
     public static async Task<BenchFleet> StartAsync(IReadOnlyList<string> repositories, IDictionary<string, string?> settings, IRunnerProvider? provider = null, bool webhooks = true, string? gateway = null, TimeSpan? scaleSetPollWait = null)
     {
-        var port = FreePort();
+        var port = SandboxServer.FreePort();
         var urls = new List<string> { $"http://127.0.0.1:{port}" };
         var simOptions = new GitHubSimulatorOptions { ScaleSetPollWait = scaleSetPollWait ?? TimeSpan.FromSeconds(50) };
         if (gateway is not null)
@@ -133,10 +131,4 @@ internal sealed class BenchFleet : IAsyncDisposable
         }
     }
 
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

@@ -103,4 +103,12 @@ public sealed class SandboxServer : IAsyncDisposable
 
         _runnerHttp.Dispose();
     }
+
+    /// <summary>A free TCP port on loopback, for a server started next.</summary>
+    public static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
 }

@@ -28,7 +28,7 @@ public static class SandboxMode
         var rest = args.Where(a => a != "--sandbox").ToArray();
         Console.WriteLine("RunnerFleet sandbox: starting the GitHub simulator ...");
         var (dockerGateway, dockerReason, hasArm64Image) = await ProbeDockerAsync().ConfigureAwait(false);
-        var port = FreePort();
+        var port = SandboxServer.FreePort();
         var urls = new List<string> { $"http://127.0.0.1:{port}" };
         var simOptions = new GitHubSimulatorOptions();
         if (dockerGateway is not null)
@@ -223,12 +223,5 @@ public static class SandboxMode
         {
             return (null, "no Docker engine answers on /var/run/docker.sock", false);
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
