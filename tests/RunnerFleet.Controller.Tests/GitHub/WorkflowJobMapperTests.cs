@@ -7,7 +7,7 @@ namespace RunnerFleet.Controller.Tests.GitHub;
 
 public sealed class WorkflowJobMapperTests
 {
-    private static byte[] Payload(string file) => File.ReadAllBytes(SharedReference.Path("github-webhooks", file));
+    private static byte[] Payload(string file) => File.ReadAllBytes(TestData.Path("github-webhooks", file));
 
     [Fact]
     public void Parses_the_real_queued_payload()
