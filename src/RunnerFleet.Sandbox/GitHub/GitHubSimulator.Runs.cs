@@ -1,0 +1,179 @@
+using System.Security.Cryptography;
+
+namespace RunnerFleet.Sandbox.GitHub;
+
+/// <summary>Repositories, workflow runs and their jobs: creating, queueing, listing and cancelling.</summary>
+public sealed partial class GitHubSimulator
+{
+    // ---------------------------------------------------------------- repositories and jobs
+
+    public SimRepository EnsureRepository(string fullName, bool isPrivate = false)
+    {
+        var (owner, name) = SplitRepository(fullName);
+        lock (_gate)
+        {
+            if (!_repos.TryGetValue(fullName, out var repo))
+            {
+                repo = new SimRepository(++_nextId, owner, name, isPrivate);
+                _repos[repo.FullName] = repo;
+            }
+
+            return repo;
+        }
+    }
+
+    public SimRepository? FindRepository(string owner, string name)
+    {
+        lock (_gate)
+        {
+            return _repos.GetValueOrDefault($"{owner}/{name}");
+        }
+    }
+
+    public IReadOnlyList<SimRepository> Repositories()
+    {
+        lock (_gate)
+        {
+            return [.. _repos.Values];
+        }
+    }
+
+    /// <summary>Queues one workflow run with <paramref name="count"/> jobs, as a matrix would.</summary>
+    /// <param name="event">The run's event (default push).</param>
+    /// <param name="headRepository">A fork's full name when the run is a pull request from that fork.</param>
+    public SimWorkflowRun QueueJobs(string repository, IReadOnlyList<string> labels, int count, TimeSpan duration, string? workflowName = null, string? @event = null, string? headRepository = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+        var repo = EnsureRepository(repository);
+        List<SimJob> queued;
+        SimWorkflowRun run;
+        lock (_gate)
+        {
+            var now = Now;
+            run = new SimWorkflowRun
+            {
+                Id = ++_nextId,
+                Repository = repo,
+                Name = workflowName ?? "CI",
+                HeadSha = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(20)),
+                Event = @event ?? "push",
+                HeadRepository = headRepository,
+                CreatedAt = now,
+                UpdatedAt = now,
+            };
+            for (var i = 0; i < count; i++)
+            {
+                var job = new SimJob
+                {
+                    Id = ++_nextId,
+                    Run = run,
+                    Name = count == 1 ? "build" : $"build ({i + 1})",
+                    Labels = [.. labels],
+                    Duration = duration,
+                    CreatedAt = now,
+                };
+                run.Jobs.Add(job);
+                _jobs[job.Id] = job;
+            }
+
+            _runs[run.Id] = run;
+            queued = [.. run.Jobs];
+            SignalLocked();
+        }
+
+        foreach (var job in queued)
+        {
+            Webhooks.Enqueue(this, "queued", job);
+        }
+
+        return run;
+    }
+
+    public IReadOnlyList<SimWorkflowRun> Runs(SimRepository repo, string? status)
+    {
+        lock (_gate)
+        {
+            return [.. _runs.Values
+                .Where(r => r.Repository == repo && (status is null || r.Status == status || r.Conclusion == status))
+                .OrderByDescending(r => r.Id)];
+        }
+    }
+
+    public SimWorkflowRun? Run(long id)
+    {
+        lock (_gate)
+        {
+            return _runs.GetValueOrDefault(id);
+        }
+    }
+
+    public SimJob? Job(long id)
+    {
+        lock (_gate)
+        {
+            return _jobs.GetValueOrDefault(id);
+        }
+    }
+
+    public IReadOnlyList<SimJob> AllJobs()
+    {
+        lock (_gate)
+        {
+            return [.. _jobs.Values.OrderBy(j => j.Id)];
+        }
+    }
+
+    /// <summary>Cancels a run: its unfinished jobs complete as cancelled and their runners are released. False when it had finished.</summary>
+    public bool CancelRun(SimWorkflowRun run)
+    {
+        List<SimJob> cancelled;
+        lock (_gate)
+        {
+            if (run.Status == "completed")
+            {
+                return false;
+            }
+
+            var now = Now;
+            cancelled = [.. run.Jobs.Where(j => j.Status != "completed")];
+            foreach (var job in cancelled)
+            {
+                job.Status = "completed";
+                job.Conclusion = "cancelled";
+                job.CompletedAt = now;
+                if (job.RunnerId is { } id && _runners.TryGetValue(id, out var runner) && runner.Job == job)
+                {
+                    // The runner is told to stop; an ephemeral one is de-registered as after any job.
+                    runner.JobDone = true;
+                    if (runner.Ephemeral)
+                    {
+                        _runners.Remove(id);
+                    }
+                }
+            }
+
+            run.UpdatedAt = now;
+            SignalLocked();
+        }
+
+        foreach (var job in cancelled)
+        {
+            Webhooks.Enqueue(this, "completed", job);
+        }
+
+        return true;
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private static (string Owner, string Name) SplitRepository(string fullName)
+    {
+        var parts = fullName.Split('/');
+        if (parts.Length != 2 || parts.Any(string.IsNullOrWhiteSpace))
+        {
+            throw new ArgumentException($"'{fullName}' is not of the form owner/repo.", nameof(fullName));
+        }
+
+        return (parts[0], parts[1]);
+    }
+}

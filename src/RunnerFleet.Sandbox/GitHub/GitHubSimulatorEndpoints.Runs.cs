@@ -1,0 +1,71 @@
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace RunnerFleet.Sandbox.GitHub;
+
+/// <summary>Workflow runs and jobs of the REST API: list and get runs, cancel a run, list a run's jobs, get a job.</summary>
+public static partial class GitHubSimulatorEndpoints
+{
+    private static void MapRuns(IEndpointRouteBuilder app, GitHubSimulator sim)
+    {
+        app.MapGet("/repos/{owner}/{repo}/actions/runs", (HttpContext ctx, string owner, string repo, string? status) =>
+        {
+            if (sim.FindRepository(owner, repo) is not { } r)
+            {
+                return NotFound(ctx, sim);
+            }
+
+            var runs = sim.Runs(r, status);
+            var (page, links) = Paginate(ctx, runs);
+            var body = sim.Read(() => new JsonObject { ["total_count"] = runs.Count, ["workflow_runs"] = new JsonArray([.. page.Select(x => (JsonNode)SimJson.Run(x))]) });
+            return Respond(ctx, sim, body, links);
+        });
+
+        app.MapGet("/repos/{owner}/{repo}/actions/runs/{runId:long}", (HttpContext ctx, string owner, string repo, long runId) =>
+        {
+            if (sim.FindRepository(owner, repo) is not { } r || sim.Run(runId) is not { } run || run.Repository != r)
+            {
+                return NotFound(ctx, sim);
+            }
+
+            return Respond(ctx, sim, sim.Read(() => SimJson.Run(run)), null);
+        });
+
+        app.MapPost("/repos/{owner}/{repo}/actions/runs/{runId:long}/cancel", (HttpContext ctx, string owner, string repo, long runId) =>
+        {
+            if (sim.FindRepository(owner, repo) is not { } r || sim.Run(runId) is not { } run || run.Repository != r)
+            {
+                return NotFound(ctx, sim);
+            }
+
+            return sim.CancelRun(run)
+                ? Results.Json(new JsonObject(), statusCode: 202)
+                : Results.Json(new { message = "Cannot cancel a workflow run that is completed.", documentation_url = "https://docs.github.com/rest/actions/workflow-runs#cancel-a-workflow-run" }, statusCode: 409);
+        });
+
+        app.MapGet("/repos/{owner}/{repo}/actions/runs/{runId:long}/jobs", (HttpContext ctx, string owner, string repo, long runId) =>
+        {
+            if (sim.FindRepository(owner, repo) is not { } r || sim.Run(runId) is not { } run || run.Repository != r)
+            {
+                return NotFound(ctx, sim);
+            }
+
+            var jobs = sim.Read(() => run.Jobs.ToList());
+            var (page, links) = Paginate(ctx, jobs);
+            var body = sim.Read(() => new JsonObject { ["total_count"] = jobs.Count, ["jobs"] = new JsonArray([.. page.Select(x => (JsonNode)SimJson.Job(x))]) });
+            return Respond(ctx, sim, body, links);
+        });
+
+        app.MapGet("/repos/{owner}/{repo}/actions/jobs/{jobId:long}", (HttpContext ctx, string owner, string repo, long jobId) =>
+        {
+            if (sim.FindRepository(owner, repo) is not { } r || sim.Job(jobId) is not { } job || job.Run.Repository != r)
+            {
+                return NotFound(ctx, sim);
+            }
+
+            return Respond(ctx, sim, sim.Read(() => SimJson.Job(job)));
+        });
+    }
+}
