@@ -10,7 +10,10 @@ using RunnerFleet.Controller.Hosting;
 using RunnerFleet.Controller.Providers;
 using RunnerFleet.Controller.Store;
 using RunnerFleet.Sandbox;
+using RunnerFleet.Sandbox.InProcess;
 using RunnerFleet.Sandbox.GitHub;
+
+using RunnerFleet.Controller.Fleet;
 
 namespace RunnerFleet.Bench;
 
@@ -60,32 +63,27 @@ internal sealed class BenchFleet : IAsyncDisposable
         }
 
         var db = Path.Combine(Path.GetTempPath(), $"rf-bench-{Guid.NewGuid():N}.db");
-        var all = new Dictionary<string, string?>
-        {
-            ["Urls"] = "http://127.0.0.1:0",
-            ["ConnectionStrings:Fleet"] = $"Data Source={db}",
-            ["GitHub:ApiUrl"] = sim.BaseUrl.ToString(),
-            ["GitHub:WebUrl"] = simOptions.RunnerBaseUrl ?? sim.BaseUrl.ToString(),
-            ["GitHub:Token"] = "sandbox-token",
-            ["GitHub:WebhookSecret"] = Secret,
-            ["Fleet:Name"] = "bench",
-            ["Serilog:MinimumLevel:Default"] = "Warning",
-            ["Docker:AllowedHostPorts:0"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        };
-        for (var i = 0; i < repositories.Count; i++)
-        {
-            all[$"GitHub:Repositories:{i}"] = repositories[i];
-        }
-
+        var all = new FleetSettings("bench")
+            .Set("Urls", "http://127.0.0.1:0")
+            .Store(db)
+            .GitHub(sim.BaseUrl, simOptions.RunnerBaseUrl ?? sim.BaseUrl.ToString(), webhookSecret: Secret)
+            .Repositories(repositories)
+            .Set("Serilog:MinimumLevel:Default", "Warning")
+            .AllowHostPorts(port)
+            .Build();
         foreach (var (k, v) in settings)
         {
             all[k] = v;
         }
 
-        var app = ControllerHost.Build([], all, provider is null ? null : b =>
+        var app = ControllerHost.Build([], all, b =>
         {
-            b.Services.RemoveAll<IRunnerProvider>();
-            b.Services.AddSingleton(provider);
+            b.Services.AddInProcessProvider();
+            if (provider is not null)
+            {
+                // The last keyed registration wins: the benchmark's provider stands in for its kind's.
+                b.Services.AddKeyedSingleton(provider.Kind, provider);
+            }
         });
         await app.StartAsync().ConfigureAwait(false);
         var address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());

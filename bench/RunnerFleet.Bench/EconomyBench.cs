@@ -3,6 +3,8 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
 using RunnerFleet.Controller.GitHub;
 
+using RunnerFleet.Controller.Channels.Rest;
+
 namespace RunnerFleet.Bench;
 
 /// <summary>

@@ -3,6 +3,8 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using RunnerFleet.Controller.Providers;
 
+using RunnerFleet.Controller.Fleet;
+
 namespace RunnerFleet.Bench;
 
 /// <summary>

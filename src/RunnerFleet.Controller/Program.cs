@@ -3,14 +3,9 @@ using RunnerFleet.Controller.Hosting;
 
 if (args.Contains("--sandbox"))
 {
-    try
-    {
-        return await SandboxMode.RunAsync(args);
-    }
-    catch (OptionsValidationException e)
-    {
-        return ConfigurationError(e.Failures);
-    }
+    // The production service carries no simulators: the sandbox is a host of its own that embeds this controller.
+    Console.Error.WriteLine("RunnerFleet's sandbox mode is its own project: dotnet run --project src/RunnerFleet.Sandbox");
+    return 2;
 }
 
 try

@@ -3,7 +3,29 @@ using RunnerFleet.Sandbox;
 using RunnerFleet.Sandbox.GitHub;
 using RunnerFleet.Sandbox.Hetzner;
 
-// Standalone simulator: dotnet run --project src/RunnerFleet.Sandbox -- --github-url http://127.0.0.1:5080
+// Sandbox mode (the default): the controller with the simulators in one process, a stream of synthetic jobs.
+//   dotnet run --project src/RunnerFleet.Sandbox [-- --Urls http://127.0.0.1:5000 ...controller settings]
+// Standalone simulators only: dotnet run --project src/RunnerFleet.Sandbox -- --simulators-only --github-url http://127.0.0.1:5080
+string[] simulatorFlags = ["--simulators-only", "--github-url", "--hetzner-url", "--runner-base-url", "--webhook-url", "--help", "-h"];
+if (!args.Any(a => simulatorFlags.Contains(a)))
+{
+    try
+    {
+        return await RunnerFleet.Sandbox.SandboxMode.RunAsync(args);
+    }
+    catch (Microsoft.Extensions.Options.OptionsValidationException e)
+    {
+        Console.Error.WriteLine("RunnerFleet cannot start: the configuration is invalid.");
+        foreach (var failure in e.Failures)
+        {
+            Console.Error.WriteLine($"  - {failure}");
+        }
+
+        return 2;
+    }
+}
+
+args = [.. args.Where(a => a != "--simulators-only")];
 var options = new GitHubSimulatorOptions();
 var urls = new List<string>();
 var hetznerUrls = new List<string>();
@@ -26,7 +48,8 @@ for (var i = 0; i < args.Length; i++)
         case "--repository": repos.Add(Next()); break;
         case "--help" or "-h":
             Console.WriteLine("""
-                RunnerFleet.Sandbox: a GitHub simulator for RunnerFleet.
+                RunnerFleet.Sandbox: with no simulator option, RunnerFleet in sandbox mode (controller + simulators + synthetic jobs).
+                --simulators-only: the GitHub (and Hetzner) simulators alone, for a controller run elsewhere:
                   --github-url URL        where to serve the GitHub API (repeatable; default http://127.0.0.1:5080)
                   --runner-base-url URL   the address runners use to reach the simulator (written into JIT configs)
                   --token TOKEN           accept this personal access token (sandbox-token is always accepted)

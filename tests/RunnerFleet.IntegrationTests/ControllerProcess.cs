@@ -36,11 +36,8 @@ public sealed class ControllerProcess : IAsyncDisposable
     public static ControllerProcess Start(IEnumerable<KeyValuePair<string, string>> settings, bool sandbox = false)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Path.GetTempPath() };
-        psi.ArgumentList.Add(Dll());
-        if (sandbox)
-        {
-            psi.ArgumentList.Add("--sandbox");
-        }
+        // Sandbox mode is its own host (RunnerFleet.Sandbox: the controller with the simulators); the service is the controller.
+        psi.ArgumentList.Add(sandbox ? Dll("RunnerFleet.Sandbox") : Dll());
 
         foreach (var (key, value) in settings)
         {
@@ -80,12 +77,12 @@ public sealed class ControllerProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>The controller's built assembly, next to this test assembly's own build output.</summary>
-    internal static string Dll()
+    /// <summary>A built host (the controller, or the sandbox), next to this test assembly's own build output.</summary>
+    internal static string Dll(string project = "RunnerFleet.Controller")
     {
-        // artifacts/bin/RunnerFleet.IntegrationTests/<config>/ → artifacts/bin/RunnerFleet.Controller/<config>/
+        // artifacts/bin/RunnerFleet.IntegrationTests/<config>/ → artifacts/bin/<project>/<config>/
         var dir = AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar);
-        var controller = Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(dir))!, "RunnerFleet.Controller", Path.GetFileName(dir), "RunnerFleet.Controller.dll");
-        return File.Exists(controller) ? controller : Path.Combine(dir, "RunnerFleet.Controller.dll");
+        var host = Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(dir))!, project, Path.GetFileName(dir), project + ".dll");
+        return File.Exists(host) ? host : Path.Combine(dir, project + ".dll");
     }
 }

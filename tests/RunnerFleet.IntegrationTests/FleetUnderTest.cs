@@ -8,6 +8,7 @@ using RunnerFleet.Controller.Store;
 using RunnerFleet.Sandbox;
 using RunnerFleet.Sandbox.GitHub;
 using RunnerFleet.Sandbox.Hetzner;
+using RunnerFleet.Sandbox.InProcess;
 
 namespace RunnerFleet.IntegrationTests;
 
@@ -42,8 +43,29 @@ public sealed class FleetUnderTest : IAsyncDisposable
 
     public IFleetStore Store => App.Services.GetRequiredService<IFleetStore>();
 
-    /// <param name="pools">Pool settings as configuration keys relative to <c>Fleet:Pools:N</c>, per pool.</param>
-    public static async Task<FleetUnderTest> StartAsync(DockerEnvironment docker, string[] repositories, IReadOnlyList<Dictionary<string, string>> pools, bool webhooks = true, CapturedLogs? logs = null, HetznerSimulatorOptions? hetzner = null, IReadOnlyDictionary<string, string>? extra = null, Action<GitHubSimulatorOptions>? github = null)
+    /// <param name="pools">Pool settings as configuration keys relative to <c>Fleet:Pools:N</c>, per pool (Docker pools of the sim-runner image unless they say otherwise).</param>
+    public static Task<FleetUnderTest> StartAsync(DockerEnvironment docker, string[] repositories, IReadOnlyList<Dictionary<string, string>> pools, bool webhooks = true, CapturedLogs? logs = null, HetznerSimulatorOptions? hetzner = null, IReadOnlyDictionary<string, string>? extra = null, Action<GitHubSimulatorOptions>? github = null) =>
+        StartAsync(docker, repositories, fleet =>
+        {
+            foreach (var pool in pools)
+            {
+                fleet.DockerPool(pool.GetValueOrDefault("Name", "linux"), 10, [], DockerEnvironment.Image, docker.Network, pool: p =>
+                {
+                    foreach (var (key, value) in pool)
+                    {
+                        p.Set(key, value);
+                    }
+                });
+            }
+
+            foreach (var (key, value) in extra ?? new Dictionary<string, string>())
+            {
+                fleet.Set(key, value);
+            }
+        }, webhooks, logs, hetzner, github);
+
+    /// <summary>A GitHub simulator (and Hetzner's, when <paramref name="hetzner"/> is given) and a controller with the pools <paramref name="configure"/> adds.</summary>
+    public static async Task<FleetUnderTest> StartAsync(DockerEnvironment docker, string[] repositories, Action<FleetSettings> configure, bool webhooks = true, CapturedLogs? logs = null, HetznerSimulatorOptions? hetzner = null, Action<GitHubSimulatorOptions>? github = null)
     {
         var port = FreePort();
         var runnerUrl = $"http://{docker.Gateway}:{port}";
@@ -55,56 +77,31 @@ public sealed class FleetUnderTest : IAsyncDisposable
             sim.Simulator.EnsureRepository(repo);
         }
 
-        var fleet = $"it{Guid.NewGuid():N}"[..10];
-        var dbPath = Path.Combine(Path.GetTempPath(), $"{fleet}.db");
+        var name = $"it{Guid.NewGuid():N}"[..10];
+        var dbPath = Path.Combine(Path.GetTempPath(), $"{name}.db");
         var secret = Guid.NewGuid().ToString("N");
-        var settings = new Dictionary<string, string?>
-        {
-            ["Urls"] = "http://127.0.0.1:0",
-            ["ConnectionStrings:Fleet"] = $"Data Source={dbPath}",
-            ["GitHub:ApiUrl"] = sim.BaseUrl.ToString(),
-            ["GitHub:WebUrl"] = runnerUrl,
-            ["GitHub:Token"] = "sandbox-token",
-            ["GitHub:WebhookSecret"] = secret,
-            ["GitHub:PollInterval"] = "00:00:02",
-            ["Fleet:Name"] = fleet,
-            ["Fleet:PlanInterval"] = "00:00:01",
-            ["Fleet:ReapInterval"] = "00:00:02",
-            ["Fleet:ReconcileInterval"] = "00:00:15",
+        var fleet = new FleetSettings(name)
+            .Set("Urls", "http://127.0.0.1:0")
+            .Store(dbPath)
+            .GitHub(sim.BaseUrl, runnerUrl, webhookSecret: secret, pollInterval: TimeSpan.FromSeconds(2))
+            .Repositories(repositories)
+            .Loops(plan: TimeSpan.FromSeconds(1), reap: TimeSpan.FromSeconds(2), reconcile: TimeSpan.FromSeconds(15))
             // Runners on networks the controller makes are cut off from the host but for the simulator.
-            ["Docker:AllowedHostPorts:0"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        };
+            .AllowHostPorts(port);
         if (hetzner is not null)
         {
-            settings["Hetzner:ApiUrl"] = sim.HetznerApiUrl.ToString();
-            settings["Hetzner:Token"] = "sandbox-hcloud-token";
-            settings["Hetzner:ActionPollInterval"] = "00:00:00.200";
-        }
-        for (var i = 0; i < repositories.Length; i++)
-        {
-            settings[$"GitHub:Repositories:{i}"] = repositories[i];
+            fleet.Hetzner(sim.HetznerApiUrl, actionPollInterval: TimeSpan.FromMilliseconds(200));
         }
 
-        for (var i = 0; i < pools.Count; i++)
+        configure(fleet);
+        var app = ControllerHost.Build([], fleet.Build(), b =>
         {
-            settings[$"Fleet:Pools:{i}:Provider"] = "docker";
-            settings[$"Fleet:Pools:{i}:Docker:Image"] = DockerEnvironment.Image;
-            settings[$"Fleet:Pools:{i}:Docker:Network"] = docker.Network;
-            settings[$"Fleet:Pools:{i}:Docker:Cpus"] = "0.25";
-            settings[$"Fleet:Pools:{i}:Docker:MemoryMb"] = "64";
-            settings[$"Fleet:Pools:{i}:Docker:PidsLimit"] = "64";
-            foreach (var (key, value) in pools[i])
+            b.Services.AddInProcessProvider();
+            if (logs is not null)
             {
-                settings[$"Fleet:Pools:{i}:{key}"] = value;
+                b.Services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(logs);
             }
-        }
-
-        foreach (var (key, value) in extra ?? new Dictionary<string, string>())
-        {
-            settings[key] = value;
-        }
-
-        var app = ControllerHost.Build([], settings, logs is null ? null : b => b.Services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(logs));
+        });
         await app.StartAsync();
         var address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
         if (webhooks)
@@ -112,7 +109,7 @@ public sealed class FleetUnderTest : IAsyncDisposable
             sim.Simulator.AddWebhook(new Uri(address, "/webhooks/github"), secret);
         }
 
-        return new FleetUnderTest(sim, app, fleet, dbPath, address);
+        return new FleetUnderTest(sim, app, name, dbPath, address);
     }
 
     /// <summary>Waits for a condition of the system under test (not for time): polls it until true or the deadline.</summary>

@@ -60,7 +60,7 @@ public sealed class ForkPullRequestTests(DockerEnvironment docker)
         Assert.Equal(2, api.EnumerateArray().Count(j => j.GetProperty("refusal").GetString()?.Contains("fork", StringComparison.Ordinal) == true));
 
         // Still refused after more polls: the decision sticks.
-        await fleet.App.Services.GetRequiredService<RunnerFleet.Controller.GitHub.RestPollingJobSource>().PollAsync(TestContext.Current.CancellationToken);
+        await fleet.App.Services.GetRequiredService<RunnerFleet.Controller.Channels.Rest.RestPollingJobSource>().PollAsync(TestContext.Current.CancellationToken);
         Assert.Equal(2, (await fleet.Store.ListJobsAsync(JobStatus.Queued, 100, TestContext.Current.CancellationToken)).Count(j => j.Refusal is not null && j.Pool is null));
     }
 

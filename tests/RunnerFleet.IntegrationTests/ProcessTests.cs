@@ -12,7 +12,9 @@ public sealed class ProcessTests
     private static Process Start(string workDir, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workDir };
-        psi.ArgumentList.Add(ControllerProcess.Dll());
+        // The README's sandbox command runs the sandbox host; everything else is the controller.
+        psi.ArgumentList.Add(args.FirstOrDefault() == "--sandbox" ? ControllerProcess.Dll("RunnerFleet.Sandbox") : ControllerProcess.Dll());
+        args = [.. args.Where(a => a != "--sandbox")];
         foreach (var a in args)
         {
             psi.ArgumentList.Add(a);

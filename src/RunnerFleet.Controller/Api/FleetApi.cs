@@ -1,17 +1,12 @@
-using Microsoft.AspNetCore.Http.Features;
 using RunnerFleet.Controller.Configuration;
 using RunnerFleet.Controller.Fleet;
-using RunnerFleet.Controller.GitHub;
 using RunnerFleet.Controller.Store;
 
 namespace RunnerFleet.Controller.Api;
 
-/// <summary>The read API (<c>/api/…</c>) and the GitHub webhook endpoint.</summary>
+/// <summary>The read API (<c>/api/…</c>).</summary>
 public static class FleetApi
 {
-    /// <summary>GitHub caps deliveries at 25 MB; a workflow_job event is ~10 KB. Anything near 1 MB is not one.</summary>
-    public const long MaxWebhookBytes = 1024 * 1024;
-
     public static IEndpointRouteBuilder MapFleetApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api");
@@ -56,48 +51,15 @@ public static class FleetApi
                 minIdle = p.MinIdle,
                 maxRunners = p.MaxRunners,
                 overflow = p.Overflow,
-                registration = p.Registration.ToString(),
-                image = p.Provider == "docker" ? p.Docker.Image : null,
-                platform = p.Docker.Platform,
+                channel = p.Channel,
+                settings = pools.Describe(p),
                 runners = Enum.GetValues<RunnerState>().Where(s => !RunnerStateMachine.IsFinal(s))
                     .ToDictionary(s => s.ToString(), s => runners.Count(r => r.Pool == p.Name && r.State == s)),
                 queuedJobs = queued.Count(j => j.Pool == p.Name),
-                serverTypes = p.Provider == "hetzner" ? p.Hetzner.ServerTypes : null,
-                locations = p.Provider == "hetzner" ? p.Hetzner.Locations : null,
                 costToday = costToday.GetValueOrDefault(p.Name),
                 unavailable = availability.ReasonOf(p.Name, now),
                 drained = drainedPools.Contains(p.Name),
             }));
-        });
-
-        app.MapPost("/webhooks/github", async (HttpContext ctx, WebhookJobSource webhooks) =>
-        {
-            var sizeFeature = ctx.Features.Get<IHttpMaxRequestBodySizeFeature>();
-            if (sizeFeature is { IsReadOnly: false })
-            {
-                sizeFeature.MaxRequestBodySize = MaxWebhookBytes;
-            }
-
-            if (ctx.Request.ContentLength > MaxWebhookBytes)
-            {
-                return Results.StatusCode(StatusCodes.Status413PayloadTooLarge);
-            }
-
-            byte[] body;
-            try
-            {
-                using var buffer = new MemoryStream();
-                await ctx.Request.Body.CopyToAsync(buffer, ctx.RequestAborted).ConfigureAwait(false);
-                body = buffer.ToArray();
-            }
-            catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
-            {
-                return Results.StatusCode(StatusCodes.Status413PayloadTooLarge);
-            }
-
-            var h = ctx.Request.Headers;
-            var outcome = await webhooks.HandleAsync(h["X-GitHub-Event"].FirstOrDefault(), h["X-GitHub-Delivery"].FirstOrDefault(), h["X-Hub-Signature-256"].FirstOrDefault(), body, ctx.RequestAborted).ConfigureAwait(false);
-            return outcome.Error is null ? Results.StatusCode(outcome.StatusCode) : Results.Json(new { error = outcome.Error }, statusCode: outcome.StatusCode);
         });
 
         return app;

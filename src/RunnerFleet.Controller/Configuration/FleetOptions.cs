@@ -29,7 +29,10 @@ public sealed class FleetOptions
     public int ProvisionParallelism { get; set; } = 8;
 }
 
-/// <summary>One entry of <c>Fleet:Pools</c>.</summary>
+/// <summary>
+/// One entry of <c>Fleet:Pools</c>: what every pool has. The provider's section (<c>Fleet:Pools:N:&lt;Kind&gt;</c>)
+/// and the channel's keys are bound and checked by the provider and the channel themselves.
+/// </summary>
 public sealed class PoolOptions
 {
     public string? Name { get; set; }
@@ -41,60 +44,16 @@ public sealed class PoolOptions
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(10);
     public TimeSpan BootTimeout { get; set; } = TimeSpan.FromMinutes(5);
     public TimeSpan MaxJobDuration { get; set; } = TimeSpan.FromHours(6);
-    public long RunnerGroupId { get; set; } = 1;
-    public string? Registration { get; set; }
 
     /// <summary>Money this pool may spend per UTC day (EUR); no new servers once reached. None when unset.</summary>
     public decimal? DailyBudget { get; set; }
 
-    /// <summary><c>Jobs</c> (polling and webhooks, the default) or <c>ScaleSet</c> (a runner scale set's message queue).</summary>
+    /// <summary>The channel: how the pool learns of its jobs. Default: the channel registered as the default (REST jobs).</summary>
     public string? Discovery { get; set; }
-
-    public ScaleSetPoolOptions ScaleSet { get; set; } = new();
 
     /// <summary>Serve jobs of pull requests from forks of public repositories. Off by default: a fork's code would run on your runner.</summary>
     public bool AllowForkPullRequests { get; set; }
 
     /// <summary>Where min-idle runners register ("owner/repo" or an organization). Default: the first organization, else the first repository.</summary>
     public string? Scope { get; set; }
-
-    public DockerPoolOptions Docker { get; set; } = new();
-
-    public HetznerPoolOptions Hetzner { get; set; } = new();
-}
-
-/// <summary><c>Fleet:Pools:N:ScaleSet</c>.</summary>
-public sealed class ScaleSetPoolOptions
-{
-    /// <summary>The scale set's name (the <c>runs-on</c> label of its jobs). Default: the pool's name.</summary>
-    public string? Name { get; set; }
-
-    public string RunnerGroup { get; set; } = "Default";
-}
-
-/// <summary><c>Fleet:Pools:N:Hetzner</c>.</summary>
-public sealed class HetznerPoolOptions
-{
-    public List<string> ServerTypes { get; set; } = [];
-    public List<string> Locations { get; set; } = [];
-    public string? Image { get; set; }
-    public bool PreparedImage { get; set; }
-    public List<string> SshKeys { get; set; } = [];
-    public string? Firewall { get; set; }
-    public bool EnableIpv4 { get; set; } = true;
-    public long? PlacementGroup { get; set; }
-    public string? RunnerVersion { get; set; }
-}
-
-/// <summary><c>Fleet:Pools:N:Docker</c>.</summary>
-public sealed class DockerPoolOptions
-{
-    public string? Image { get; set; }
-    public string? Platform { get; set; }
-    public double Cpus { get; set; } = 2;
-    public long MemoryMb { get; set; } = 4096;
-    public long PidsLimit { get; set; } = 4096;
-    public string? Network { get; set; }
-    public List<string> Command { get; set; } = [];
-    public List<string> Endpoints { get; set; } = [];
 }

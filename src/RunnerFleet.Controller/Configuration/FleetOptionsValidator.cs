@@ -6,15 +6,15 @@ namespace RunnerFleet.Controller.Configuration;
 /// <summary>Checks <c>Fleet</c> at start; every message names the configuration key at fault.</summary>
 public sealed class FleetOptionsValidator : IValidateOptions<FleetOptions>
 {
-    public static readonly string[] KnownProviders = ["docker", "hetzner", "inprocess"];
+    private readonly IConfiguration? _configuration;
+    private readonly PoolPlugins _plugins;
 
-    private readonly Providers.Hetzner.HetznerOptions? _hetzner;
-
-    public FleetOptionsValidator()
+    /// <param name="configuration">The configuration the options came from: each plug-in binds its own keys of a pool from it.</param>
+    public FleetOptionsValidator(IEnumerable<ProviderPlugin> providers, IEnumerable<ChannelPlugin> channels, IConfiguration? configuration = null)
     {
+        _plugins = new PoolPlugins(providers, channels);
+        _configuration = configuration;
     }
-
-    public FleetOptionsValidator(IOptions<Providers.Hetzner.HetznerOptions> hetzner) => _hetzner = hetzner.Value;
 
     public ValidateOptionsResult Validate(string? name, FleetOptions options)
     {
@@ -50,19 +50,29 @@ public sealed class FleetOptionsValidator : IValidateOptions<FleetOptions>
                 Fail($"{key}:Labels must list at least one non-empty label.");
             }
 
-            if (string.IsNullOrWhiteSpace(p.Provider) || !KnownProviders.Contains(p.Provider, StringComparer.OrdinalIgnoreCase))
+            // Names are checked against what is registered (Add<Kind>Provider, Add<Kind>Channel), never a list here.
+            var section = _configuration?.GetSection($"{FleetOptions.Section}:Pools:{i}");
+            if (_plugins.Provider(p.Provider) is not { } provider)
             {
-                Fail($"{key}:Provider '{p.Provider}' is not known; use one of: {string.Join(", ", KnownProviders)}.");
+                Fail($"{key}:Provider '{p.Provider}' is not known; use one of: {string.Join(", ", _plugins.Providers.Select(x => x.Kind))}.");
+            }
+            else if (section is not null)
+            {
+                Check(provider.Settings, section.GetSection(provider.Section), $"{key}:{provider.Section}", Fail);
+            }
+
+            if (_plugins.Channel(p.Discovery) is not { } channel)
+            {
+                Fail($"{key}:Discovery '{p.Discovery}' is not known; use one of: {string.Join(", ", _plugins.Channels.Select(x => x.Kind))}.");
+            }
+            else if (section is not null)
+            {
+                Check(channel.Settings, section, key, Fail);
             }
 
             if (p.MaxRunners < 1)
             {
                 Fail($"{key}:MaxRunners must be at least 1 (was {p.MaxRunners}).");
-            }
-
-            if (p.Discovery is { } discovery && !string.Equals(discovery, "Jobs", StringComparison.OrdinalIgnoreCase) && !string.Equals(discovery, "ScaleSet", StringComparison.OrdinalIgnoreCase))
-            {
-                Fail($"{key}:Discovery '{discovery}' is not known; use Jobs or ScaleSet.");
             }
 
             if (p.DailyBudget is <= 0)
@@ -75,11 +85,6 @@ public sealed class FleetOptionsValidator : IValidateOptions<FleetOptions>
                 Fail($"{key}:MinIdle must be between 0 and MaxRunners {p.MaxRunners} (was {p.MinIdle}).");
             }
 
-            if (p.Registration is not null && !Enum.TryParse<RegistrationMode>(p.Registration, ignoreCase: true, out _))
-            {
-                Fail($"{key}:Registration '{p.Registration}' is not known; use Jit or RegistrationToken.");
-            }
-
             foreach (var (value, field) in new[] { (p.IdleTimeout, "IdleTimeout"), (p.BootTimeout, "BootTimeout"), (p.MaxJobDuration, "MaxJobDuration") })
             {
                 if (value <= TimeSpan.Zero)
@@ -88,33 +93,6 @@ public sealed class FleetOptionsValidator : IValidateOptions<FleetOptions>
                 }
             }
 
-            if (p.Docker.Cpus <= 0 || p.Docker.MemoryMb < 64 || p.Docker.PidsLimit < 16)
-            {
-                Fail($"{key}:Docker limits must be positive: Cpus > 0, MemoryMb >= 64, PidsLimit >= 16.");
-            }
-
-            if (string.Equals(p.Provider, "hetzner", StringComparison.OrdinalIgnoreCase))
-            {
-                if (p.Hetzner.ServerTypes.Count == 0 || p.Hetzner.ServerTypes.Any(string.IsNullOrWhiteSpace))
-                {
-                    Fail($"{key}:Hetzner:ServerTypes must list at least one server type (e.g. cax21).");
-                }
-
-                if (p.Hetzner.Locations.Count == 0 || p.Hetzner.Locations.Any(string.IsNullOrWhiteSpace))
-                {
-                    Fail($"{key}:Hetzner:Locations must list at least one location (e.g. fsn1).");
-                }
-
-                if (_hetzner is not null && string.IsNullOrWhiteSpace(_hetzner.Token))
-                {
-                    Fail($"Hetzner:Token is missing: pool {p.Name} ({key}) uses the hetzner provider.");
-                }
-            }
-
-            if (p.Docker.Platform is { } platform && platform.Split('/') is not [{ Length: > 0 }, { Length: > 0 }, ..])
-            {
-                Fail($"{key}:Docker:Platform must look like linux/arm64 (was '{platform}').");
-            }
         }
 
         for (var i = 0; i < options.Pools.Count; i++)
@@ -170,5 +148,25 @@ public sealed class FleetOptionsValidator : IValidateOptions<FleetOptions>
         }
 
         return errors is { Count: > 0 } ? ValidateOptionsResult.Fail(errors) : ValidateOptionsResult.Success;
+    }
+
+    private static void Check(PoolSettingsBinder binder, IConfigurationSection section, string key, Action<string> fail)
+    {
+        object settings;
+        try
+        {
+            settings = binder.Bind(section);
+        }
+        catch (InvalidOperationException e)
+        {
+            // A value of the wrong type (a word where a number goes): the binder's message names the key.
+            fail($"{key}: {e.Message}");
+            return;
+        }
+
+        foreach (var problem in binder.Validate(settings, key))
+        {
+            fail(problem);
+        }
     }
 }

@@ -8,7 +8,7 @@ public sealed record PoolDefinition
     /// <summary>The pool's labels; <c>self-hosted</c> is always among them.</summary>
     public required IReadOnlyList<string> Labels { get; init; }
 
-    /// <summary>Provider kind: "docker", "hetzner", or "inprocess" (sandbox).</summary>
+    /// <summary>The kind of a registered provider: where the pool's runners run.</summary>
     public required string Provider { get; init; }
 
     public int MinIdle { get; init; }
@@ -24,10 +24,6 @@ public sealed record PoolDefinition
 
     public TimeSpan MaxJobDuration { get; init; } = TimeSpan.FromHours(6);
 
-    public long RunnerGroupId { get; init; } = 1;
-
-    public RegistrationMode Registration { get; init; } = RegistrationMode.Jit;
-
     /// <summary>Where min-idle runners register: "owner/repo" or an organization. Jobs bring their own scope.</summary>
     public string? DefaultScope { get; init; }
 
@@ -37,29 +33,34 @@ public sealed record PoolDefinition
     /// <summary>Whether jobs of fork pull requests in public repositories get runners (default: refused).</summary>
     public bool AllowForkPullRequests { get; init; }
 
-    /// <summary>How the pool learns of its jobs: REST polling and webhooks, or a runner scale set's message queue.</summary>
-    public JobDiscovery Discovery { get; init; } = JobDiscovery.Jobs;
+    /// <summary>How GitHub hands this pool its jobs and its runners their identity: a registered channel's kind (e.g. REST jobs, a scale set).</summary>
+    public string Channel { get; init; } = string.Empty;
 
-    /// <summary>With <see cref="JobDiscovery.ScaleSet"/>: the scale set's name, which is the <c>runs-on</c> label its jobs use.</summary>
-    public string ScaleSetName { get; init; } = string.Empty;
+    /// <summary>The channel's own settings for this pool; only the channel reads them.</summary>
+    public object? ChannelSettings { get; init; }
 
-    /// <summary>With <see cref="JobDiscovery.ScaleSet"/>: the runner group the scale set lives in.</summary>
-    public string ScaleSetRunnerGroup { get; init; } = "Default";
+    /// <summary>The provider's own settings for this pool (its <c>Fleet:Pools:N:&lt;Kind&gt;</c> section); only the provider reads them.</summary>
+    public object? ProviderSettings { get; init; }
+
+    /// <summary>What the pool's provider is like (billing, ...), as it registered itself.</summary>
+    public ProviderTraits Traits { get; init; } = ProviderTraits.Free;
 
     /// <summary>Whether this pool's runners cost money (its provider bills by the hour).</summary>
-    public bool IsPaid => Provider == "hetzner";
+    public bool IsPaid => Traits.BillsPerHour;
 
-    public DockerPoolSettings Docker { get; init; } = new();
+    /// <summary>The provider's settings as its own type; a pool configured without a section gets the defaults.</summary>
+    public T ProviderSettingsAs<T>() where T : class, new() => ProviderSettings switch
+    {
+        null => new T(),
+        T settings => settings,
+        var other => throw new InvalidOperationException($"pool {Name} holds {other.GetType().Name} provider settings, not {typeof(T).Name}"),
+    };
 
-    public HetznerPoolSettings Hetzner { get; init; } = new();
-}
-
-/// <summary>How a pool learns of the jobs it serves.</summary>
-public enum JobDiscovery
-{
-    /// <summary>Workflow jobs from REST polling and <c>workflow_job</c> webhooks, matched to pools by labels.</summary>
-    Jobs,
-
-    /// <summary>A runner scale set: GitHub assigns the jobs whose <c>runs-on</c> is its name, and tells the listener.</summary>
-    ScaleSet,
+    /// <summary>The channel's settings as its own type; a pool configured without them gets the defaults.</summary>
+    public T ChannelSettingsAs<T>() where T : class, new() => ChannelSettings switch
+    {
+        null => new T(),
+        T settings => settings,
+        var other => throw new InvalidOperationException($"pool {Name} holds {other.GetType().Name} channel settings, not {typeof(T).Name}"),
+    };
 }

@@ -19,7 +19,8 @@ public sealed partial class StartupSummary(IServer server, PoolCatalog pools, IO
                 string.IsNullOrEmpty(gh.WebhookSecret) ? "webhooks off (no secret)" : "webhooks on");
             foreach (var p in pools.Pools)
             {
-                LogPool(logger, p.Name, string.Join(",", p.Labels), p.Provider, p.MinIdle, p.MaxRunners, p.Registration.ToString());
+                LogPool(logger, p.Name, string.Join(",", p.Labels), p.Provider, p.Channel, p.MinIdle, p.MaxRunners,
+                    string.Join(", ", pools.Describe(p).Where(kv => kv.Value is not null).Select(kv => $"{kv.Key} {(kv.Value is System.Collections.IEnumerable e and not string ? string.Join("/", e.Cast<object>()) : Convert.ToString(kv.Value, System.Globalization.CultureInfo.InvariantCulture))}")));
             }
 
             var first = urls.FirstOrDefault() ?? "http://localhost:5000";
@@ -33,8 +34,8 @@ public sealed partial class StartupSummary(IServer server, PoolCatalog pools, IO
     [LoggerMessage(Level = LogLevel.Information, Message = "RunnerFleet {Fleet} against {ApiUrl} ({Auth}; {Polling}; {Webhooks})")]
     private static partial void LogFleet(ILogger logger, string fleet, Uri apiUrl, string auth, string polling, string webhooks);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "  pool {Pool}: labels {Labels}, provider {Provider}, min idle {MinIdle}, max {MaxRunners}, registration {Registration}")]
-    private static partial void LogPool(ILogger logger, string pool, string labels, string provider, int minIdle, int maxRunners, string registration);
+    [LoggerMessage(Level = LogLevel.Information, Message = "  pool {Pool}: labels {Labels}, provider {Provider}, channel {Channel}, min idle {MinIdle}, max {MaxRunners}; {Settings}")]
+    private static partial void LogPool(ILogger logger, string pool, string labels, string provider, string channel, int minIdle, int maxRunners, string settings);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Look here: runners {Runners} · jobs {Jobs} · pools {Pools} · GitHub webhook {Webhook}")]
     private static partial void LogWhere(ILogger logger, string runners, string jobs, string pools, string webhook);

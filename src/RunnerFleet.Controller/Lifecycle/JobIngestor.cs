@@ -2,7 +2,6 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using RunnerFleet.Controller.Configuration;
 using RunnerFleet.Controller.Fleet;
-using RunnerFleet.Controller.GitHub.ScaleSets;
 using RunnerFleet.Controller.Store;
 
 namespace RunnerFleet.Controller.Lifecycle;
@@ -10,30 +9,33 @@ namespace RunnerFleet.Controller.Lifecycle;
 /// <summary>
 /// Where every job source delivers: assigns each job its pool and scope, stores it (the same job from
 /// poller and webhook is one demand), advances runners it names, and wakes the planner on new demand.
+/// A job is matched by labels to the pools of the channel whose source saw it, unless the channel already
+/// knows its pool (a scale set's jobs); a job another channel claims is left to that channel.
 /// </summary>
-public sealed partial class JobIngestor(IFleetStore store, PoolCatalog pools, IOptions<GitHubOptions> github, RunnerTracker tracker, ForkPolicy forks, Reaper reaper, IFleetSignals signals, ILogger<JobIngestor> logger)
+public sealed partial class JobIngestor(
+    IFleetStore store, PoolCatalog pools, IOptions<GitHubOptions> github, RunnerTracker tracker, IEnumerable<IJobPolicy> policies,
+    Reaper reaper, RunnerChannels channels, IFleetSignals signals, ILogger<JobIngestor> logger)
 {
-    private readonly IReadOnlyList<PoolDefinition> _labelPools = [.. pools.Pools.Where(p => p.Discovery == JobDiscovery.Jobs)];
-    private readonly IReadOnlyList<PoolDefinition> _scaleSetPools = [.. pools.Pools.Where(p => p.Discovery == JobDiscovery.ScaleSet)];
+    private readonly IJobPolicy[] _policies = [.. policies];
 
-    /// <summary>A job whose <c>runs-on</c> is a scale set's name (GitHub gives it to that scale set).</summary>
-    private bool IsScaleSetJob(JobRecord job) =>
-        job.Labels.Where(l => !string.Equals(l, LabelMatcher.SelfHosted, StringComparison.OrdinalIgnoreCase)).ToList() is [var only]
-        && _scaleSetPools.Any(p => string.Equals(p.ScaleSetName, only, StringComparison.OrdinalIgnoreCase));
-
-    public async Task<int> IngestAsync(IEnumerable<JobRecord> jobs, string source, CancellationToken ct)
+    /// <param name="source">Which source saw them (for the log): poll, webhook, scale set.</param>
+    /// <param name="channel">The channel of that source: only its pools serve jobs matched by label.</param>
+    public async Task<int> IngestAsync(IEnumerable<JobRecord> jobs, string source, string channel, CancellationToken ct)
     {
+        var candidates = pools.Pools.Where(p => string.Equals(p.Channel, channel, StringComparison.OrdinalIgnoreCase)).ToList();
+        var others = channels.All.Where(c => !string.Equals(c.Kind, channel, StringComparison.OrdinalIgnoreCase)).ToList();
         var newDemand = 0;
         foreach (var job in jobs)
         {
-            // Scale-set pools hear of their jobs from their scale set only; polling and webhooks leave those jobs alone.
-            var pool = LabelMatcher.FindPool(_labelPools, job.Labels);
-            if (pool is null && IsScaleSetJob(job))
+            var assigned = job.Pool is { } known ? pools.Find(known) : null;
+            var pool = assigned ?? LabelMatcher.FindPool(candidates, job.Labels);
+            if (pool is null && others.Any(c => c.Claims(job)))
             {
+                // Another channel serves it (a scale set's job seen by polling): its own source tells us of it.
                 continue;
             }
 
-            var verdict = pool is null ? ForkVerdict.Allowed : await forks.DecideAsync(pool, job, ct).ConfigureAwait(false);
+            var verdict = assigned is not null || pool is null ? JobVerdict.Allowed : await DecideAsync(pool, job, ct).ConfigureAwait(false);
             var refusal = verdict.Refusal;
             var served = refusal is null && !verdict.IsUndecided;
             var change = await store.UpsertJobAsync(job with { Pool = served ? pool?.Name : null, Refusal = refusal, Scope = ScopeFor(job.Repository) }, ct).ConfigureAwait(false);
@@ -46,7 +48,8 @@ public sealed partial class JobIngestor(IFleetStore store, PoolCatalog pools, IO
             {
                 LogUnserved(logger, job.Id, job.Repository, string.Join(",", job.Labels), source);
             }
-            else if (served && pool is not null && change.Changed && change.Stored.Status == JobStatus.Queued && change.Stored.Pool is not null)
+            else if (served && pool is not null && change.Changed && change.Stored.Status == JobStatus.Queued && change.Stored.Pool is not null
+                     && (assigned is null || change.IsNew))
             {
                 // New demand, or a job that was undecided (its run unreadable) and now has its pool.
                 newDemand++;
@@ -71,69 +74,30 @@ public sealed partial class JobIngestor(IFleetStore store, PoolCatalog pools, IO
         return newDemand;
     }
 
-    /// <summary>
-    /// A scale set's job events for its pool: JobAssigned is demand (one runner request: a reassigned job is a
-    /// new request), JobStarted marks the runner busy, JobCompleted ends the request (and, with a runner, starts
-    /// its teardown). Returns how many requests are new demand.
-    /// </summary>
-    public async Task<int> IngestScaleSetAsync(PoolDefinition pool, IReadOnlyList<ScaleSetJobEvent> events, CancellationToken ct)
+    /// <summary>Every policy must allow the job; the first refusal (or undecided) wins.</summary>
+    private async Task<JobVerdict> DecideAsync(PoolDefinition pool, JobRecord job, CancellationToken ct)
     {
-        var newDemand = 0;
-        foreach (var e in events)
+        foreach (var policy in _policies)
         {
-            var status = e.MessageType switch
+            var verdict = await policy.DecideAsync(pool, job, ct).ConfigureAwait(false);
+            if (verdict != JobVerdict.Allowed)
             {
-                "JobAssigned" or "JobAvailable" => JobStatus.Queued,
-                "JobStarted" => JobStatus.InProgress,
-                "JobCompleted" => JobStatus.Completed,
-                _ => (JobStatus?)null,
-            };
-            if (status is not { } s)
-            {
-                continue;
-            }
-
-            var repository = $"{e.OwnerName}/{e.RepositoryName}";
-            var job = new JobRecord
-            {
-                Id = e.RunnerRequestId,
-                RunId = e.WorkflowRunId,
-                Repository = repository,
-                Name = e.JobDisplayName,
-                Labels = e.RequestLabels ?? [pool.ScaleSetName],
-                Status = s,
-                Pool = pool.Name,
-                Scope = ScopeFor(repository),
-                RunnerName = string.IsNullOrEmpty(e.RunnerName) ? null : e.RunnerName,
-                Conclusion = s == JobStatus.Completed ? e.Result switch { "succeeded" => "success", "canceled" => "cancelled", _ => "failure" } : null,
-                QueuedAt = e.QueueTime,
-            };
-            var change = await store.UpsertJobAsync(job, ct).ConfigureAwait(false);
-            if (change.IsNew && change.Stored.Status == JobStatus.Queued)
-            {
-                newDemand++;
-                LogQueued(logger, job.Id, repository, string.Join(",", job.Labels), pool.Name, "scale set");
-            }
-
-            if (change.Changed && change.Stored.RunnerName is not null)
-            {
-                await tracker.OnJobAsync(change.Stored, ct).ConfigureAwait(false);
+                return verdict;
             }
         }
 
-        if (newDemand > 0)
-        {
-            signals.DemandChanged();
-        }
-
-        return newDemand;
+        return JobVerdict.Allowed;
     }
 
-    /// <summary>One of our runners took a refused job: cancel its run and destroy the runner now.</summary>
+    /// <summary>One of our runners took a refused job: stop it (the policies cancel its run) and destroy the runner now.</summary>
     private async Task ContainAsync(JobRecord job, string reason, CancellationToken ct)
     {
         LogContained(logger, job.RunnerName!, job.Id, job.Repository, reason);
-        await forks.CancelRunAsync(job, ct).ConfigureAwait(false);
+        foreach (var policy in _policies)
+        {
+            await policy.ContainAsync(job, ct).ConfigureAwait(false);
+        }
+
         if (await store.FindRunnerByNameAsync(job.RunnerName!, ct).ConfigureAwait(false) is { } runner)
         {
             await reaper.RetireAsync(new Retirement(runner.Id, runner.Name, RetirementKind.PolicyViolation, $"took job {job.Id}, which policy refused: {reason}"), ct).ConfigureAwait(false);
@@ -146,7 +110,6 @@ public sealed partial class JobIngestor(IFleetStore store, PoolCatalog pools, IO
         var owner = repository.Split('/')[0];
         return github.Value.Organizations.Contains(owner, StringComparer.OrdinalIgnoreCase) ? owner : repository;
     }
-
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} in {Repository} queued for pool {Pool} (labels {Labels}, via {Source})")]
     private static partial void LogQueued(ILogger logger, long jobId, string repository, string labels, string pool, string source);
 

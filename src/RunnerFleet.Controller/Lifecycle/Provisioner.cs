@@ -1,10 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 using RunnerFleet.Controller.Configuration;
 using RunnerFleet.Controller.Fleet;
-using RunnerFleet.Controller.GitHub;
-using RunnerFleet.Controller.GitHub.ScaleSets;
 using RunnerFleet.Controller.Providers;
 using RunnerFleet.Controller.Store;
 using RunnerFleet.Controller.Telemetry;
@@ -19,15 +16,12 @@ namespace RunnerFleet.Controller.Lifecycle;
 public sealed partial class Provisioner(
     IFleetStore store,
     RunnerTransitions transitions,
-    GitHubApiClient github,
+    RunnerChannels channels,
     RunnerProviders providers,
     Reaper reaper,
     CrashPoints crashPoints,
     PoolCatalog pools,
     ControllerNode node,
-    ScaleSetRegistry scaleSets,
-    ActionsServiceClient actions,
-    IOptions<GitHubOptions> githubOptions,
     FleetTelemetry telemetry,
     TimeProvider time,
     ILogger<Provisioner> logger)
@@ -55,10 +49,12 @@ public sealed partial class Provisioner(
         using var scopeLog = logger.BeginScope(new Dictionary<string, object> { ["RunnerName"] = record.Name, ["Pool"] = pool.Name });
         await store.InsertRunnerAsync(record, ct).ConfigureAwait(false);
 
+        var registered = false;
         try
         {
             var launch = await RegisterAsync(record, pool, ct).ConfigureAwait(false);
             record = launch.Record;
+            registered = true;
             crashPoints.Reached(CrashPoints.AfterRegistration);
             var provider = providers.Get(pool.Provider);
             ProvisionedRunner made;
@@ -76,9 +72,18 @@ public sealed partial class Provisioner(
                 : (r with { CreatedAt = r.CreatedAt ?? now, ProviderResourceId = made.ResourceId, ProviderEndpoint = made.Endpoint, HourlyPrice = made.HourlyPrice }, "created"), ct).ConfigureAwait(false) ?? record;
             return new ProvisionResult(provisioned, null);
         }
-        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            var code = e is ProviderException pe ? pe.Code : e is GitHubApiException or ActionsServiceException ? "github" : "error";
+            // Stopped half-way (the controller is stopping): nothing may stay Requested behind us with a live owner.
+            using var cleanup = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+            var stopped = await transitions.FailAsync(record.Id, "provisioning was cancelled", time.GetUtcNow(), cleanup.Token).ConfigureAwait(false) ?? record;
+            await CleanUpAsync(stopped, cleanup.Token).ConfigureAwait(false);
+            throw;
+        }
+        catch (Exception e)
+        {
+            // A registration failure is GitHub's (its client already retried as GitHub asks); a provider names its own.
+            var code = e is ProviderException pe ? pe.Code : !registered ? "github" : "error";
             telemetry.ProviderError(pool.Provider, code);
             activity?.SetStatus(ActivityStatusCode.Error, e.Message);
             LogFailed(logger, record.Name, pool.Name, e.Message);
@@ -88,30 +93,25 @@ public sealed partial class Provisioner(
         }
     }
 
+    /// <summary>The pool's channel registers the runner with GitHub; a GitHub id it learns is stored before anything is created.</summary>
     private async Task<(RunnerRecord Record, RunnerLaunch Launch)> RegisterAsync(RunnerRecord record, PoolDefinition pool, CancellationToken ct)
     {
-        using var activity = FleetTelemetry.ActivitySource.StartActivity(pool.Registration == RegistrationMode.Jit ? "runner.register.jit" : "runner.register.token");
-        if (pool.Discovery == JobDiscovery.ScaleSet)
+        var registration = await channels.For(pool).RegisterAsync(record, pool, ct).ConfigureAwait(false);
+        if (registration.GitHubRunnerId is { } id)
         {
-            // A runner of the pool's scale set: only such runners get the jobs GitHub assigns to it.
-            var (scope, scaleSetId) = scaleSets.Find(pool.Name) ?? throw new ProviderException("scale_set_unknown", $"the scale set {pool.ScaleSetName} of pool {pool.Name} is not known yet (its listener has not started)");
-            var config = await actions.GenerateJitConfigAsync(scope, scaleSetId, record.Name, ct).ConfigureAwait(false);
-            record = record with { GitHubRunnerId = config.Runner.Id };
+            record = record with { GitHubRunnerId = id };
             await store.UpdateRunnerAsync(record, ct).ConfigureAwait(false);
-            return (record, new RunnerLaunch { Fleet = pools.FleetName, Name = record.Name, Pool = pool, JitConfig = config.EncodedJitConfig });
         }
 
-        if (pool.Registration == RegistrationMode.Jit)
+        return (record, new RunnerLaunch
         {
-            var jit = await github.GenerateJitConfigAsync(record.Scope, new JitConfigRequest(record.Name, pool.RunnerGroupId, pool.Labels, "_work"), ct).ConfigureAwait(false);
-            record = record with { GitHubRunnerId = jit.Runner.Id };
-            await store.UpdateRunnerAsync(record, ct).ConfigureAwait(false);
-            return (record, new RunnerLaunch { Fleet = pools.FleetName, Name = record.Name, Pool = pool, JitConfig = jit.EncodedJitConfig });
-        }
-
-        var token = await github.CreateRegistrationTokenAsync(record.Scope, ct).ConfigureAwait(false);
-        var url = new Uri(githubOptions.Value.EffectiveWebUrl, record.Scope);
-        return (record, new RunnerLaunch { Fleet = pools.FleetName, Name = record.Name, Pool = pool, RegistrationToken = token.Token, RegistrationUrl = url });
+            Fleet = pools.FleetName,
+            Name = record.Name,
+            Pool = pool,
+            JitConfig = registration.JitConfig,
+            RegistrationToken = registration.RegistrationToken,
+            RegistrationUrl = registration.RegistrationUrl,
+        });
     }
 
     private async Task CleanUpAsync(RunnerRecord record, CancellationToken ct)
@@ -120,9 +120,9 @@ public sealed partial class Provisioner(
         {
             await reaper.DestroyResourcesAsync(record, ct).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is ProviderException or GitHubApiException or HttpRequestException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
-            // The reconciler removes what is left: resources and GitHub runners without a live record.
+            // Whatever failed (an engine error, a timeout), the reconciler removes what is left: resources and GitHub runners without a live record.
             LogCleanupFailed(logger, record.Name, e.Message);
         }
     }

@@ -1,8 +1,5 @@
 using Microsoft.Extensions.Logging;
-using RunnerFleet.Controller.Configuration;
 using RunnerFleet.Controller.Fleet;
-using RunnerFleet.Controller.GitHub;
-using RunnerFleet.Controller.GitHub.ScaleSets;
 using RunnerFleet.Controller.Providers;
 using RunnerFleet.Controller.Store;
 using RunnerFleet.Controller.Telemetry;
@@ -17,13 +14,10 @@ namespace RunnerFleet.Controller.Lifecycle;
 public sealed partial class Reaper(
     IFleetStore store,
     RunnerTransitions transitions,
-    GitHubApiClient github,
+    RunnerChannels channels,
     RunnerProviders providers,
     CrashPoints crashPoints,
     IFleetSignals signals,
-    PoolCatalog pools,
-    ScaleSetRegistry scaleSets,
-    ActionsServiceClient actions,
     FleetTelemetry telemetry,
     TimeProvider time,
     ILogger<Reaper> logger)
@@ -88,9 +82,9 @@ public sealed partial class Reaper(
                     case RunnerState.Provisioning or RunnerState.Idle or RunnerState.Busy when exited || missing:
                         await OnExitAsync(r, res, ct).ConfigureAwait(false);
                         break;
-                    case RunnerState.Requested when res is { Status: ProvisionedStatus.Starting } && r.Provider == "docker" && Orphaned(r):
-                        // A container created but never started (its controller died in between) will not start by
-                        // itself. (A server that is still booting will: it is adopted below.) Fail it and clean up.
+                    case RunnerState.Requested when res is { Status: ProvisionedStatus.Created } && Orphaned(r):
+                        // A resource created but never started (its controller died in between: a container) will not
+                        // start by itself. (A server that is still booting will: it is adopted below.) Fail it and clean up.
                         if (await transitions.FailAsync(r.Id, "the controller stopped before the runner started", now, ct).ConfigureAwait(false) is { } stopped)
                         {
                             await DestroyResourcesAsync(stopped with { ProviderResourceId = stopped.ProviderResourceId ?? res.ResourceId, ProviderEndpoint = stopped.ProviderEndpoint ?? res.Endpoint }, ct).ConfigureAwait(false);
@@ -113,8 +107,9 @@ public sealed partial class Reaper(
                         break;
                 }
             }
-            catch (Exception e) when (e is ProviderException or GitHubApiException or HttpRequestException)
+            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
             {
+                // One runner's failure (an engine error, GitHub down, a timeout) must not stop the others' teardown.
                 LogTeardownFailed(logger, r.Name, e.Message);
             }
         }
@@ -150,10 +145,10 @@ public sealed partial class Reaper(
     {
         var now = time.GetUtcNow();
         var tookJob = r.JobId is not null || r.State == RunnerState.Busy;
-        if (!tookJob && r.GitHubRunnerId is { } ghId)
+        if (!tookJob && channels.ForPool(r.Pool) is ({ } pool, { } channel))
         {
-            // An ephemeral runner is de-registered by GitHub after its one job: gone from the list means it ran one.
-            tookJob = await github.GetRunnerAsync(r.Scope, ghId, ct).ConfigureAwait(false) is null;
+            // An ephemeral runner is de-registered by GitHub after its one job: gone means it ran one.
+            tookJob = await channel.IsDeregisteredAsync(r, pool, ct).ConfigureAwait(false) == true;
         }
 
         if (tookJob)
@@ -225,20 +220,11 @@ public sealed partial class Reaper(
             await provider.DestroyAsync(new ProvisionedRunner { ResourceId = r.ProviderResourceId ?? r.Name, RunnerName = r.Name, Endpoint = r.ProviderEndpoint }, ct).ConfigureAwait(false);
         }
 
-        if (!deregisteredByGitHub && r.GitHubRunnerId is { } agent && pools.Find(r.Pool) is { Discovery: JobDiscovery.ScaleSet } && scaleSets.Find(r.Pool) is { } set)
+        // The pool's channel removes the runner's GitHub identity; one still running a job is kept.
+        if (!deregisteredByGitHub && r.GitHubRunnerId is not null && channels.ForPool(r.Pool) is ({ } pool, { } channel)
+            && !await channel.DeregisterAsync(r, pool, ct).ConfigureAwait(false))
         {
-            // A scale set's runner is removed through the Actions service; one still running a job is kept.
-            if (!await actions.RemoveRunnerAsync(set.Scope, agent, ct).ConfigureAwait(false))
-            {
-                LogBusyKept(logger, r.Name);
-            }
-        }
-        else if (!deregisteredByGitHub && r.GitHubRunnerId is { } id && await github.GetRunnerAsync(r.Scope, id, ct).ConfigureAwait(false) is { } gh)
-        {
-            if (gh.Busy || !await github.DeleteRunnerAsync(r.Scope, id, ct).ConfigureAwait(false))
-            {
-                LogBusyKept(logger, r.Name);
-            }
+            LogBusyKept(logger, r.Name);
         }
 
         if (r.State == RunnerState.Failed)

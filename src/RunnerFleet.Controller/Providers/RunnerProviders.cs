@@ -1,14 +1,25 @@
+using RunnerFleet.Controller.Configuration;
+using RunnerFleet.Controller.Fleet;
+
 namespace RunnerFleet.Controller.Providers;
 
-/// <summary>The providers by kind.</summary>
-public sealed class RunnerProviders(IEnumerable<IRunnerProvider> providers)
+/// <summary>
+/// The providers the configured pools use, by kind. Each registered itself (<see cref="ProviderServiceCollectionExtensions.AddRunnerProvider{TProvider, TSettings}"/>);
+/// only those some pool names are ever made, so an unused provider needs no engine or token.
+/// </summary>
+public sealed class RunnerProviders(IServiceProvider services, PoolCatalog pools)
 {
-    private readonly Dictionary<string, IRunnerProvider> _byKind = providers.ToDictionary(p => p.Kind, StringComparer.OrdinalIgnoreCase);
+    private readonly string[] _used = [.. pools.Pools.Select(p => p.Provider).Distinct(StringComparer.OrdinalIgnoreCase)];
 
-    public IReadOnlyCollection<IRunnerProvider> All => _byKind.Values;
+    /// <summary>The providers of every configured pool.</summary>
+    public IReadOnlyCollection<IRunnerProvider> All => [.. _used.Select(Get)];
 
     public IRunnerProvider Get(string kind) =>
-        _byKind.TryGetValue(kind, out var p) ? p : throw new InvalidOperationException($"No runner provider '{kind}' is registered.");
+        services.GetKeyedService<IRunnerProvider>(kind.ToLowerInvariant()) ?? throw new InvalidOperationException($"No runner provider '{kind}' is registered.");
 
-    public bool TryGet(string kind, out IRunnerProvider provider) => _byKind.TryGetValue(kind, out provider!);
+    public bool TryGet(string kind, out IRunnerProvider provider)
+    {
+        provider = services.GetKeyedService<IRunnerProvider>(kind.ToLowerInvariant())!;
+        return provider is not null;
+    }
 }

@@ -44,7 +44,7 @@ public sealed partial class FleetSignals(ISchedulerFactory schedulers, TimeProvi
             try
             {
                 var scheduler = await schedulers.GetScheduler().ConfigureAwait(false);
-                if (!scheduler.IsShutdown)
+                if (scheduler.Status != SchedulerStatus.Shutdown)
                 {
                     await scheduler.TriggerJob(key).ConfigureAwait(false);
                 }

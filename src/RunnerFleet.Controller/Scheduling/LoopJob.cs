@@ -11,14 +11,14 @@ public abstract partial class LoopJob(FleetSignals signals, ILogger logger) : IJ
 {
     protected abstract JobKey JobKey { get; }
 
-    public async Task Execute(IJobExecutionContext context)
+    public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
     {
         signals.Started(JobKey);
         try
         {
-            await RunAsync(context.CancellationToken).ConfigureAwait(false);
+            await RunAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
         }
         catch (Exception e)

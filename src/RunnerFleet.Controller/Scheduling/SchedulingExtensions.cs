@@ -25,24 +25,26 @@ public static class SchedulingExtensions
         services.AddSingleton<IFleetSignals>(sp => sp.GetRequiredService<FleetSignals>());
         services.AddQuartz(q =>
         {
-            q.SchedulerName = $"runnerfleet-{fleet.Name}";
+            q.ConfigureScheduler(s => s.InstanceName = $"runnerfleet-{fleet.Name}");
             if (clusterConnectionString is null)
             {
                 q.UseInMemoryStore();
             }
             else
             {
-                q.SchedulerId = "AUTO";
+                q.ConfigureScheduler(s => s.GenerateInstanceId = true);
                 q.UsePersistentStore(s =>
                 {
                     s.UsePostgres(clusterConnectionString);
+                    // Quartz's own tables, made by the first controller to start (the store's migrations leave them to Quartz).
+                    s.ProvisionSchema();
                     s.UseClustering(c =>
                     {
                         c.CheckinInterval = ClusterCheckinInterval;
                         c.CheckinMisfireThreshold = ClusterMisfireThreshold;
                     });
-                    s.UseSerializer<QuartzJsonSerializer>();
-                    s.RetryInterval = TimeSpan.FromSeconds(2);
+                    s.UseSystemTextJsonSerializer();
+                    s.ConfigureStore(o => o.DbRetryInterval = TimeSpan.FromSeconds(2));
                 });
             }
 
@@ -64,10 +66,10 @@ public static class SchedulingExtensions
         return services;
     }
 
-    private static void Loop<T>(IServiceCollectionQuartzConfigurator q, JobKey key, TimeSpan interval) where T : IJob
+    private static void Loop<T>(IQuartzBuilder q, JobKey key, TimeSpan interval) where T : IJob
     {
         q.AddJob<T>(j => j.WithIdentity(key).StoreDurably());
         q.AddTrigger(t => t.ForJob(key).WithIdentity(key.Name + "-every", key.Group).StartNow()
-            .WithSimpleSchedule(s => s.WithInterval(interval).RepeatForever().WithMisfireHandlingInstructionNextWithRemainingCount()));
+            .WithSimpleSchedule(s => s.WithInterval(interval).RepeatForever().WithMisfireInstruction(SimpleTriggerMisfireInstruction.NextWithRemainingCount)));
     }
 }

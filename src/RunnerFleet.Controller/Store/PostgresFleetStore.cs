@@ -128,6 +128,14 @@ public sealed class PostgresFleetStore(string connectionString, TimeProvider tim
         ALTER TABLE runners ADD COLUMN owner TEXT;
         CREATE TABLE controller_nodes (id TEXT PRIMARY KEY, seen_at BIGINT NOT NULL);
         """,
+        // Quartz 4 keeps more in its tables than Quartz 3 did and provisions its own schema at start
+        // (SchedulingExtensions: ProvisionSchema). Its tables hold only the loops' triggers, which every
+        // controller adds again at start, so the Quartz 3 tables go rather than being altered column by column.
+        """
+        DROP TABLE IF EXISTS qrtz_fired_triggers, qrtz_paused_trigger_grps, qrtz_scheduler_state, qrtz_locks,
+            qrtz_simple_triggers, qrtz_cron_triggers, qrtz_simprop_triggers, qrtz_blob_triggers, qrtz_triggers,
+            qrtz_job_details, qrtz_calendars CASCADE;
+        """,
     ];
 
     // Advisory lock keys: (class, object) pairs never collide with the single-key job locks.

@@ -1,12 +1,56 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using RunnerFleet.Controller.Channels.Rest;
+using RunnerFleet.Controller.Channels.ScaleSet;
 using RunnerFleet.Controller.Configuration;
+using RunnerFleet.Controller.Providers.Docker;
+using RunnerFleet.Controller.Providers.Hetzner;
 
 namespace RunnerFleet.Controller.Tests.Configuration;
 
 public sealed class OptionsValidationTests
 {
+    // The plug-ins as the controller registers them: names and settings are checked against what is registered.
+    private static readonly ServiceProvider s_plugins = new ServiceCollection().AddDockerProvider().AddHetznerProvider().AddRestChannel().AddScaleSetChannel().BuildServiceProvider();
+
     private static PoolOptions GoodPool(string name = "linux") => new() { Name = name, Labels = ["linux", "x64"], Provider = "docker", MaxRunners = 4 };
 
-    private static IEnumerable<string> Fleet(FleetOptions o) => new FleetOptionsValidator().Validate(null, o).Failures ?? [];
+    private static FleetOptionsValidator Validator(IConfiguration? configuration = null) =>
+        new(s_plugins.GetServices<ProviderPlugin>(), s_plugins.GetServices<ChannelPlugin>(), configuration);
+
+    private static IEnumerable<string> Fleet(FleetOptions o) => Validator().Validate(null, o).Failures ?? [];
+
+    /// <summary>A pool given as configuration keys under Fleet:Pools:0, as an operator writes it: the plug-ins read their own keys.</summary>
+    private static IEnumerable<string> FleetFromKeys(Dictionary<string, string?> pool)
+    {
+        var keys = new Dictionary<string, string?> { ["Fleet:Pools:0:Name"] = "linux", ["Fleet:Pools:0:Labels:0"] = "linux", ["Fleet:Pools:0:Provider"] = "docker" };
+        foreach (var (k, v) in pool)
+        {
+            keys[$"Fleet:Pools:0:{k}"] = v;
+        }
+
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(keys).Build();
+        return Validator(configuration).Validate(null, configuration.GetSection("Fleet").Get<FleetOptions>()!).Failures ?? [];
+    }
+
+    [Theory]
+    [InlineData("Registration", "magic", "Fleet:Pools:0:Registration")]
+    [InlineData("Docker:Platform", "arm64", "Fleet:Pools:0:Docker:Platform")]
+    [InlineData("Docker:Cpus", "0", "Fleet:Pools:0:Docker limits")]
+    [InlineData("Docker:Cpus", "lots", "Fleet:Pools:0:Docker")]
+    [InlineData("Discovery", "Carrier-Pigeon", "Fleet:Pools:0:Discovery")]
+    [InlineData("Provider", "hetzner", "Fleet:Pools:0:Hetzner:ServerTypes")]
+    public void A_bad_plugin_setting_names_its_key(string key, string value, string expected) =>
+        Assert.Contains(FleetFromKeys(new() { [key] = value }), f => f.StartsWith(expected, StringComparison.Ordinal));
+
+    [Fact]
+    public void Known_provider_and_channel_names_come_from_what_is_registered()
+    {
+        var failure = Assert.Single(FleetFromKeys(new() { ["Provider"] = "kubernetes" }));
+
+        Assert.Contains("docker, hetzner", failure, StringComparison.Ordinal);
+        Assert.Empty(FleetFromKeys(new() { ["Discovery"] = "scaleset", ["Docker:Platform"] = "linux/arm64" }));
+    }
 
     [Fact]
     public void A_good_fleet_passes() => Assert.Empty(Fleet(new FleetOptions { Pools = [GoodPool()] }));
@@ -17,9 +61,7 @@ public sealed class OptionsValidationTests
     [InlineData("MinIdle", "Fleet:Pools:0:MinIdle")]
     [InlineData("MaxRunners", "Fleet:Pools:0:MaxRunners")]
     [InlineData("Name", "Fleet:Pools:0:Name")]
-    [InlineData("Registration", "Fleet:Pools:0:Registration")]
     [InlineData("BootTimeout", "Fleet:Pools:0:BootTimeout")]
-    [InlineData("Platform", "Fleet:Pools:0:Docker:Platform")]
     [InlineData("DailyBudget", "Fleet:Pools:0:DailyBudget")]
     public void A_bad_pool_names_its_key(string field, string key)
     {
@@ -31,9 +73,7 @@ public sealed class OptionsValidationTests
             case "MinIdle": pool.MinIdle = 5; break;
             case "MaxRunners": pool.MaxRunners = 0; break;
             case "Name": pool.Name = "bad name!"; break;
-            case "Registration": pool.Registration = "magic"; break;
             case "BootTimeout": pool.BootTimeout = TimeSpan.Zero; break;
-            case "Platform": pool.Docker.Platform = "arm64"; break;
             case "DailyBudget": pool.DailyBudget = 0; break;
         }
 
@@ -43,10 +83,10 @@ public sealed class OptionsValidationTests
     [Fact]
     public void A_hetzner_pool_without_a_hetzner_token_names_the_key()
     {
-        var pool = new PoolOptions { Name = "cax", Labels = ["arm64"], Provider = "hetzner", Hetzner = new HetznerPoolOptions { ServerTypes = ["cax21"], Locations = ["fsn1"] } };
-        var validator = new FleetOptionsValidator(Microsoft.Extensions.Options.Options.Create(new RunnerFleet.Controller.Providers.Hetzner.HetznerOptions()));
+        var pool = new PoolOptions { Name = "cax", Labels = ["arm64"], Provider = "hetzner" };
+        var validator = new HetznerOptionsValidator(Microsoft.Extensions.Options.Options.Create(new FleetOptions { Pools = [pool] }));
 
-        Assert.Contains(validator.Validate(null, new FleetOptions { Pools = [pool] }).Failures!, f => f.StartsWith("Hetzner:Token", StringComparison.Ordinal));
+        Assert.Contains(validator.Validate(null, new HetznerOptions()).Failures!, f => f.StartsWith("Hetzner:Token", StringComparison.Ordinal));
         Assert.Contains(new DockerOptionsValidator().Validate(null, new DockerOptions { AllowedHostPorts = [70000] }).Failures!, f => f.StartsWith("Docker:AllowedHostPorts:0", StringComparison.Ordinal));
     }
 

@@ -8,7 +8,7 @@ public sealed class SpendingCapsTests
 
     private static PoolDefinition Paid(string name, decimal? budget = null) => new()
     {
-        Name = name, Labels = ["self-hosted", "arm64"], Provider = "hetzner", DailyBudget = budget,
+        Name = name, Labels = ["self-hosted", "arm64"], Provider = "hetzner", Traits = new ProviderTraits { BillsPerHour = true }, DailyBudget = budget,
     };
 
     private static PoolDefinition Free(string name, decimal? budget = null) => new()

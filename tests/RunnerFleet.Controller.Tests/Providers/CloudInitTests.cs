@@ -12,7 +12,7 @@ public sealed class CloudInitTests
     {
         Fleet = "f",
         Name = "f-cax-0123456789",
-        Pool = new PoolDefinition { Name = "cax", Labels = ["self-hosted", "linux", "arm64"], Provider = "hetzner", Hetzner = new HetznerPoolSettings { PreparedImage = prepared } },
+        Pool = new PoolDefinition { Name = "cax", Labels = ["self-hosted", "linux", "arm64"], Provider = "hetzner", ProviderSettings = new HetznerPoolSettings { PreparedImage = prepared } },
         JitConfig = jit ? "SECRETJITBLOB==" : null,
         RegistrationToken = jit ? null : "REGTOKEN",
         RegistrationUrl = jit ? null : new Uri("https://github.com/octo/app"),

@@ -9,12 +9,14 @@ namespace RunnerFleet.Controller.Providers.Docker;
 /// through QEMU user-mode emulation). A pool that cannot is marked unavailable, with a log line that says
 /// what to install; its jobs go to its overflow pool, if any.
 /// </summary>
-public sealed partial class DockerPlatformCheck(DockerProvider docker, PoolCatalog pools, PoolAvailability availability, FleetTelemetry telemetry, ILogger<DockerPlatformCheck> logger) : IHostedService
+public sealed partial class DockerPlatformCheck(IServiceProvider services, PoolCatalog pools, PoolAvailability availability, FleetTelemetry telemetry, ILogger<DockerPlatformCheck> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        foreach (var pool in pools.Pools.Where(p => p.Provider == docker.Kind && p.Docker.Platform is not null))
+        foreach (var pool in pools.Pools.Where(p => p.Provider == DockerProvider.KindName && p.ProviderSettingsAs<DockerPoolSettings>().Platform is not null))
         {
+            var docker = services.GetRequiredService<DockerProvider>();
+            var platform = pool.ProviderSettingsAs<DockerPoolSettings>().Platform!;
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(TimeSpan.FromSeconds(90));
             string? problem;
@@ -24,19 +26,19 @@ public sealed partial class DockerPlatformCheck(DockerProvider docker, PoolCatal
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
-                LogSlow(logger, pool.Name, pool.Docker.Platform!);
+                LogSlow(logger, pool.Name, platform);
                 continue;
             }
 
             if (problem is null)
             {
-                LogOk(logger, pool.Name, pool.Docker.Platform!);
+                LogOk(logger, pool.Name, platform);
                 continue;
             }
 
-            availability.MarkUnavailable(pool.Name, DateTimeOffset.MaxValue, $"platform {pool.Docker.Platform} unsupported: {problem}");
+            availability.MarkUnavailable(pool.Name, DateTimeOffset.MaxValue, $"platform {platform} unsupported: {problem}");
             telemetry.PoolUnavailable(pool.Name, "platform");
-            LogUnsupported(logger, pool.Name, pool.Docker.Platform!, problem, pool.Overflow ?? "none");
+            LogUnsupported(logger, pool.Name, platform, problem, pool.Overflow ?? "none");
         }
 
     }

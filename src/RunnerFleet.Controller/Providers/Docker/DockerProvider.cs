@@ -42,7 +42,10 @@ public sealed partial class DockerProvider : IRunnerProvider, IDisposable
         _logger = logger;
     }
 
-    public string Kind => "docker";
+    /// <summary>The provider's name, as pools name it (<c>Provider: docker</c>).</summary>
+    public const string KindName = "docker";
+
+    public string Kind => KindName;
 
     public async Task<ProvisionedRunner> CreateAsync(RunnerLaunch launch, CancellationToken ct)
     {
@@ -51,7 +54,7 @@ public sealed partial class DockerProvider : IRunnerProvider, IDisposable
         {
             if (existing.RunnerName == launch.Name)
             {
-                if (existing.Status == ProvisionedStatus.Starting)
+                if (existing.Status == ProvisionedStatus.Created)
                 {
                     await Client(existing.Endpoint!).Containers.StartContainerAsync(existing.ResourceId, new ContainerStartParameters(), ct).ConfigureAwait(false);
                     Watch(existing.Endpoint!, existing.ResourceId, launch.Name);
@@ -63,7 +66,7 @@ public sealed partial class DockerProvider : IRunnerProvider, IDisposable
 
         var endpoint = await PickEndpointAsync(launch.Pool, ct).ConfigureAwait(false);
         var client = Client(endpoint.Name!);
-        var settings = launch.Pool.Docker;
+        var settings = launch.Pool.ProviderSettingsAs<DockerPoolSettings>();
         var network = settings.Network ?? $"runnerfleet-{_fleet}";
         await EnsureNetworkAsync(endpoint.Name!, client, network, ct).ConfigureAwait(false);
         await EnsureImageAsync(client, settings, ct).ConfigureAwait(false);
@@ -190,7 +193,7 @@ public sealed partial class DockerProvider : IRunnerProvider, IDisposable
     /// </summary>
     public async Task<string?> ProbePlatformAsync(PoolDefinition pool, CancellationToken ct)
     {
-        var settings = pool.Docker;
+        var settings = pool.ProviderSettingsAs<DockerPoolSettings>();
         var expected = settings.Platform switch
         {
             "linux/arm64" or "linux/arm64/v8" => "aarch64",
@@ -307,8 +310,9 @@ public sealed partial class DockerProvider : IRunnerProvider, IDisposable
     }
 
     private static IReadOnlyList<string> Command(RunnerLaunch launch) =>
-        launch.Pool.Docker.Command
-        ?? (launch.JitConfig is not null
+        launch.Pool.ProviderSettingsAs<DockerPoolSettings>().Command is { Count: > 0 } command
+        ? command
+        : (launch.JitConfig is not null
             ? ["/home/runner/run.sh"]
             : ["/bin/sh", "-c", "/home/runner/config.sh && exec /home/runner/run.sh"]);
 
@@ -324,7 +328,7 @@ public sealed partial class DockerProvider : IRunnerProvider, IDisposable
         }
 
         var candidates = _options.EffectiveEndpoints
-            .Where(e => pool.Docker.Endpoints.Count == 0 || pool.Docker.Endpoints.Contains(e.Name!, StringComparer.OrdinalIgnoreCase))
+            .Where(e => pool.ProviderSettingsAs<DockerPoolSettings>().Endpoints.Count == 0 || pool.ProviderSettingsAs<DockerPoolSettings>().Endpoints.Contains(e.Name!, StringComparer.OrdinalIgnoreCase))
             .Select(e => (Endpoint: e, Free: e.MaxRunners - counts.GetValueOrDefault(e.Name!)))
             .Where(x => x.Free > 0)
             .OrderByDescending(x => x.Free)
@@ -491,7 +495,7 @@ public sealed partial class DockerProvider : IRunnerProvider, IDisposable
         var status = c.State switch
         {
             "running" or "restarting" or "paused" => ProvisionedStatus.Running,
-            "created" => ProvisionedStatus.Starting,
+            "created" => ProvisionedStatus.Created,
             _ => ProvisionedStatus.Exited,
         };
         return new ProvisionedRunner { ResourceId = c.ID, RunnerName = name ?? c.Names.FirstOrDefault()?.TrimStart('/') ?? c.ID, Pool = pool, Endpoint = endpoint, Status = status };

@@ -1,5 +1,7 @@
 using System.Text;
 
+using RunnerFleet.Controller.Fleet;
+
 namespace RunnerFleet.Controller.Providers.Hetzner;
 
 /// <summary>
@@ -15,7 +17,7 @@ public static class CloudInit
 
     public static string Render(RunnerLaunch launch)
     {
-        var settings = launch.Pool.Hetzner;
+        var settings = launch.Pool.ProviderSettingsAs<HetznerPoolSettings>();
         var env = new StringBuilder();
         if (launch.JitConfig is { } jit)
         {

@@ -20,7 +20,10 @@ public sealed partial class HetznerProvider(HetznerClient client, PoolCatalog po
     private readonly Dictionary<string, long> _firewalls = new(StringComparer.Ordinal);
     private (DateTimeOffset At, IReadOnlyList<HServerType> Types)? _types;
 
-    public string Kind => "hetzner";
+    /// <summary>The provider's name, as pools name it (<c>Provider: hetzner</c>).</summary>
+    public const string KindName = "hetzner";
+
+    public string Kind => KindName;
 
     public async Task<ProvisionedRunner> CreateAsync(RunnerLaunch launch, CancellationToken ct)
     {
@@ -31,7 +34,7 @@ public sealed partial class HetznerProvider(HetznerClient client, PoolCatalog po
             return ToProvisioned(found);
         }
 
-        var settings = launch.Pool.Hetzner;
+        var settings = launch.Pool.ProviderSettingsAs<HetznerPoolSettings>();
         var types = await ServerTypesAsync(ct).ConfigureAwait(false);
         var candidates = (from typeName in settings.ServerTypes
                           let type = types.FirstOrDefault(t => t.Name == typeName)

@@ -1,6 +1,5 @@
-using RunnerFleet.Controller.Fleet;
 
-namespace RunnerFleet.Controller.Providers;
+namespace RunnerFleet.Controller.Fleet;
 
 /// <summary>
 /// Everything a provider needs to start one runner. Holds a secret (the JIT config or registration

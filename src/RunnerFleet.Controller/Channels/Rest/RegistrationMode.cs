@@ -1,6 +1,6 @@
-namespace RunnerFleet.Controller.Fleet;
+namespace RunnerFleet.Controller.Channels.Rest;
 
-/// <summary>How a runner registers with GitHub.</summary>
+/// <summary>How a REST-channel runner registers with GitHub.</summary>
 public enum RegistrationMode
 {
     /// <summary>A just-in-time config: single-use, cannot register other runners. The default.</summary>

@@ -5,11 +5,12 @@ using Docker.DotNet.Models;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using RunnerFleet.Controller.Providers.Docker;
-using RunnerFleet.Sandbox;
+using RunnerFleet.Controller.Hosting;
+using RunnerFleet.Sandbox.InProcess;
 using RunnerFleet.Sandbox.GitHub;
 using RunnerFleet.Sandbox.Hetzner;
 
-namespace RunnerFleet.Controller.Hosting;
+namespace RunnerFleet.Sandbox;
 
 /// <summary>
 /// <c>--sandbox</c>: the GitHub simulator in process, a steady stream of synthetic jobs over a few
@@ -45,81 +46,49 @@ public static class SandboxMode
             sim.Simulator.EnsureRepository(repo);
         }
 
-        var provider = dockerGateway is null ? "inprocess" : "docker";
-        var emulated = dockerGateway is not null && hasArm64Image ? "docker" : "inprocess";
+        var emulated = dockerGateway is not null && hasArm64Image;
         Console.WriteLine(dockerGateway is null
             ? $"  runners: in process ({dockerReason})"
             : $"  runners: Docker containers of {Image} on network {Network}");
-        Console.WriteLine($"  arm64:   Hetzner simulator (cax21/cax31 in fsn1/nbg1), overflow to {(emulated == "docker" ? $"emulated {Arm64Image} containers" : "in-process runners")}");
+        Console.WriteLine($"  arm64:   Hetzner simulator (cax21/cax31 in fsn1/nbg1), overflow to {(emulated ? $"emulated {Arm64Image} containers" : "in-process runners")}");
         var secret = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
 
         // The simulator keeps its state in memory, so the fleet's store starts fresh with it every run.
         var dbPath = Path.Combine(Path.GetTempPath(), $"runnerfleet-sandbox-{Environment.ProcessId}.db");
-        var defaults = new Dictionary<string, string?>
-        {
-            ["Urls"] = "http://127.0.0.1:5000",
-            ["ConnectionStrings:Fleet"] = $"Data Source={dbPath}",
-            ["GitHub:ApiUrl"] = sim.BaseUrl.ToString(),
-            ["GitHub:WebUrl"] = simOptions.RunnerBaseUrl ?? sim.BaseUrl.ToString(),
-            ["GitHub:Token"] = "sandbox-token",
-            ["GitHub:WebhookSecret"] = secret,
-            ["GitHub:PollInterval"] = "00:00:05",
-            ["Fleet:Name"] = "sandbox",
+        var fleet = new FleetSettings("sandbox")
+            .Set("Urls", "http://127.0.0.1:5000")
+            .Store(dbPath)
+            .GitHub(sim.BaseUrl, simOptions.RunnerBaseUrl ?? sim.BaseUrl.ToString(), webhookSecret: secret, pollInterval: TimeSpan.FromSeconds(5))
+            .Repositories(s_repositories)
+            .Hetzner(sim.HetznerApiUrl)
+            .Loops(reconcile: TimeSpan.FromSeconds(30))
             // Runners are cut off from this host but for the simulator they must reach.
-            ["Docker:AllowedHostPorts:0"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["Fleet:ReconcileInterval"] = "00:00:30",
-            ["Fleet:Pools:0:Name"] = "linux-x64",
-            ["Fleet:Pools:0:Labels:0"] = "linux",
-            ["Fleet:Pools:0:Labels:1"] = "x64",
-            ["Fleet:Pools:0:Provider"] = provider,
-            ["Fleet:Pools:0:MaxRunners"] = "4",
-            ["Fleet:Pools:0:BootTimeout"] = "00:01:00",
-            ["Fleet:Pools:0:Docker:Image"] = Image,
-            ["Fleet:Pools:0:Docker:Network"] = Network,
-            ["Fleet:Pools:0:Docker:Cpus"] = "0.5",
-            ["Fleet:Pools:0:Docker:MemoryMb"] = "128",
-            ["Fleet:Pools:1:Name"] = "linux-large",
-            ["Fleet:Pools:1:Labels:0"] = "linux",
-            ["Fleet:Pools:1:Labels:1"] = "x64",
-            ["Fleet:Pools:1:Labels:2"] = "large",
-            ["Fleet:Pools:1:Provider"] = provider,
-            ["Fleet:Pools:1:MaxRunners"] = "2",
-            ["Fleet:Pools:1:BootTimeout"] = "00:01:00",
-            ["Fleet:Pools:1:Registration"] = "RegistrationToken",
-            ["Fleet:Pools:1:Docker:Image"] = Image,
-            ["Fleet:Pools:1:Docker:Network"] = Network,
-            ["Fleet:Pools:1:Docker:Cpus"] = "1",
-            ["Fleet:Pools:1:Docker:MemoryMb"] = "256",
-            ["Hetzner:ApiUrl"] = sim.HetznerApiUrl.ToString(),
-            ["Hetzner:Token"] = "sandbox-hcloud-token",
-            ["Fleet:Pools:2:Name"] = "linux-arm64",
-            ["Fleet:Pools:2:Labels:0"] = "linux",
-            ["Fleet:Pools:2:Labels:1"] = "arm64",
-            ["Fleet:Pools:2:Provider"] = "hetzner",
-            ["Fleet:Pools:2:MaxRunners"] = "3",
-            ["Fleet:Pools:2:Overflow"] = "linux-arm64-emulated",
-            ["Fleet:Pools:2:Hetzner:ServerTypes:0"] = "cax21",
-            ["Fleet:Pools:2:Hetzner:ServerTypes:1"] = "cax31",
-            ["Fleet:Pools:2:Hetzner:Locations:0"] = "fsn1",
-            ["Fleet:Pools:2:Hetzner:Locations:1"] = "nbg1",
-            ["Fleet:Pools:3:Name"] = "linux-arm64-emulated",
-            ["Fleet:Pools:3:Labels:0"] = "linux",
-            ["Fleet:Pools:3:Labels:1"] = "arm64",
-            ["Fleet:Pools:3:Provider"] = emulated,
-            ["Fleet:Pools:3:MaxRunners"] = "2",
-            ["Fleet:Pools:3:BootTimeout"] = "00:02:00",
-            ["Fleet:Pools:3:Docker:Image"] = Arm64Image,
-            ["Fleet:Pools:3:Docker:Platform"] = "linux/arm64",
-            ["Fleet:Pools:3:Docker:Network"] = Network,
-            ["Fleet:Pools:3:Docker:Cpus"] = "1",
-            ["Fleet:Pools:3:Docker:MemoryMb"] = "256",
-        };
-        for (var i = 0; i < s_repositories.Length; i++)
+            .AllowHostPorts(port);
+        var minute = TimeSpan.FromMinutes(1);
+        if (dockerGateway is null)
         {
-            defaults[$"GitHub:Repositories:{i}"] = s_repositories[i];
+            fleet.InProcessPool("linux-x64", 4, ["linux", "x64"], p => p.BootTimeout(minute))
+                 .InProcessPool("linux-large", 2, ["linux", "x64", "large"], p => p.BootTimeout(minute).RegistrationToken());
+        }
+        else
+        {
+            fleet.DockerPool("linux-x64", 4, ["linux", "x64"], Image, Network, cpus: 0.5, memoryMb: 128, pidsLimit: 4096, pool: p => p.BootTimeout(minute))
+                 .DockerPool("linux-large", 2, ["linux", "x64", "large"], Image, Network, cpus: 1, memoryMb: 256, pidsLimit: 4096, pool: p => p.BootTimeout(minute).RegistrationToken());
         }
 
-        await using var app = ControllerHost.Build(rest, defaults);
+        fleet.HetznerPool("linux-arm64", 3, ["linux", "arm64"], ["cax21", "cax31"], ["fsn1", "nbg1"], p => p.Overflow("linux-arm64-emulated"));
+        if (emulated)
+        {
+            fleet.DockerPool("linux-arm64-emulated", 2, ["linux", "arm64"], Arm64Image, Network, cpus: 1, memoryMb: 256, pidsLimit: 4096,
+                pool: p => p.BootTimeout(TimeSpan.FromMinutes(2)).Set("Docker:Platform", "linux/arm64"));
+        }
+        else
+        {
+            fleet.InProcessPool("linux-arm64-emulated", 2, ["linux", "arm64"], p => p.BootTimeout(TimeSpan.FromMinutes(2)));
+        }
+
+        var defaults = fleet.Build();
+        await using var app = ControllerHost.Build(rest, defaults, b => b.Services.AddInProcessProvider());
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
         lifetime.ApplicationStarted.Register(() =>
         {

@@ -5,7 +5,7 @@ using Microsoft.Extensions.Logging;
 using RunnerFleet.Controller.Fleet;
 using RunnerFleet.Sandbox.Runner;
 
-namespace RunnerFleet.Controller.Providers.InProcess;
+namespace RunnerFleet.Sandbox.InProcess;
 
 /// <summary>
 /// Runs the sandbox's simulated runner as a task in this process: for <c>--sandbox</c> on a machine with
@@ -19,7 +19,10 @@ public sealed partial class InProcessRunnerProvider(IHttpClientFactory httpClien
 
     private readonly ConcurrentDictionary<string, Entry> _runners = new(StringComparer.Ordinal);
 
-    public string Kind => "inprocess";
+    /// <summary>The provider's name, as pools name it (<c>Provider: inprocess</c>).</summary>
+    public const string KindName = "inprocess";
+
+    public string Kind => KindName;
 
     public Task<ProvisionedRunner> CreateAsync(RunnerLaunch launch, CancellationToken ct)
     {
@@ -95,7 +98,7 @@ public sealed partial class InProcessRunnerProvider(IHttpClientFactory httpClien
         ResourceId = "inprocess:" + e.Name,
         RunnerName = e.Name,
         Pool = e.Pool,
-        Endpoint = "inprocess",
+        Endpoint = KindName,
         Status = e.Exited ? ProvisionedStatus.Exited : ProvisionedStatus.Running,
         ExitCode = e.ExitCode,
     };

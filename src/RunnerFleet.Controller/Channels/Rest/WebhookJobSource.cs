@@ -3,10 +3,11 @@ using Microsoft.Extensions.Options;
 using RunnerFleet.Controller.Configuration;
 using RunnerFleet.Controller.Fleet;
 using RunnerFleet.Controller.Lifecycle;
+using RunnerFleet.Controller.GitHub;
 using RunnerFleet.Controller.Store;
 using RunnerFleet.Controller.Telemetry;
 
-namespace RunnerFleet.Controller.GitHub;
+namespace RunnerFleet.Controller.Channels.Rest;
 
 /// <summary>
 /// Takes <c>workflow_job</c> deliveries: the signature is checked in constant time before the body is
@@ -65,7 +66,7 @@ public sealed partial class WebhookJobSource(JobIngestor ingestor, IFleetStore s
         }
 
         // The payload tells whether the repository is private; the run's event and head repository need a lookup.
-        await ingestor.IngestAsync([record with { Origin = new JobOrigin(null, null, e.Repository.Private) }], "webhook", ct).ConfigureAwait(false);
+        await ingestor.IngestAsync([record with { Origin = new JobOrigin(null, null, e.Repository.Private) }], "webhook", RestChannel.KindName, ct).ConfigureAwait(false);
         telemetry.Webhook("accepted");
         return WebhookOutcome.Accepted;
     }

@@ -4,24 +4,23 @@ using Microsoft.Extensions.Logging;
 using RunnerFleet.Controller.Configuration;
 using RunnerFleet.Controller.Fleet;
 using RunnerFleet.Controller.GitHub.ScaleSets;
-using RunnerFleet.Controller.Telemetry;
+using RunnerFleet.Controller.Lifecycle;
 
-namespace RunnerFleet.Controller.Lifecycle;
+namespace RunnerFleet.Controller.Channels.ScaleSet;
 
 /// <summary>
-/// The scale-set job source: for each pool with <c>Discovery: ScaleSet</c>, finds or makes its scale set,
+/// The scale-set protocol loop: for each pool with <c>Discovery: ScaleSet</c>, finds or makes its scale set,
 /// holds the scale set's one message session (another listener's 409 means wait and try again, said in the
 /// log), long-polls its message queue, acknowledges each message before handling it, and hands the job
-/// events to the ingestor. The desired runner count, <c>min(MinIdle + totalAssignedJobs, MaxRunners)</c>, is
-/// recomputed from the statistics of every answer, empty or not. The session is closed on shutdown.
+/// events to the <see cref="ScaleSetScaler"/>, which also gets the statistics of every answer, empty or not.
+/// The session is closed on shutdown.
 /// </summary>
 public sealed partial class ScaleSetListener(
     PoolCatalog pools,
     ActionsServiceClient actions,
     ScaleSetRegistry registry,
-    JobIngestor ingestor,
+    ScaleSetScaler scaler,
     ControllerNode node,
-    FleetTelemetry telemetry,
     TimeProvider time,
     ILogger<ScaleSetListener> logger) : BackgroundService
 {
@@ -29,11 +28,13 @@ public sealed partial class ScaleSetListener(
     public static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(5);
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        Task.WhenAll(pools.Pools.Where(p => p.Discovery == JobDiscovery.ScaleSet).Select(p => ListenAsync(p, stoppingToken)));
+        Task.WhenAll(pools.Pools.Where(p => string.Equals(p.Channel, ScaleSetChannel.KindName, StringComparison.OrdinalIgnoreCase)).Select(p => ListenAsync(p, stoppingToken)));
 
     private async Task ListenAsync(PoolDefinition pool, CancellationToken ct)
     {
         var scope = pool.DefaultScope ?? throw new InvalidOperationException($"pool {pool.Name} has no scope for its scale set");
+        var settings = pool.ChannelSettingsAs<ScaleSetChannelSettings>();
+        var name = settings.NameFor(pool.Name);
         var conflictLogged = false;
         while (!ct.IsCancellationRequested)
         {
@@ -41,21 +42,21 @@ public sealed partial class ScaleSetListener(
             long scaleSetId = 0;
             try
             {
-                var group = await actions.RunnerGroupIdAsync(scope, pool.ScaleSetRunnerGroup, ct).ConfigureAwait(false);
-                var set = await actions.GetOrCreateScaleSetAsync(scope, pool.ScaleSetName, group, [pool.ScaleSetName], ct).ConfigureAwait(false);
+                var group = await actions.RunnerGroupIdAsync(scope, settings.ScaleSet.RunnerGroup, ct).ConfigureAwait(false);
+                var set = await actions.GetOrCreateScaleSetAsync(scope, name, group, [name], ct).ConfigureAwait(false);
                 scaleSetId = set.Id;
                 registry.Set(pool.Name, scope, set.Id);
                 session = await actions.OpenSessionAsync(scope, set.Id, node.Id, ct).ConfigureAwait(false);
                 LogListening(logger, pool.Name, set.Name, set.Id, scope);
                 conflictLogged = false;
-                await PollAsync(pool, scope, set.Id, session, ct).ConfigureAwait(false);
+                await PollAsync(pool, name, scope, set.Id, session, ct).ConfigureAwait(false);
             }
             catch (ActionsServiceException e) when (e.StatusCode == HttpStatusCode.Conflict)
             {
                 // Another controller listens to this scale set: only one may. Wait, and take over when it is gone.
                 if (!conflictLogged)
                 {
-                    LogConflict(logger, pool.Name, pool.ScaleSetName, RetryAfter.TotalSeconds);
+                    LogConflict(logger, pool.Name, name, RetryAfter.TotalSeconds);
                     conflictLogged = true;
                 }
             }
@@ -86,7 +87,7 @@ public sealed partial class ScaleSetListener(
         }
     }
 
-    private async Task PollAsync(PoolDefinition pool, string scope, long scaleSetId, ScaleSetSession session, CancellationToken ct)
+    private async Task PollAsync(PoolDefinition pool, string name, string scope, long scaleSetId, ScaleSetSession session, CancellationToken ct)
     {
         long lastMessageId = 0;
         ScaleSetStatistics? statistics = null;
@@ -116,22 +117,16 @@ public sealed partial class ScaleSetListener(
                     lastMessageId = message!.MessageId;
                     // Acknowledged before it is handled, as GitHub's listener does: its events are in the store next.
                     await actions.AcknowledgeAsync(session, message.MessageId, ct).ConfigureAwait(false);
-                    await ingestor.IngestScaleSetAsync(pool, ActionsServiceClient.Events(message), ct).ConfigureAwait(false);
+                    await scaler.HandleJobsAsync(pool, name, ActionsServiceClient.Events(message), ct).ConfigureAwait(false);
                     statistics = message.Statistics ?? statistics;
                     break;
             }
 
             // Re-evaluated on every answer, empty or not, from the latest statistics.
-            Desired(pool, statistics);
-        }
-    }
-
-    private void Desired(PoolDefinition pool, ScaleSetStatistics? statistics)
-    {
-        if (statistics is not null)
-        {
-            var desired = Math.Min(pool.MinIdle + statistics.TotalAssignedJobs, pool.MaxRunners);
-            telemetry.ScaleSetDesired(pool.Name, desired);
+            if (statistics is not null)
+            {
+                scaler.HandleDesiredRunnerCount(pool, statistics);
+            }
         }
     }
 

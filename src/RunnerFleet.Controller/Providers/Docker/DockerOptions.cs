@@ -1,4 +1,4 @@
-namespace RunnerFleet.Controller.Configuration;
+namespace RunnerFleet.Controller.Providers.Docker;
 
 /// <summary>The <c>Docker</c> section: the engines Docker pools run on.</summary>
 public sealed class DockerOptions

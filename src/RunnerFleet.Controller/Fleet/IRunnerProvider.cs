@@ -1,4 +1,4 @@
-namespace RunnerFleet.Controller.Providers;
+namespace RunnerFleet.Controller.Fleet;
 
 /// <summary>
 /// Where runners run. Every resource a provider makes carries this fleet's labels (fleet, pool, runner

@@ -1,4 +1,4 @@
-namespace RunnerFleet.Controller.Providers;
+namespace RunnerFleet.Controller.Fleet;
 
 /// <summary>A provider failure with a short machine-readable code (metric label) and no secrets in its message.</summary>
 public sealed class ProviderException(string code, string message, Exception? inner = null) : Exception(message, inner)

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging;
 using RunnerFleet.Controller.Fleet;
 using RunnerFleet.Controller.GitHub;
 
-namespace RunnerFleet.Controller.Lifecycle;
+namespace RunnerFleet.Controller.Channels.Rest;
 
 /// <summary>
 /// Refuses runners for jobs of pull requests from forks of public repositories, unless the pool allows
@@ -12,35 +12,35 @@ namespace RunnerFleet.Controller.Lifecycle;
 /// is read once and remembered. When the run cannot be read the job is undecided: it gets no pool for
 /// now and is asked about again at its next observation (the poller observes it again).
 /// </summary>
-public sealed partial class ForkPolicy(GitHubApiClient github, ILogger<ForkPolicy> logger)
+public sealed partial class ForkPolicy(GitHubApiClient github, ILogger<ForkPolicy> logger) : IJobPolicy
 {
     private const int MaxRemembered = 10_000;
     private readonly ConcurrentDictionary<long, JobOrigin> _runs = new();
 
-    /// <summary>Whether the pool may serve the job: <see cref="ForkVerdict.Allowed"/>, refused (with the reason), or undecided for now.</summary>
-    public async Task<ForkVerdict> DecideAsync(PoolDefinition pool, JobRecord job, CancellationToken ct)
+    /// <summary>Whether the pool may serve the job: <see cref="JobVerdict.Allowed"/>, refused (with the reason), or undecided for now.</summary>
+    public async Task<JobVerdict> DecideAsync(PoolDefinition pool, JobRecord job, CancellationToken ct)
     {
         if (pool.AllowForkPullRequests || job.Status != JobStatus.Queued || job.Origin?.RepositoryPrivate == true)
         {
-            return ForkVerdict.Allowed;
+            return JobVerdict.Allowed;
         }
 
         var origin = job.Origin?.IsPublicForkPullRequest(job.Repository) is not null ? job.Origin : await RunOriginAsync(job, ct).ConfigureAwait(false);
         if (origin is null)
         {
-            return ForkVerdict.Undecided;
+            return JobVerdict.Undecided;
         }
 
         return origin.IsPublicForkPullRequest(job.Repository) == true
-            ? new ForkVerdict($"{origin.Event} from fork {origin.HeadRepository ?? "(deleted)"} of public repository {job.Repository}; pool {pool.Name} refuses them (AllowForkPullRequests is off)", false)
-            : ForkVerdict.Allowed;
+            ? new JobVerdict($"{origin.Event} from fork {origin.HeadRepository ?? "(deleted)"} of public repository {job.Repository}; pool {pool.Name} refuses them (AllowForkPullRequests is off)", false)
+            : JobVerdict.Allowed;
     }
 
     /// <summary>
     /// A refused job was taken by one of the fleet's runners anyway (GitHub gives a queued job to any idle
     /// runner whose labels match, e.g. one made for another job of the same repository): cancel its run.
     /// </summary>
-    public async Task CancelRunAsync(JobRecord job, CancellationToken ct)
+    public async Task ContainAsync(JobRecord job, CancellationToken ct)
     {
         try
         {
@@ -90,11 +90,4 @@ public sealed partial class ForkPolicy(GitHubApiClient github, ILogger<ForkPolic
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId} of {Repository} could not be read to check for a fork pull request: {Error}; its jobs wait")]
     private static partial void LogUnreadable(ILogger logger, long runId, string repository, string error);
-}
-
-/// <summary>A <see cref="ForkPolicy"/> decision: a refusal reason, or undecided (ask again later), or neither (allowed).</summary>
-public sealed record ForkVerdict(string? Refusal, bool IsUndecided)
-{
-    public static readonly ForkVerdict Allowed = new(null, false);
-    public static readonly ForkVerdict Undecided = new(null, true);
 }

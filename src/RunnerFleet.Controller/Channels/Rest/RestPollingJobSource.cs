@@ -3,9 +3,10 @@ using Microsoft.Extensions.Options;
 using RunnerFleet.Controller.Configuration;
 using RunnerFleet.Controller.Fleet;
 using RunnerFleet.Controller.Lifecycle;
+using RunnerFleet.Controller.GitHub;
 using RunnerFleet.Controller.Store;
 
-namespace RunnerFleet.Controller.GitHub;
+namespace RunnerFleet.Controller.Channels.Rest;
 
 /// <summary>
 /// Polls GitHub: per repository, runs with status queued and in_progress (a started run can still hold
@@ -14,9 +15,9 @@ namespace RunnerFleet.Controller.GitHub;
 /// fetched once to learn how they ended.
 /// </summary>
 public sealed partial class RestPollingJobSource(
-    GitHubApiClient github, JobIngestor ingestor, IFleetStore store, RunnerTracker tracker, IOptions<GitHubOptions> options, ILogger<RestPollingJobSource> logger) : IJobSource
+    GitHubApiClient github, JobIngestor ingestor, IFleetStore store, RunnerTracker tracker, IOptions<GitHubOptions> options, ILogger<RestPollingJobSource> logger) : IJobPoller
 {
-    public string Name => "poll";
+    public const string Name = "poll";
 
     public async Task<int> PollAsync(CancellationToken ct)
     {
@@ -45,7 +46,7 @@ public sealed partial class RestPollingJobSource(
             }
         }
 
-        await ingestor.IngestAsync(seen, Name, ct).ConfigureAwait(false);
+        await ingestor.IngestAsync(seen, Name, RestChannel.KindName, ct).ConfigureAwait(false);
 
         // Jobs that left the active listings ended (or were cancelled) since the last poll.
         var seenIds = seen.Select(j => j.Id).ToHashSet();
@@ -74,7 +75,7 @@ public sealed partial class RestPollingJobSource(
             }
         }
 
-        await ingestor.IngestAsync(vanished, Name, ct).ConfigureAwait(false);
+        await ingestor.IngestAsync(vanished, Name, RestChannel.KindName, ct).ConfigureAwait(false);
 
         // Runner status (online/busy) for scopes with live runners; conditional too.
         foreach (var scope in (await store.ListActiveRunnersAsync(ct).ConfigureAwait(false)).Select(r => r.Scope).Distinct(StringComparer.OrdinalIgnoreCase))

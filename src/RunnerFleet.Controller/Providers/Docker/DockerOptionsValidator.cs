@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Options;
 
-namespace RunnerFleet.Controller.Configuration;
+namespace RunnerFleet.Controller.Providers.Docker;
 
 /// <summary>Checks <c>Docker</c> at start.</summary>
 public sealed class DockerOptionsValidator : IValidateOptions<DockerOptions>

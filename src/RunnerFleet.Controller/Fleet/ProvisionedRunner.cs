@@ -1,4 +1,4 @@
-namespace RunnerFleet.Controller.Providers;
+namespace RunnerFleet.Controller.Fleet;
 
 /// <summary>A provider resource that holds (or held) a runner, read back from its labels.</summary>
 public sealed record ProvisionedRunner
@@ -17,6 +17,10 @@ public sealed record ProvisionedRunner
 /// <summary>Whether the resource still runs its runner.</summary>
 public enum ProvisionedStatus
 {
+    /// <summary>Made but never started; it will not start by itself (a container whose controller died before starting it).</summary>
+    Created,
+
+    /// <summary>Starting by itself (a server that boots).</summary>
     Starting,
     Running,
     Exited,

@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
 
-namespace RunnerFleet.Controller.Lifecycle;
+namespace RunnerFleet.Controller.Channels.ScaleSet;
 
-/// <summary>The scale set each scale-set pool's listener found or made, for the provisioner's JIT configs.</summary>
+/// <summary>The scale set each scale-set pool's listener found or made, for the channel's JIT configs (the listener writes, the channel reads).</summary>
 public sealed class ScaleSetRegistry
 {
     private readonly ConcurrentDictionary<string, (string Scope, long Id)> _sets = new(StringComparer.OrdinalIgnoreCase);

@@ -1,0 +1,11 @@
+namespace RunnerFleet.Controller.Fleet;
+
+/// <summary>What a kind of provider is like, as far as the core must know; each provider states its own.</summary>
+public sealed record ProviderTraits
+{
+    /// <summary>A provider whose runners cost nothing per hour (an engine or a machine of your own).</summary>
+    public static readonly ProviderTraits Free = new();
+
+    /// <summary>Its resources are billed per started hour: spending caps apply, and cost is recorded.</summary>
+    public bool BillsPerHour { get; init; }
+}

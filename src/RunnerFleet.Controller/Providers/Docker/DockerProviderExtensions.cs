@@ -1,0 +1,17 @@
+using Microsoft.Extensions.Options;
+using RunnerFleet.Controller.Fleet;
+
+namespace RunnerFleet.Controller.Providers.Docker;
+
+/// <summary>Plugs the Docker provider in: <c>Provider: docker</c> pools, <c>Fleet:Pools:N:Docker</c>, the <c>Docker</c> section.</summary>
+public static class DockerProviderExtensions
+{
+    public static IServiceCollection AddDockerProvider(this IServiceCollection services)
+    {
+        services.AddOptions<DockerOptions>().BindConfiguration(DockerOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<DockerOptions>, DockerOptionsValidator>();
+        services.AddSingleton<HostFirewall>();
+        services.AddHostedService<DockerPlatformCheck>();
+        return services.AddRunnerProvider<DockerProvider, DockerPoolSettings>(DockerProvider.KindName, "Docker", ProviderTraits.Free, DockerPoolSettings.Validate, DockerPoolSettings.Describe);
+    }
+}
