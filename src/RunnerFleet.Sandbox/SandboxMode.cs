@@ -17,7 +17,7 @@ namespace RunnerFleet.Sandbox;
 /// repositories and label sets, served by Docker containers of the simulated runner when a Docker engine
 /// and the image answer, else by simulated runners in process. Command-line values still win.
 /// </summary>
-public static class SandboxMode
+internal static class SandboxMode
 {
     public const string Network = "runnerfleet-sandbox";
     public const string Image = "runnerfleet/sim-runner:latest";

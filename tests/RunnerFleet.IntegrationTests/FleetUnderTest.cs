@@ -16,7 +16,7 @@ namespace RunnerFleet.IntegrationTests;
 /// A GitHub simulator and a controller wired together over real HTTP, with Docker pools on the test
 /// network and a SQLite file of its own. Everything but GitHub is real.
 /// </summary>
-public sealed class FleetUnderTest : IAsyncDisposable
+internal sealed class FleetUnderTest : IAsyncDisposable
 {
     private readonly string _dbPath;
 

@@ -12,7 +12,7 @@ namespace RunnerFleet.Controller.Api;
 /// <c>Authorization: Bearer &lt;Admin:Token&gt;</c> (compared in constant time) and is logged with its outcome.
 /// Without <c>Admin:Token</c> the admin API is off.
 /// </summary>
-public static partial class AdminApi
+internal static partial class AdminApi
 {
     public static IEndpointRouteBuilder MapAdminApi(this IEndpointRouteBuilder app)
     {

@@ -5,7 +5,7 @@ using RunnerFleet.Controller.Store;
 namespace RunnerFleet.Controller.Api;
 
 /// <summary>The read API (<c>/api/…</c>).</summary>
-public static class FleetApi
+internal static class FleetApi
 {
     public static IEndpointRouteBuilder MapFleetApi(this IEndpointRouteBuilder app)
     {
@@ -67,7 +67,7 @@ public static class FleetApi
 }
 
 /// <summary>A runner as the API shows it.</summary>
-public sealed record RunnerView(
+internal sealed record RunnerView(
     string Id, string Name, string Pool, string Provider, string Scope, string State, string? ProviderResourceId, string? ProviderEndpoint,
     long? GitHubRunnerId, long? JobId, DateTimeOffset RequestedAt, DateTimeOffset? CreatedAt, DateTimeOffset? OnlineAt, DateTimeOffset? BusyAt,
     DateTimeOffset? CompletedAt, DateTimeOffset? DestroyedAt, string? FailureReason, decimal Cost)
@@ -77,7 +77,7 @@ public sealed record RunnerView(
 }
 
 /// <summary>A job as the API shows it.</summary>
-public sealed record JobView(long Id, long RunId, string Repository, string? Name, IReadOnlyList<string> Labels, string Status, string? Pool, string? RunnerName,
+internal sealed record JobView(long Id, long RunId, string Repository, string? Name, IReadOnlyList<string> Labels, string Status, string? Pool, string? RunnerName,
     string? Conclusion, DateTimeOffset? QueuedAt, DateTimeOffset? StartedAt, DateTimeOffset? CompletedAt, string? Refusal)
 {
     public static JobView From(JobRecord j) => new(j.Id, j.RunId, j.Repository, j.Name, j.Labels,

@@ -13,7 +13,7 @@ namespace RunnerFleet.Controller.Api;
 /// runners by state, queued jobs, cost today and why a pool is not provisioning; recent runners; recent
 /// failures with reasons; GitHub rate limit left. Readable on a phone.
 /// </summary>
-public static class StatusPage
+internal static class StatusPage
 {
     public static IEndpointRouteBuilder MapStatusPage(this IEndpointRouteBuilder app)
     {

@@ -3,7 +3,7 @@ using RunnerFleet.Controller.Fleet;
 namespace RunnerFleet.Controller.Configuration;
 
 /// <summary>The <c>Fleet</c> configuration section.</summary>
-public sealed class FleetOptions
+internal sealed class FleetOptions
 {
     public const string Section = "Fleet";
 
@@ -33,7 +33,7 @@ public sealed class FleetOptions
 /// One entry of <c>Fleet:Pools</c>: what every pool has. The provider's section (<c>Fleet:Pools:N:&lt;Kind&gt;</c>)
 /// and the channel's keys are bound and checked by the provider and the channel themselves.
 /// </summary>
-public sealed class PoolOptions
+internal sealed class PoolOptions
 {
     public string? Name { get; set; }
     public List<string> Labels { get; set; } = [];

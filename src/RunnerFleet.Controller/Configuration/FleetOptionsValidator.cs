@@ -4,7 +4,7 @@ using RunnerFleet.Controller.Fleet;
 namespace RunnerFleet.Controller.Configuration;
 
 /// <summary>Checks <c>Fleet</c> at start; every message names the configuration key at fault.</summary>
-public sealed class FleetOptionsValidator : IValidateOptions<FleetOptions>
+internal sealed class FleetOptionsValidator : IValidateOptions<FleetOptions>
 {
     private readonly IConfiguration? _configuration;
     private readonly PoolPlugins _plugins;

@@ -1,7 +1,7 @@
 namespace RunnerFleet.Controller.Configuration;
 
 /// <summary>The <c>GitHub</c> configuration section.</summary>
-public sealed class GitHubOptions
+internal sealed class GitHubOptions
 {
     public const string Section = "GitHub";
 
@@ -45,7 +45,7 @@ public sealed class GitHubOptions
 }
 
 /// <summary><c>GitHub:App</c>: authenticate as a GitHub App installation.</summary>
-public sealed class GitHubAppOptions
+internal sealed class GitHubAppOptions
 {
     /// <summary>The App ID or client ID (the JWT's <c>iss</c>).</summary>
     public string? Id { get; set; }

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Options;
 namespace RunnerFleet.Controller.Configuration;
 
 /// <summary>Checks <c>GitHub</c> at start; every message names the configuration key at fault.</summary>
-public sealed class GitHubOptionsValidator : IValidateOptions<GitHubOptions>
+internal sealed class GitHubOptionsValidator : IValidateOptions<GitHubOptions>
 {
     public ValidateOptionsResult Validate(string? name, GitHubOptions options)
     {

@@ -4,7 +4,7 @@ using RunnerFleet.Controller.Fleet;
 namespace RunnerFleet.Controller.Configuration;
 
 /// <summary>The validated pools, in configured order, as the core sees them: provider and channel settings bound by their plug-ins.</summary>
-public sealed class PoolCatalog
+internal sealed class PoolCatalog
 {
     public PoolCatalog(IOptions<FleetOptions> fleet, IOptions<GitHubOptions> github, IConfiguration configuration, IEnumerable<ProviderPlugin> providers, IEnumerable<ChannelPlugin> channels)
     {

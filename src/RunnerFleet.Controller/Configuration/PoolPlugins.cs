@@ -7,16 +7,16 @@ namespace RunnerFleet.Controller.Configuration;
 /// its own settings are read from a pool's <c>Fleet:Pools:N:&lt;Section&gt;</c>, checked and shown. The core
 /// keeps those settings opaque (<see cref="PoolDefinition.ProviderSettings"/>).
 /// </summary>
-public sealed record ProviderPlugin(string Kind, string Section, ProviderTraits Traits, PoolSettingsBinder Settings);
+internal sealed record ProviderPlugin(string Kind, string Section, ProviderTraits Traits, PoolSettingsBinder Settings);
 
 /// <summary>
 /// A channel as it registers itself (<c>Add&lt;Kind&gt;Channel()</c>): the <c>Discovery</c> value pools name it
 /// by, and how its settings are read from the pool's own section.
 /// </summary>
-public sealed record ChannelPlugin(string Kind, bool IsDefault, PoolSettingsBinder Settings);
+internal sealed record ChannelPlugin(string Kind, bool IsDefault, PoolSettingsBinder Settings);
 
 /// <summary>Reads, checks and shows one plug-in's settings of a pool.</summary>
-public sealed class PoolSettingsBinder(
+internal sealed class PoolSettingsBinder(
     Func<IConfigurationSection, object> bind,
     Func<object, string, IEnumerable<string>> validate,
     Func<object, IReadOnlyDictionary<string, object?>> describe)

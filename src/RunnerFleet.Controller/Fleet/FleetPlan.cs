@@ -1,7 +1,7 @@
 namespace RunnerFleet.Controller.Fleet;
 
 /// <summary>What the planner decided: runners to make and runners to retire.</summary>
-public sealed record FleetPlan(IReadOnlyList<Provision> Provisions, IReadOnlyList<Retirement> Retirements)
+internal sealed record FleetPlan(IReadOnlyList<Provision> Provisions, IReadOnlyList<Retirement> Retirements)
 {
     public static FleetPlan Empty { get; } = new([], []);
 
@@ -9,7 +9,7 @@ public sealed record FleetPlan(IReadOnlyList<Provision> Provisions, IReadOnlyLis
 }
 
 /// <summary>Make <see cref="Count"/> runners in <see cref="Pool"/>, registered at <see cref="Scope"/>.</summary>
-public sealed record Provision(string Pool, string Scope, int Count);
+internal sealed record Provision(string Pool, string Scope, int Count);
 
 /// <summary>Why a runner is retired; the kind decides whether its record ends Gone or Failed.</summary>
 public enum RetirementKind
@@ -23,7 +23,7 @@ public enum RetirementKind
 }
 
 /// <summary>Destroy this runner.</summary>
-public sealed record Retirement(string RunnerId, string RunnerName, RetirementKind Kind, string Reason)
+internal sealed record Retirement(string RunnerId, string RunnerName, RetirementKind Kind, string Reason)
 {
     public bool Fails => Kind != RetirementKind.IdleTimeout;
 }

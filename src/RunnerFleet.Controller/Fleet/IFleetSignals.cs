@@ -1,7 +1,7 @@
 namespace RunnerFleet.Controller.Fleet;
 
 /// <summary>Push signals that make the loops run now instead of at their next tick.</summary>
-public interface IFleetSignals
+internal interface IFleetSignals
 {
     /// <summary>New demand arrived: plan and provision at once.</summary>
     void DemandChanged();

@@ -1,7 +1,7 @@
 namespace RunnerFleet.Controller.Fleet;
 
 /// <summary>A rule on which jobs a pool may serve (e.g. no fork pull requests), asked for every job a pool matches.</summary>
-public interface IJobPolicy
+internal interface IJobPolicy
 {
     /// <summary>Allowed, refused (with the reason), or undecided for now (ask again at the job's next observation).</summary>
     Task<JobVerdict> DecideAsync(PoolDefinition pool, JobRecord job, CancellationToken ct);
@@ -11,7 +11,7 @@ public interface IJobPolicy
 }
 
 /// <summary>A <see cref="IJobPolicy"/> decision: a refusal reason, or undecided (ask again later), or neither (allowed).</summary>
-public sealed record JobVerdict(string? Refusal, bool IsUndecided)
+internal sealed record JobVerdict(string? Refusal, bool IsUndecided)
 {
     public static readonly JobVerdict Allowed = new(null, false);
     public static readonly JobVerdict Undecided = new(null, true);

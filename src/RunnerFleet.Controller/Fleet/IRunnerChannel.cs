@@ -4,7 +4,7 @@ namespace RunnerFleet.Controller.Fleet;
 /// How GitHub hands a pool its jobs and its runners their identity (REST jobs with JIT configs or
 /// registration tokens, a runner scale set, ...). The lifecycle asks the pool's channel, never names one.
 /// </summary>
-public interface IRunnerChannel
+internal interface IRunnerChannel
 {
     /// <summary>The channel's kind, as pools name it (<c>Fleet:Pools:N:Discovery</c>).</summary>
     string Kind { get; }

@@ -4,9 +4,9 @@ namespace RunnerFleet.Controller.Fleet;
 /// Where runners run. Every resource a provider makes carries this fleet's labels (fleet, pool, runner
 /// name), so <see cref="ListAsync"/> finds it again after a controller restart.
 /// </summary>
-public interface IRunnerProvider
+internal interface IRunnerProvider
 {
-    /// <summary>"docker", "inprocess", "hetzner".</summary>
+    /// <summary>The kind pools name it by (<c>Fleet:Pools:N:Provider</c>).</summary>
     string Kind { get; }
 
     /// <summary>Creates and starts the runner. Idempotent by <see cref="RunnerLaunch.Name"/>: a resource that already exists is returned.</summary>

@@ -1,7 +1,7 @@
 namespace RunnerFleet.Controller.Fleet;
 
 /// <summary>A workflow job seen by a job source. <see cref="Pool"/> is null when no pool serves its labels.</summary>
-public sealed record JobRecord
+internal sealed record JobRecord
 {
     public required long Id { get; init; }
     public required string Repository { get; init; }
@@ -28,7 +28,7 @@ public sealed record JobRecord
 /// Where a job's code comes from: the run's event, the repository its head commit lives in, and whether
 /// the job's repository is private. Unknown parts are null.
 /// </summary>
-public sealed record JobOrigin(string? Event, string? HeadRepository, bool? RepositoryPrivate)
+internal sealed record JobOrigin(string? Event, string? HeadRepository, bool? RepositoryPrivate)
 {
     /// <summary>Whether the run is a pull request whose code comes from another repository (a fork), in a public repository.</summary>
     /// <returns>Null when the parts that decide it are unknown.</returns>

@@ -4,7 +4,7 @@ namespace RunnerFleet.Controller.Fleet;
 /// Which pool serves a job: the first pool, in configured order, whose labels contain all of the job's
 /// labels, compared case-insensitively, <c>self-hosted</c> being implicit.
 /// </summary>
-public static class LabelMatcher
+internal static class LabelMatcher
 {
     public const string SelfHosted = "self-hosted";
 

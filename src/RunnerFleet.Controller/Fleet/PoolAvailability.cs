@@ -4,7 +4,7 @@ namespace RunnerFleet.Controller.Fleet;
 /// Pools that cannot provision right now (provider out of capacity, quota reached, platform unsupported),
 /// until when and why. The planner treats them as full, so their job demand goes to their overflow pool.
 /// </summary>
-public sealed class PoolAvailability
+internal sealed class PoolAvailability
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, (DateTimeOffset Until, string Reason)> _pools = new(StringComparer.OrdinalIgnoreCase);

@@ -5,7 +5,7 @@ namespace RunnerFleet.Controller.Fleet;
 /// back to nothing on the first success. A broken image or a provider outage then costs a few failed
 /// records, not one per plan tick.
 /// </summary>
-public sealed class PoolBackoff
+internal sealed class PoolBackoff
 {
     public static readonly TimeSpan First = TimeSpan.FromSeconds(5);
     public static readonly TimeSpan Max = TimeSpan.FromMinutes(5);

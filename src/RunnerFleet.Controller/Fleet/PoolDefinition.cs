@@ -1,7 +1,7 @@
 namespace RunnerFleet.Controller.Fleet;
 
 /// <summary>A validated pool: which jobs it serves, where its runners run, and its limits.</summary>
-public sealed record PoolDefinition
+internal sealed record PoolDefinition
 {
     public required string Name { get; init; }
 

@@ -1,7 +1,7 @@
 namespace RunnerFleet.Controller.Fleet;
 
 /// <summary>What a kind of provider is like, as far as the core must know; each provider states its own.</summary>
-public sealed record ProviderTraits
+internal sealed record ProviderTraits
 {
     /// <summary>A provider whose runners cost nothing per hour (an engine or a machine of your own).</summary>
     public static readonly ProviderTraits Free = new();

@@ -1,7 +1,7 @@
 namespace RunnerFleet.Controller.Fleet;
 
 /// <summary>A provider resource that holds (or held) a runner, read back from its labels.</summary>
-public sealed record ProvisionedRunner
+internal sealed record ProvisionedRunner
 {
     public required string ResourceId { get; init; }
     public required string RunnerName { get; init; }
@@ -15,7 +15,7 @@ public sealed record ProvisionedRunner
 }
 
 /// <summary>Whether the resource still runs its runner.</summary>
-public enum ProvisionedStatus
+internal enum ProvisionedStatus
 {
     /// <summary>Made but never started; it will not start by itself (a container whose controller died before starting it).</summary>
     Created,

@@ -5,7 +5,7 @@ namespace RunnerFleet.Controller.Fleet;
 /// Everything a provider needs to start one runner. Holds a secret (the JIT config or registration
 /// token), so it is a class whose <see cref="ToString"/> leaves the secret out, not a record.
 /// </summary>
-public sealed class RunnerLaunch
+internal sealed class RunnerLaunch
 {
     public required string Fleet { get; init; }
     public required string Name { get; init; }

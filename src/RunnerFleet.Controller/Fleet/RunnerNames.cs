@@ -7,7 +7,7 @@ namespace RunnerFleet.Controller.Fleet;
 /// Runner names: "{fleet}-{pool}-{suffix}", at most 64 characters of [a-z0-9-], valid as a GitHub runner
 /// name, a container name and a hostname. The name is made once and kept on the record, so a retry reuses it.
 /// </summary>
-public static class RunnerNames
+internal static class RunnerNames
 {
     public static string Prefix(string fleet) => Sanitize(fleet) + "-";
 

@@ -1,7 +1,7 @@
 namespace RunnerFleet.Controller.Fleet;
 
 /// <summary>What the fleet knows of one runner, from request to destruction.</summary>
-public sealed record RunnerRecord
+internal sealed record RunnerRecord
 {
     public required string Id { get; init; }
     public required string Name { get; init; }

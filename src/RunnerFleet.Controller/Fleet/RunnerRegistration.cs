@@ -4,7 +4,7 @@ namespace RunnerFleet.Controller.Fleet;
 /// What a channel's registration gives a runner to start with. Holds a secret (the JIT config or the
 /// registration token), so it is a class whose <see cref="ToString"/> leaves the secret out.
 /// </summary>
-public sealed class RunnerRegistration
+internal sealed class RunnerRegistration
 {
     /// <summary>GitHub's id of the runner, when registration made it (JIT).</summary>
     public long? GitHubRunnerId { get; init; }

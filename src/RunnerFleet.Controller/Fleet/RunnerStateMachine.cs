@@ -5,7 +5,7 @@ namespace RunnerFleet.Controller.Fleet;
 /// can report a job finished before a poll saw the runner online), so forward jumps are legal; going
 /// back never is. <see cref="RunnerState.Failed"/> may follow any state but <see cref="RunnerState.Gone"/>.
 /// </summary>
-public static class RunnerStateMachine
+internal static class RunnerStateMachine
 {
     private static readonly Dictionary<RunnerState, RunnerState[]> s_next = new()
     {

@@ -16,7 +16,7 @@ namespace RunnerFleet.Controller.Fleet;
 /// <paramref name="runners"/> holds the live records and those that finished a job not yet tied to a job id.
 /// </para>
 /// </summary>
-public static class ScalePlanner
+internal static class ScalePlanner
 {
     public static FleetPlan Plan(IReadOnlyList<PoolDefinition> pools, IReadOnlyList<RunnerRecord> runners, IReadOnlyList<JobRecord> queuedJobs, DateTimeOffset now)
         => Plan(pools, runners, queuedJobs, now, drained: null);

@@ -6,7 +6,7 @@ namespace RunnerFleet.Controller.Fleet;
 /// only when its first hour still fits under every cap that applies; a pool whose price is not yet known
 /// gets one runner at a time until it is. Pure: the caller reads the store and applies the verdict.
 /// </summary>
-public static class SpendingCaps
+internal static class SpendingCaps
 {
     public static SpendingVerdict Evaluate(
         IReadOnlyList<PoolDefinition> pools,
@@ -83,7 +83,7 @@ public static class SpendingCaps
 }
 
 /// <summary>What the caps allow now: new paid runners per pool (null: no cap) and for the fleet.</summary>
-public sealed record SpendingVerdict(
+internal sealed record SpendingVerdict(
     IReadOnlyDictionary<string, int?> PoolAllowed,
     int? FleetAllowed,
     IReadOnlyDictionary<string, decimal> SpentToday,
@@ -97,4 +97,4 @@ public sealed record SpendingVerdict(
 }
 
 /// <summary>A cap that is spent: a pool's, or the fleet's when <see cref="Pool"/> is null.</summary>
-public sealed record CapReached(string? Pool, decimal Budget, decimal Spent);
+internal sealed record CapReached(string? Pool, decimal Budget, decimal Spent);

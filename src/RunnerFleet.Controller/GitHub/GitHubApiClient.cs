@@ -22,7 +22,7 @@ namespace RunnerFleet.Controller.GitHub;
 /// version header, and appends /api/v3 to every non-github.com host. One small client over
 /// <see cref="HttpClient"/> covers all of it in one place.
 /// </remarks>
-public sealed partial class GitHubApiClient(
+internal sealed partial class GitHubApiClient(
     HttpClient http, GitHubCredentials credentials, IOptions<GitHubOptions> options, TimeProvider time, FleetTelemetry telemetry, ILogger<GitHubApiClient> logger) : IDisposable
 {
     private const int MaxAttempts = 4;

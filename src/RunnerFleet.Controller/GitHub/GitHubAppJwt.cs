@@ -9,7 +9,7 @@ namespace RunnerFleet.Controller.GitHub;
 /// clock drift, <c>exp</c> under 10 minutes ahead, <c>iss</c> the App or client ID. Hand-rolled: it is
 /// three base64url parts and one RSA signature, no package needed.
 /// </summary>
-public static class GitHubAppJwt
+internal static class GitHubAppJwt
 {
     public static string Create(string issuer, RSA key, DateTimeOffset now)
     {

@@ -11,7 +11,7 @@ namespace RunnerFleet.Controller.GitHub;
 /// The Authorization header for GitHub: a personal access token, or a GitHub App installation token
 /// obtained with a JWT, cached and refreshed five minutes before it expires.
 /// </summary>
-public sealed partial class GitHubCredentials(HttpClient http, IOptions<GitHubOptions> options, TimeProvider time, ILogger<GitHubCredentials> logger) : IDisposable
+internal sealed partial class GitHubCredentials(HttpClient http, IOptions<GitHubOptions> options, TimeProvider time, ILogger<GitHubCredentials> logger) : IDisposable
 {
     private static readonly TimeSpan s_refreshBefore = TimeSpan.FromMinutes(5);
     private readonly SemaphoreSlim _refresh = new(1, 1);

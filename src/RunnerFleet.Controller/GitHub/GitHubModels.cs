@@ -5,20 +5,20 @@ namespace RunnerFleet.Controller.GitHub;
 
 // GitHub REST shapes, only the fields RunnerFleet reads (shared/reference/github-api-facts.md).
 
-public sealed record WorkflowRunList(int TotalCount, IReadOnlyList<WorkflowRun> WorkflowRuns);
+internal sealed record WorkflowRunList(int TotalCount, IReadOnlyList<WorkflowRun> WorkflowRuns);
 
-public sealed record WorkflowRun(long Id, string? Name, string? Status, string? Conclusion, DateTimeOffset? UpdatedAt, string? Event = null, RunRepository? Repository = null, RunRepository? HeadRepository = null)
+internal sealed record WorkflowRun(long Id, string? Name, string? Status, string? Conclusion, DateTimeOffset? UpdatedAt, string? Event = null, RunRepository? Repository = null, RunRepository? HeadRepository = null)
 {
     public JobOrigin Origin => new(Event, HeadRepository?.FullName, Repository?.Private);
 }
 
 /// <summary>A run's repository or head repository (a fork's, for pull requests from forks).</summary>
-public sealed record RunRepository(string? FullName, bool? Private);
+internal sealed record RunRepository(string? FullName, bool? Private);
 
-public sealed record WorkflowJobList(int TotalCount, IReadOnlyList<WorkflowJob> Jobs);
+internal sealed record WorkflowJobList(int TotalCount, IReadOnlyList<WorkflowJob> Jobs);
 
 /// <summary>A workflow job. <c>label_filters</c> is read too: the 2026-03-10 docs show it in place of <c>labels</c>.</summary>
-public sealed record WorkflowJob(
+internal sealed record WorkflowJob(
     long Id,
     long RunId,
     string? Name,
@@ -37,27 +37,27 @@ public sealed record WorkflowJob(
     public IReadOnlyList<string> EffectiveLabels => Labels ?? LabelFilters ?? [];
 }
 
-public sealed record GitHubRunnerList(int TotalCount, IReadOnlyList<GitHubRunner> Runners);
+internal sealed record GitHubRunnerList(int TotalCount, IReadOnlyList<GitHubRunner> Runners);
 
-public sealed record GitHubRunner(long Id, string Name, string? Os, string? Status, bool Busy, bool? Ephemeral, IReadOnlyList<GitHubRunnerLabel>? Labels)
+internal sealed record GitHubRunner(long Id, string Name, string? Os, string? Status, bool Busy, bool? Ephemeral, IReadOnlyList<GitHubRunnerLabel>? Labels)
 {
     public bool Online => string.Equals(Status, "online", StringComparison.OrdinalIgnoreCase);
 }
 
-public sealed record GitHubRunnerLabel(long? Id, string Name, string? Type);
+internal sealed record GitHubRunnerLabel(long? Id, string Name, string? Type);
 
-public sealed record JitConfigRequest(string Name, long RunnerGroupId, IReadOnlyList<string> Labels, string WorkFolder);
+internal sealed record JitConfigRequest(string Name, long RunnerGroupId, IReadOnlyList<string> Labels, string WorkFolder);
 
-public sealed record JitConfigResponse(GitHubRunner Runner, string EncodedJitConfig);
+internal sealed record JitConfigResponse(GitHubRunner Runner, string EncodedJitConfig);
 
-public sealed record AuthenticationToken(string Token, DateTimeOffset ExpiresAt);
+internal sealed record AuthenticationToken(string Token, DateTimeOffset ExpiresAt);
 
-public sealed record GitHubError(string? Message, string? DocumentationUrl);
+internal sealed record GitHubError(string? Message, string? DocumentationUrl);
 
-public sealed record WebhookRepository(long Id, string? Name, string FullName, bool Private, bool? Fork);
+internal sealed record WebhookRepository(long Id, string? Name, string FullName, bool Private, bool? Fork);
 
 /// <summary>A <c>workflow_job</c> webhook body (shared/reference/github-webhooks).</summary>
-public sealed record WorkflowJobEvent(string? Action, WorkflowJob? WorkflowJob, WebhookRepository? Repository);
+internal sealed record WorkflowJobEvent(string? Action, WorkflowJob? WorkflowJob, WebhookRepository? Repository);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(WorkflowRunList))]

@@ -1,4 +1,4 @@
 namespace RunnerFleet.Controller.GitHub;
 
 /// <summary>A webhook body that is not a usable <c>workflow_job</c> event.</summary>
-public sealed class WebhookFormatException(string message) : Exception(message);
+internal sealed class WebhookFormatException(string message) : Exception(message);

@@ -4,7 +4,7 @@ using System.Text;
 namespace RunnerFleet.Controller.GitHub;
 
 /// <summary>Checks <c>X-Hub-Signature-256</c>: <c>sha256=</c> + hex HMAC-SHA256 of the raw body, compared in constant time.</summary>
-public static class WebhookSignature
+internal static class WebhookSignature
 {
     private const string Prefix = "sha256=";
 

@@ -4,7 +4,7 @@ using RunnerFleet.Controller.Fleet;
 namespace RunnerFleet.Controller.GitHub;
 
 /// <summary>Turns GitHub's job shapes (REST and webhook) into the core's <see cref="JobRecord"/>.</summary>
-public static class WorkflowJobMapper
+internal static class WorkflowJobMapper
 {
     /// <summary>Maps a GitHub job status; null for states that are not demand yet (waiting, pending, requested).</summary>
     public static JobStatus? Status(string? status) => status switch

@@ -14,7 +14,7 @@ namespace RunnerFleet.Controller.Hosting;
 /// Composes the controller: the core, then one line per provider and per channel, then the loops. Program,
 /// sandbox mode, the tests and the benchmarks all build it here (they add their own providers through <c>configure</c>).
 /// </summary>
-public static class ControllerHost
+internal static class ControllerHost
 {
     /// <param name="args">Command-line arguments; they win over every other source.</param>
     /// <param name="defaults">Settings below environment and command line (sandbox defaults, test settings).</param>

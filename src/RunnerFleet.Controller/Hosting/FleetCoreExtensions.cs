@@ -13,7 +13,7 @@ using RunnerFleet.Controller.Telemetry;
 namespace RunnerFleet.Controller.Hosting;
 
 /// <summary>The core every fleet needs, whatever its providers and channels: options, store, GitHub clients, the lifecycle.</summary>
-public static class FleetCoreExtensions
+internal static class FleetCoreExtensions
 {
     public const string DefaultConnectionString = "Data Source=runnerfleet.db";
 
@@ -26,13 +26,11 @@ public static class FleetCoreExtensions
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
         services.AddMetrics();
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton<FleetTelemetry>();
 
         services.AddOptions<FleetOptions>().BindConfiguration(FleetOptions.Section).ValidateOnStart();
         services.AddOptions<GitHubOptions>().BindConfiguration(GitHubOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<FleetOptions>, FleetOptionsValidator>();
         services.AddSingleton<IValidateOptions<GitHubOptions>, GitHubOptionsValidator>();
-        services.AddSingleton<PoolCatalog>();
 
         // The store: SQLite (embedded, one controller) or PostgreSQL (shared by several controllers).
         var storeProvider = builder.Configuration["Store:Provider"] is { Length: > 0 } configured ? configured.ToLowerInvariant() : "sqlite";
@@ -48,12 +46,21 @@ public static class FleetCoreExtensions
             ? new PostgresFleetStore(connectionString, sp.GetRequiredService<TimeProvider>())
             : new SqliteFleetStore(connectionString, sp.GetRequiredService<TimeProvider>()));
         services.AddHostedService<StoreInitializer>();
-        services.AddSingleton<ControllerNode>();
         services.AddHostedService(sp => sp.GetRequiredService<ControllerNode>());
 
         services.AddHttpClient<GitHubCredentials>(c => c.Timeout = TimeSpan.FromSeconds(30));
         services.AddHttpClient<GitHubApiClient>(c => c.Timeout = TimeSpan.FromSeconds(30));
 
+        services.AddSingleton<Reconciler>();
+        return services.AddFleetLifecycle();
+    }
+
+    /// <summary>The lifecycle over the ports: what the tests of <c>Lifecycle/</c> run with a fake provider and channel.</summary>
+    public static IServiceCollection AddFleetLifecycle(this IServiceCollection services)
+    {
+        services.AddSingleton<FleetTelemetry>();
+        services.AddSingleton<PoolCatalog>();
+        services.AddSingleton<ControllerNode>();
         services.AddSingleton<RunnerProviders>();
         services.AddSingleton<RunnerChannels>();
         services.AddSingleton<PoolAvailability>();
@@ -61,9 +68,9 @@ public static class FleetCoreExtensions
         services.AddSingleton<CrashPoints>();
         services.AddSingleton<RunnerTracker>();
         services.AddSingleton<JobIngestor>();
+        services.AddSingleton<ProvisionsInFlight>();
         services.AddSingleton<Provisioner>();
         services.AddSingleton<Reaper>();
-        services.AddSingleton<Reconciler>();
         services.AddSingleton<PlanExecutor>();
         return services;
     }

@@ -6,7 +6,7 @@ using RunnerFleet.Controller.Configuration;
 namespace RunnerFleet.Controller.Hosting;
 
 /// <summary>Prints, once started, what this controller runs and where to look.</summary>
-public sealed partial class StartupSummary(IServer server, PoolCatalog pools, IOptions<GitHubOptions> github, IHostApplicationLifetime lifetime, ILogger<StartupSummary> logger) : IHostedService
+internal sealed partial class StartupSummary(IServer server, PoolCatalog pools, IOptions<GitHubOptions> github, IHostApplicationLifetime lifetime, ILogger<StartupSummary> logger) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {

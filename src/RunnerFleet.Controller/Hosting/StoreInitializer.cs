@@ -3,7 +3,7 @@ using RunnerFleet.Controller.Store;
 namespace RunnerFleet.Controller.Hosting;
 
 /// <summary>Brings the store's schema up to date before any loop runs (registered before Quartz).</summary>
-public sealed class StoreInitializer(IFleetStore store) : IHostedService
+internal sealed class StoreInitializer(IFleetStore store) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken) => store.InitializeAsync(cancellationToken);
 

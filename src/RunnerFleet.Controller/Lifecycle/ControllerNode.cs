@@ -9,7 +9,7 @@ namespace RunnerFleet.Controller.Lifecycle;
 /// and a heartbeat in the store. A Requested record whose owner stopped beating was cut off mid-provision
 /// (a crash, a killed node of a cluster) and is finished by whichever controller reaps next.
 /// </summary>
-public sealed partial class ControllerNode(IFleetStore store, TimeProvider time, ILogger<ControllerNode> logger) : BackgroundService
+internal sealed partial class ControllerNode(IFleetStore store, TimeProvider time, ILogger<ControllerNode> logger) : BackgroundService
 {
     /// <summary>How often this node checks in.</summary>
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(3);

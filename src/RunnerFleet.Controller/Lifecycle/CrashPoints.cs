@@ -8,7 +8,7 @@ namespace RunnerFleet.Controller.Lifecycle;
 /// controller kills itself with SIGKILL (what <c>kill -9</c> does: no finally blocks, no flush) the first
 /// time it reaches that point. Off unless configured; never set it in production.
 /// </summary>
-public sealed class CrashPoints(IConfiguration configuration)
+internal sealed class CrashPoints(IConfiguration configuration)
 {
     /// <summary>The GitHub registration is made; the provider has made nothing yet.</summary>
     public const string AfterRegistration = "AfterRegistration";

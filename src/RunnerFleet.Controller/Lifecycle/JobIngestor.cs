@@ -12,7 +12,7 @@ namespace RunnerFleet.Controller.Lifecycle;
 /// A job is matched by labels to the pools of the channel whose source saw it, unless the channel already
 /// knows its pool (a scale set's jobs); a job another channel claims is left to that channel.
 /// </summary>
-public sealed partial class JobIngestor(
+internal sealed partial class JobIngestor(
     IFleetStore store, PoolCatalog pools, IOptions<GitHubOptions> github, RunnerTracker tracker, IEnumerable<IJobPolicy> policies,
     Reaper reaper, RunnerChannels channels, IFleetSignals signals, ILogger<JobIngestor> logger)
 {

@@ -8,7 +8,7 @@ using RunnerFleet.Controller.Telemetry;
 namespace RunnerFleet.Controller.Lifecycle;
 
 /// <summary>Reads the fleet, asks the pure <see cref="ScalePlanner"/> what to do, and does it.</summary>
-public sealed partial class PlanExecutor(
+internal sealed partial class PlanExecutor(
     IFleetStore store,
     PoolCatalog pools,
     Provisioner provisioner,
@@ -58,7 +58,21 @@ public sealed partial class PlanExecutor(
                 return;
             }
 
-            var (made, code) = await provisioner.ProvisionAsync(pools.Find(p.Pool)!, p.Scope, token).ConfigureAwait(false);
+            RunnerRecord made;
+            string? code;
+            try
+            {
+                (made, code) = await provisioner.ProvisionAsync(pools.Find(p.Pool)!, p.Scope, token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !token.IsCancellationRequested)
+            {
+                // One provision's failure (the store, say) must not cancel its siblings half-way: they would leave
+                // records behind. The provisioner failed its own record; back off like any failure.
+                var wait = _backoff.Failed(p.Pool, time.GetUtcNow(), null);
+                LogBackoff(logger, p.Pool, wait.TotalSeconds, e.Message);
+                return;
+            }
+
             if (made.State != RunnerState.Failed)
             {
                 _backoff.Succeeded(p.Pool);
@@ -88,7 +102,15 @@ public sealed partial class PlanExecutor(
         foreach (var retirement in plan.Retirements)
         {
             LogRetire(logger, retirement.RunnerName, retirement.Reason);
-            await reaper.RetireAsync(retirement, ct).ConfigureAwait(false);
+            try
+            {
+                await reaper.RetireAsync(retirement, ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+            {
+                // The next tick retries it; the others go on.
+                LogRetireFailed(logger, retirement.RunnerName, e.Message);
+            }
         }
 
         return plan;
@@ -188,6 +210,9 @@ public sealed partial class PlanExecutor(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The fleet reached its daily spending cap (Fleet:DailyBudget): {Spent:F4} of {Budget} EUR spent today; no new paid runners until 00:00 UTC")]
     private static partial void LogFleetCap(ILogger logger, decimal spent, decimal budget);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Plan: retiring runner {RunnerName} failed: {Error}; the next tick retries")]
+    private static partial void LogRetireFailed(ILogger logger, string runnerName, string error);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Plan: retiring runner {RunnerName}: {Reason}")]
     private static partial void LogRetire(ILogger logger, string runnerName, string reason);

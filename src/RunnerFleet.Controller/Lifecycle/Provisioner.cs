@@ -13,7 +13,7 @@ namespace RunnerFleet.Controller.Lifecycle;
 /// provider create → record (Provisioning). The record is written before each step, so a crash leaves
 /// something the reconciler can finish; a failure marks it Failed and cleans up what was made.
 /// </summary>
-public sealed partial class Provisioner(
+internal sealed partial class Provisioner(
     IFleetStore store,
     RunnerTransitions transitions,
     RunnerChannels channels,
@@ -22,6 +22,7 @@ public sealed partial class Provisioner(
     CrashPoints crashPoints,
     PoolCatalog pools,
     ControllerNode node,
+    ProvisionsInFlight inFlight,
     FleetTelemetry telemetry,
     TimeProvider time,
     ILogger<Provisioner> logger)
@@ -47,6 +48,7 @@ public sealed partial class Provisioner(
         activity?.SetTag("runner.provider", pool.Provider);
         record = record with { TraceParent = activity?.Id };
         using var scopeLog = logger.BeginScope(new Dictionary<string, object> { ["RunnerName"] = record.Name, ["Pool"] = pool.Name });
+        using var working = inFlight.Begin(record.Id);
         await store.InsertRunnerAsync(record, ct).ConfigureAwait(false);
 
         var registered = false;
@@ -135,4 +137,4 @@ public sealed partial class Provisioner(
 }
 
 /// <summary>The runner as provisioned, and the provider's error code when it failed.</summary>
-public sealed record ProvisionResult(RunnerRecord Runner, string? ErrorCode);
+internal sealed record ProvisionResult(RunnerRecord Runner, string? ErrorCode);

@@ -11,12 +11,14 @@ namespace RunnerFleet.Controller.Lifecycle;
 /// their job is reported completed, and when the planner retires them (timeouts). Teardown is
 /// Destroying → provider destroy → GitHub runner delete (never a busy one) → Gone.
 /// </summary>
-public sealed partial class Reaper(
+internal sealed partial class Reaper(
     IFleetStore store,
     RunnerTransitions transitions,
     RunnerChannels channels,
     RunnerProviders providers,
     CrashPoints crashPoints,
+    ControllerNode node,
+    ProvisionsInFlight inFlight,
     IFleetSignals signals,
     FleetTelemetry telemetry,
     TimeProvider time,
@@ -63,8 +65,11 @@ public sealed partial class Reaper(
             ? await store.ListLiveNodesAsync(now - ControllerNode.Silence, ct).ConfigureAwait(false)
             : new HashSet<string>();
 
-        // Requested: a provision in progress, unless the controller doing it is gone (crashed, or a killed cluster node).
-        bool Orphaned(RunnerRecord r) => r.Owner is null ? r.RequestedAt < _started : !live.Contains(r.Owner);
+        // Requested: a provision in progress, unless the controller doing it is gone (crashed, or a killed cluster
+        // node), or it is this controller and the provision is no longer running (it died half-way).
+        bool Orphaned(RunnerRecord r) => r.Owner is null ? r.RequestedAt < _started
+            : r.Owner == node.Id ? !inFlight.Contains(r.Id) && now - r.RequestedAt > MissingGrace
+            : !live.Contains(r.Owner);
 
         foreach (var r in records.Where(r => !unreachable.Contains(r.Provider)))
         {

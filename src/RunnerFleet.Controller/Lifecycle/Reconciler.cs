@@ -13,7 +13,7 @@ namespace RunnerFleet.Controller.Lifecycle;
 /// fleet's labels) and deletes this fleet's GitHub runners that no live record owns (never a busy one).
 /// Runs at start, so a restarted controller cleans what its predecessor left, and periodically.
 /// </summary>
-public sealed partial class Reconciler(
+internal sealed partial class Reconciler(
     IFleetStore store,
     RunnerProviders providers,
     GitHubApiClient github,
@@ -107,4 +107,4 @@ public sealed partial class Reconciler(
 }
 
 /// <summary>What one reconcile fixed.</summary>
-public sealed record ReconcileResult(int OrphanResources, int GhostRunners);
+internal sealed record ReconcileResult(int OrphanResources, int GhostRunners);

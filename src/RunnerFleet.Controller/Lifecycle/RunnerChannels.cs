@@ -4,7 +4,7 @@ using RunnerFleet.Controller.Fleet;
 namespace RunnerFleet.Controller.Lifecycle;
 
 /// <summary>The registered channels; each pool's by its <see cref="PoolDefinition.Channel"/>.</summary>
-public sealed class RunnerChannels(IServiceProvider services, IEnumerable<ChannelPlugin> plugins, PoolCatalog pools)
+internal sealed class RunnerChannels(IServiceProvider services, IEnumerable<ChannelPlugin> plugins, PoolCatalog pools)
 {
     private readonly IRunnerChannel[] _all = [.. plugins.Select(p => services.GetRequiredKeyedService<IRunnerChannel>(p.Kind.ToLowerInvariant()))];
 

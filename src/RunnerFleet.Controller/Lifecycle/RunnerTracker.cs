@@ -11,7 +11,7 @@ namespace RunnerFleet.Controller.Lifecycle;
 /// Busy, a completed one Completed; the runner list makes it Idle. Signals arrive in any order and twice;
 /// each is applied only if it moves the runner forward.
 /// </summary>
-public sealed class RunnerTracker(IFleetStore store, RunnerTransitions transitions, PoolCatalog pools, IFleetSignals signals, FleetTelemetry telemetry, TimeProvider time)
+internal sealed class RunnerTracker(IFleetStore store, RunnerTransitions transitions, PoolCatalog pools, IFleetSignals signals, FleetTelemetry telemetry, TimeProvider time)
 {
     public bool IsOurs(string? runnerName) => runnerName is not null && runnerName.StartsWith(RunnerNames.Prefix(pools.FleetName), StringComparison.OrdinalIgnoreCase);
 

@@ -9,7 +9,7 @@ namespace RunnerFleet.Controller.Lifecycle;
 /// Applies a state change to a runner record: checked against <see cref="RunnerStateMachine"/>, written
 /// with optimistic concurrency (a lost race reloads and re-decides), logged with the runner's name and pool.
 /// </summary>
-public sealed partial class RunnerTransitions(IFleetStore store, ILogger<RunnerTransitions> logger)
+internal sealed partial class RunnerTransitions(IFleetStore store, ILogger<RunnerTransitions> logger)
 {
     /// <summary>
     /// Loads the runner, asks <paramref name="decide"/> for its next record (null: nothing to do) and writes it.

@@ -4,7 +4,7 @@ using RunnerFleet.Controller.Fleet;
 namespace RunnerFleet.Controller.Providers;
 
 /// <summary>How a provider plugs in: one call in its own <c>Add&lt;Kind&gt;Provider()</c>.</summary>
-public static class ProviderServiceCollectionExtensions
+internal static class ProviderServiceCollectionExtensions
 {
     /// <summary>Registers a provider of <paramref name="kind"/> whose pools carry <typeparamref name="TSettings"/> in <c>Fleet:Pools:N:&lt;section&gt;</c>.</summary>
     /// <param name="validate">Problems with a pool's settings, each naming its key (the key passed in is the section's).</param>

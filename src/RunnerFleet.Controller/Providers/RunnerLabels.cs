@@ -1,7 +1,7 @@
 namespace RunnerFleet.Controller.Providers;
 
 /// <summary>The labels every provider resource carries.</summary>
-public static class RunnerLabels
+internal static class RunnerLabels
 {
     public const string Fleet = "runnerfleet.fleet";
     public const string Pool = "runnerfleet.pool";

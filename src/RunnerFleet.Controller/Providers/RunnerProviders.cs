@@ -7,7 +7,7 @@ namespace RunnerFleet.Controller.Providers;
 /// The providers the configured pools use, by kind. Each registered itself (<see cref="ProviderServiceCollectionExtensions.AddRunnerProvider{TProvider, TSettings}"/>);
 /// only those some pool names are ever made, so an unused provider needs no engine or token.
 /// </summary>
-public sealed class RunnerProviders(IServiceProvider services, PoolCatalog pools)
+internal sealed class RunnerProviders(IServiceProvider services, PoolCatalog pools)
 {
     private readonly string[] _used = [.. pools.Pools.Select(p => p.Provider).Distinct(StringComparer.OrdinalIgnoreCase)];
 

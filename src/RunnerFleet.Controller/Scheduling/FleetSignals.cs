@@ -9,7 +9,7 @@ namespace RunnerFleet.Controller.Scheduling;
 /// Fires a loop's Quartz job now. Signals coalesce: while a run is pending, more signals add nothing,
 /// so a burst of 1,000 webhooks causes one plan, not 1,000.
 /// </summary>
-public sealed partial class FleetSignals(ISchedulerFactory schedulers, TimeProvider time, ILogger<FleetSignals> logger) : IFleetSignals
+internal sealed partial class FleetSignals(ISchedulerFactory schedulers, TimeProvider time, ILogger<FleetSignals> logger) : IFleetSignals
 {
     /// <summary>
     /// How long a pending trigger absorbs further signals when its run starts elsewhere: clustered, another

@@ -7,7 +7,7 @@ namespace RunnerFleet.Controller.Scheduling;
 /// Base of the loops: one run at a time (<see cref="DisallowConcurrentExecutionAttribute"/> on each job),
 /// failures logged and left to the next tick rather than thrown into Quartz.
 /// </summary>
-public abstract partial class LoopJob(FleetSignals signals, ILogger logger) : IJob
+internal abstract partial class LoopJob(FleetSignals signals, ILogger logger) : IJob
 {
     protected abstract JobKey JobKey { get; }
 

@@ -6,7 +6,7 @@ namespace RunnerFleet.Controller.Scheduling;
 
 /// <summary>Plans and provisions; runs on its interval and at once on new demand.</summary>
 [DisallowConcurrentExecution]
-public sealed class PlanAndProvisionJob(PlanExecutor executor, FleetSignals signals, ILogger<PlanAndProvisionJob> logger) : LoopJob(signals, logger)
+internal sealed class PlanAndProvisionJob(PlanExecutor executor, FleetSignals signals, ILogger<PlanAndProvisionJob> logger) : LoopJob(signals, logger)
 {
     public static readonly JobKey Key = new("plan-and-provision", "runnerfleet");
 

@@ -6,7 +6,7 @@ namespace RunnerFleet.Controller.Scheduling;
 
 /// <summary>Polls the job sources that are asked, not pushed (GitHub's REST API: default every 10 s).</summary>
 [DisallowConcurrentExecution]
-public sealed class PollGitHubJob(IEnumerable<IJobPoller> sources, FleetSignals signals, ILogger<PollGitHubJob> logger) : LoopJob(signals, logger)
+internal sealed class PollGitHubJob(IEnumerable<IJobPoller> sources, FleetSignals signals, ILogger<PollGitHubJob> logger) : LoopJob(signals, logger)
 {
     public static readonly JobKey Key = new("poll-github", "runnerfleet");
 

@@ -6,7 +6,7 @@ namespace RunnerFleet.Controller.Scheduling;
 
 /// <summary>Tears down runners whose resource exited; runs on its interval and at once on a container exit.</summary>
 [DisallowConcurrentExecution]
-public sealed class ReapJob(Reaper reaper, FleetSignals signals, ILogger<ReapJob> logger) : LoopJob(signals, logger)
+internal sealed class ReapJob(Reaper reaper, FleetSignals signals, ILogger<ReapJob> logger) : LoopJob(signals, logger)
 {
     public static readonly JobKey Key = new("reap", "runnerfleet");
 

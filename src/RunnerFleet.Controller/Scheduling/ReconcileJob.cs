@@ -6,7 +6,7 @@ namespace RunnerFleet.Controller.Scheduling;
 
 /// <summary>Fixes drift between store, providers and GitHub; at start and every 60 s.</summary>
 [DisallowConcurrentExecution]
-public sealed class ReconcileJob(Reconciler reconciler, FleetSignals signals, ILogger<ReconcileJob> logger) : LoopJob(signals, logger)
+internal sealed class ReconcileJob(Reconciler reconciler, FleetSignals signals, ILogger<ReconcileJob> logger) : LoopJob(signals, logger)
 {
     public static readonly JobKey Key = new("reconcile", "runnerfleet");
 

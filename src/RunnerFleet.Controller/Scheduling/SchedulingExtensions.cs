@@ -11,7 +11,7 @@ namespace RunnerFleet.Controller.Scheduling;
 /// shares them: every loop runs on one controller at a time (each job disallows concurrent execution,
 /// which the cluster honours), a node that stops checking in has its work taken over by the others.
 /// </summary>
-public static class SchedulingExtensions
+internal static class SchedulingExtensions
 {
     /// <summary>How often a clustered controller checks in; after <see cref="ClusterMisfireThreshold"/> without, the others take its work.</summary>
     public static readonly TimeSpan ClusterCheckinInterval = TimeSpan.FromSeconds(5);

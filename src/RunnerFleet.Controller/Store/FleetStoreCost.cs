@@ -3,7 +3,7 @@ using RunnerFleet.Controller.Fleet;
 namespace RunnerFleet.Controller.Store;
 
 /// <summary>Money spent today (UTC), as the status page, the API and the spending caps count it.</summary>
-public static class FleetStoreCost
+internal static class FleetStoreCost
 {
     /// <summary>Finished runners' cost since midnight plus what live ones cost so far (per started hour), by pool.</summary>
     public static async Task<IReadOnlyDictionary<string, decimal>> CostTodayAsync(this IFleetStore store, IReadOnlyList<RunnerRecord> live, DateTimeOffset now, CancellationToken ct)

@@ -6,7 +6,7 @@ namespace RunnerFleet.Controller.Store;
 /// The fleet's state: runner records, jobs seen, and an append-only event log of transitions. Every
 /// transition is written before the action that follows it, so a crash leaves a record to finish.
 /// </summary>
-public interface IFleetStore
+internal interface IFleetStore
 {
     Task InitializeAsync(CancellationToken ct);
 

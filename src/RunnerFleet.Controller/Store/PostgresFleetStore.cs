@@ -9,7 +9,7 @@ namespace RunnerFleet.Controller.Store;
 /// and job upserts are serialized with advisory locks, so two controllers never migrate at once and never
 /// merge the same job from stale reads.
 /// </summary>
-public sealed class PostgresFleetStore(string connectionString, TimeProvider time) : SqlFleetStore(time), IDisposable
+internal sealed class PostgresFleetStore(string connectionString, TimeProvider time) : SqlFleetStore(time), IDisposable
 {
     internal static readonly string[] Schema =
     [

@@ -10,7 +10,7 @@ namespace RunnerFleet.Controller.Store;
 /// which differ only in how a connection is opened, their schema migrations, and how a job row is locked.
 /// Timestamps are Unix milliseconds, money exact decimal text, states their names.
 /// </summary>
-public abstract class SqlFleetStore(TimeProvider time) : IFleetStore
+internal abstract class SqlFleetStore(TimeProvider time) : IFleetStore
 {
     /// <summary>Each entry is one schema version; append, never edit.</summary>
     protected abstract IReadOnlyList<string> Migrations { get; }

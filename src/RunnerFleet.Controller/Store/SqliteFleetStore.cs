@@ -4,7 +4,7 @@ using Microsoft.Data.Sqlite;
 namespace RunnerFleet.Controller.Store;
 
 /// <summary>The embedded store: one SQLite file in WAL mode, schema by versioned migrations.</summary>
-public sealed class SqliteFleetStore(string connectionString, TimeProvider time) : SqlFleetStore(time)
+internal sealed class SqliteFleetStore(string connectionString, TimeProvider time) : SqlFleetStore(time)
 {
     /// <summary>Each entry is one schema version; append, never edit.</summary>
     internal static readonly string[] Schema =

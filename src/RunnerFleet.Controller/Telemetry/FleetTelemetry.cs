@@ -5,7 +5,7 @@ using System.Diagnostics.Metrics;
 namespace RunnerFleet.Controller.Telemetry;
 
 /// <summary>The fleet's Meter and ActivitySource, and every instrument, named as in the design (§8).</summary>
-public sealed class FleetTelemetry : IDisposable
+internal sealed class FleetTelemetry : IDisposable
 {
     public const string Name = "RunnerFleet";
 

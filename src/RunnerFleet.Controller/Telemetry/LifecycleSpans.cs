@@ -9,7 +9,7 @@ namespace RunnerFleet.Controller.Telemetry;
 /// (last activity → destroyed), each a child of the runner's <c>runner.provision</c> span whose traceparent
 /// the record keeps, so the trace survives a controller restart.
 /// </summary>
-public static class LifecycleSpans
+internal static class LifecycleSpans
 {
     public static void OnTransition(RunnerRecord before, RunnerRecord after)
     {

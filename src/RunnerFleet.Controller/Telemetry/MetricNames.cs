@@ -1,7 +1,7 @@
 namespace RunnerFleet.Controller.Telemetry;
 
 /// <summary>Every metric name in one place (OpenTelemetry semantic naming).</summary>
-public static class MetricNames
+internal static class MetricNames
 {
     public const string Runners = "runnerfleet.runners";
     public const string JobsQueued = "runnerfleet.jobs.queued";

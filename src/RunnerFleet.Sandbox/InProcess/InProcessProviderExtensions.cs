@@ -5,7 +5,7 @@ using RunnerFleet.Controller.Providers;
 namespace RunnerFleet.Sandbox.InProcess;
 
 /// <summary>Plugs the in-process provider in (sandbox, tests, benchmarks): <c>Provider: inprocess</c> pools; no settings of their own.</summary>
-public static class InProcessProviderExtensions
+internal static class InProcessProviderExtensions
 {
     public static IServiceCollection AddInProcessProvider(this IServiceCollection services)
     {
@@ -16,4 +16,4 @@ public static class InProcessProviderExtensions
 }
 
 /// <summary><c>Fleet:Pools:N:InProcess</c>: nothing yet; the boot delay is global (<c>InProcess:BootDelay</c>).</summary>
-public sealed class InProcessPoolSettings;
+internal sealed class InProcessPoolSettings;

@@ -11,7 +11,7 @@ namespace RunnerFleet.Sandbox.InProcess;
 /// Runs the sandbox's simulated runner as a task in this process: for <c>--sandbox</c> on a machine with
 /// no Docker engine, and for tests of the controller's loops. Same protocol as the container image.
 /// </summary>
-public sealed partial class InProcessRunnerProvider(IHttpClientFactory httpClients, TimeProvider time, IFleetSignals signals, IConfiguration configuration, ILogger<InProcessRunnerProvider> logger)
+internal sealed partial class InProcessRunnerProvider(IHttpClientFactory httpClients, TimeProvider time, IFleetSignals signals, IConfiguration configuration, ILogger<InProcessRunnerProvider> logger)
     : IRunnerProvider, IDisposable
 {
     /// <summary><c>InProcess:BootDelay</c>: how long a simulated runner takes to boot before it registers (benchmarks, demos).</summary>

@@ -10,7 +10,7 @@ public abstract class FleetStoreContractTests : IAsyncLifetime
     protected readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 23, 12, 0, 0, TimeSpan.Zero));
     private IFleetStore _store = null!;
 
-    protected abstract Task<IFleetStore> CreateStoreAsync();
+    private protected abstract Task<IFleetStore> CreateStoreAsync();
 
     /// <summary>The schema versions recorded: (rows, highest).</summary>
     protected abstract Task<(int Rows, int Highest)> SchemaVersionsAsync();

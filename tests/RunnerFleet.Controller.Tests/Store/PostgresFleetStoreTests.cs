@@ -20,7 +20,7 @@ public sealed class PostgresFleetStoreTests : FleetStoreContractTests
         ? cs
         : throw new InvalidOperationException($"{Variable} is not set: run the tests with scripts/test.sh, which starts PostgreSQL");
 
-    protected override async Task<IFleetStore> CreateStoreAsync()
+    private protected override async Task<IFleetStore> CreateStoreAsync()
     {
         if (Environment.GetEnvironmentVariable(Variable) is not { Length: > 0 })
         {

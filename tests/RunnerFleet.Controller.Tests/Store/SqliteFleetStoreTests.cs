@@ -8,7 +8,7 @@ public sealed class SqliteFleetStoreTests : FleetStoreContractTests
 
     protected override int ExpectedSchemaVersion => SqliteFleetStore.Schema.Length;
 
-    protected override Task<IFleetStore> CreateStoreAsync() => Task.FromResult<IFleetStore>(new SqliteFleetStore($"Data Source={_path}", _time));
+    private protected override Task<IFleetStore> CreateStoreAsync() => Task.FromResult<IFleetStore>(new SqliteFleetStore($"Data Source={_path}", _time));
 
     protected override async Task<(int Rows, int Highest)> SchemaVersionsAsync()
     {

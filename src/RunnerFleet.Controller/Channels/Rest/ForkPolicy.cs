@@ -12,7 +12,7 @@ namespace RunnerFleet.Controller.Channels.Rest;
 /// is read once and remembered. When the run cannot be read the job is undecided: it gets no pool for
 /// now and is asked about again at its next observation (the poller observes it again).
 /// </summary>
-public sealed partial class ForkPolicy(GitHubApiClient github, ILogger<ForkPolicy> logger) : IJobPolicy
+internal sealed partial class ForkPolicy(GitHubApiClient github, ILogger<ForkPolicy> logger) : IJobPolicy
 {
     private const int MaxRemembered = 10_000;
     private readonly ConcurrentDictionary<long, JobOrigin> _runs = new();

@@ -1,7 +1,7 @@
 namespace RunnerFleet.Controller.Channels.Rest;
 
 /// <summary>How a REST-channel runner registers with GitHub.</summary>
-public enum RegistrationMode
+internal enum RegistrationMode
 {
     /// <summary>A just-in-time config: single-use, cannot register other runners. The default.</summary>
     Jit,

@@ -10,7 +10,7 @@ namespace RunnerFleet.Controller.Channels.Rest;
 /// Workflow jobs from REST polling and <c>workflow_job</c> webhooks, matched to pools by labels; runners
 /// registered with a JIT config (default) or a registration token, removed through the REST API.
 /// </summary>
-public sealed class RestChannel(GitHubApiClient github, IOptions<GitHubOptions> options) : IRunnerChannel
+internal sealed class RestChannel(GitHubApiClient github, IOptions<GitHubOptions> options) : IRunnerChannel
 {
     /// <summary>The channel's name, as pools name it (<c>Discovery: Jobs</c>, the default).</summary>
     public const string KindName = "Jobs";

@@ -4,7 +4,7 @@ using RunnerFleet.Controller.Fleet;
 namespace RunnerFleet.Controller.Channels.Rest;
 
 /// <summary>Plugs the REST channel in: polling and webhook job sources, the fork pull request policy, JIT or token registration.</summary>
-public static class RestChannelExtensions
+internal static class RestChannelExtensions
 {
     public static IServiceCollection AddRestChannel(this IServiceCollection services)
     {

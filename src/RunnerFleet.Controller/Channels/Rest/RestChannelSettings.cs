@@ -1,7 +1,7 @@
 namespace RunnerFleet.Controller.Channels.Rest;
 
 /// <summary>A REST-channel pool's keys (<c>Fleet:Pools:N:Registration</c>, <c>RunnerGroupId</c>).</summary>
-public sealed class RestChannelSettings
+internal sealed class RestChannelSettings
 {
     /// <summary><c>Jit</c> (default) or <c>RegistrationToken</c>.</summary>
     public string? Registration { get; set; }

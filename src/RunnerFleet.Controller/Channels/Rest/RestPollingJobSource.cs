@@ -14,7 +14,7 @@ namespace RunnerFleet.Controller.Channels.Rest;
 /// changed costs two free 304s. Jobs the store still thinks active but the listing no longer shows are
 /// fetched once to learn how they ended.
 /// </summary>
-public sealed partial class RestPollingJobSource(
+internal sealed partial class RestPollingJobSource(
     GitHubApiClient github, JobIngestor ingestor, IFleetStore store, RunnerTracker tracker, IOptions<GitHubOptions> options, ILogger<RestPollingJobSource> logger) : IJobPoller
 {
     public const string Name = "poll";

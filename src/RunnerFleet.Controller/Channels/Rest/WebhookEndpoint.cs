@@ -3,7 +3,7 @@ using Microsoft.AspNetCore.Http.Features;
 namespace RunnerFleet.Controller.Channels.Rest;
 
 /// <summary>The GitHub webhook endpoint (<c>POST /webhooks/github</c>) of the REST channel.</summary>
-public static class WebhookEndpoint
+internal static class WebhookEndpoint
 {
     /// <summary>GitHub caps deliveries at 25 MB; a workflow_job event is ~10 KB. Anything near 1 MB is not one.</summary>
     public const long MaxWebhookBytes = 1024 * 1024;

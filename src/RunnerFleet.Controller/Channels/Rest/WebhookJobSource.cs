@@ -13,7 +13,7 @@ namespace RunnerFleet.Controller.Channels.Rest;
 /// Takes <c>workflow_job</c> deliveries: the signature is checked in constant time before the body is
 /// parsed; other events are acknowledged and ignored.
 /// </summary>
-public sealed partial class WebhookJobSource(JobIngestor ingestor, IFleetStore store, IOptions<GitHubOptions> options, FleetTelemetry telemetry, ILogger<WebhookJobSource> logger)
+internal sealed partial class WebhookJobSource(JobIngestor ingestor, IFleetStore store, IOptions<GitHubOptions> options, FleetTelemetry telemetry, ILogger<WebhookJobSource> logger)
 {
     public async Task<WebhookOutcome> HandleAsync(string? eventName, string? delivery, string? signature, ReadOnlyMemory<byte> body, CancellationToken ct)
     {
@@ -85,7 +85,7 @@ public sealed partial class WebhookJobSource(JobIngestor ingestor, IFleetStore s
 }
 
 /// <summary>How a delivery was handled; maps to an HTTP status.</summary>
-public sealed record WebhookOutcome(int StatusCode, string? Error = null)
+internal sealed record WebhookOutcome(int StatusCode, string? Error = null)
 {
     public static readonly WebhookOutcome Accepted = new(202);
     public static readonly WebhookOutcome Ignored = new(204);

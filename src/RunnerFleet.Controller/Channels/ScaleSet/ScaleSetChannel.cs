@@ -11,7 +11,7 @@ namespace RunnerFleet.Controller.Channels.ScaleSet;
 /// listener hears of them (<see cref="ScaleSetListener"/>); runners get the set's JIT configs and are removed
 /// through the Actions service (never while they run a job).
 /// </summary>
-public sealed class ScaleSetChannel(ActionsServiceClient actions, GitHubApiClient github, ScaleSetRegistry registry, PoolCatalog pools) : IRunnerChannel
+internal sealed class ScaleSetChannel(ActionsServiceClient actions, GitHubApiClient github, ScaleSetRegistry registry, PoolCatalog pools) : IRunnerChannel
 {
     /// <summary>The channel's name, as pools name it (<c>Discovery: ScaleSet</c>).</summary>
     public const string KindName = "ScaleSet";

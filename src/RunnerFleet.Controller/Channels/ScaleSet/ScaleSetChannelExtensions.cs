@@ -5,7 +5,7 @@ using RunnerFleet.Controller.GitHub.ScaleSets;
 namespace RunnerFleet.Controller.Channels.ScaleSet;
 
 /// <summary>Plugs the runner scale-set channel in: <c>Discovery: ScaleSet</c> pools, their listener and scaler.</summary>
-public static class ScaleSetChannelExtensions
+internal static class ScaleSetChannelExtensions
 {
     public static IServiceCollection AddScaleSetChannel(this IServiceCollection services)
     {

@@ -1,7 +1,7 @@
 namespace RunnerFleet.Controller.Channels.ScaleSet;
 
 /// <summary>A scale-set pool's keys: <c>Fleet:Pools:N:ScaleSet:{Name, RunnerGroup}</c>.</summary>
-public sealed class ScaleSetChannelSettings
+internal sealed class ScaleSetChannelSettings
 {
     public ScaleSetKeys ScaleSet { get; set; } = new();
 
@@ -21,7 +21,7 @@ public sealed class ScaleSetChannelSettings
 }
 
 /// <summary><c>Fleet:Pools:N:ScaleSet</c>.</summary>
-public sealed class ScaleSetKeys
+internal sealed class ScaleSetKeys
 {
     public string? Name { get; set; }
 

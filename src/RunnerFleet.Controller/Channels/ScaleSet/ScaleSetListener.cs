@@ -15,7 +15,7 @@ namespace RunnerFleet.Controller.Channels.ScaleSet;
 /// events to the <see cref="ScaleSetScaler"/>, which also gets the statistics of every answer, empty or not.
 /// The session is closed on shutdown.
 /// </summary>
-public sealed partial class ScaleSetListener(
+internal sealed partial class ScaleSetListener(
     PoolCatalog pools,
     ActionsServiceClient actions,
     ScaleSetRegistry registry,

@@ -3,7 +3,7 @@ using System.Collections.Concurrent;
 namespace RunnerFleet.Controller.Channels.ScaleSet;
 
 /// <summary>The scale set each scale-set pool's listener found or made, for the channel's JIT configs (the listener writes, the channel reads).</summary>
-public sealed class ScaleSetRegistry
+internal sealed class ScaleSetRegistry
 {
     private readonly ConcurrentDictionary<string, (string Scope, long Id)> _sets = new(StringComparer.OrdinalIgnoreCase);
 

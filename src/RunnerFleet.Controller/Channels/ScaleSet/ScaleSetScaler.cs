@@ -10,7 +10,7 @@ namespace RunnerFleet.Controller.Channels.ScaleSet;
 /// actions/scaleset splits <c>listener.go</c> (protocol) from its <c>Scaler</c> (job started, job completed,
 /// desired runner count). The listener knows nothing of the store or the planner.
 /// </summary>
-public sealed class ScaleSetScaler(JobIngestor ingestor, FleetTelemetry telemetry)
+internal sealed class ScaleSetScaler(JobIngestor ingestor, FleetTelemetry telemetry)
 {
     /// <summary>
     /// A message's job events: JobAssigned is demand, JobStarted marks the runner busy, JobCompleted ends the

@@ -17,7 +17,7 @@ namespace RunnerFleet.Controller.GitHub.ScaleSets;
 /// message sessions (409 when another listener holds one), the message queue (its own token), JIT configs
 /// and runner removal (refused while a job runs). Every call carries <c>api-version=6.0-preview</c>.
 /// </summary>
-public sealed class ActionsServiceClient(HttpClient http, GitHubApiClient github, IOptions<GitHubOptions> options, TimeProvider time)
+internal sealed class ActionsServiceClient(HttpClient http, GitHubApiClient github, IOptions<GitHubOptions> options, TimeProvider time)
 {
     private const string ApiVersion = "api-version=6.0-preview";
     private static readonly TimeSpan s_renewBefore = TimeSpan.FromMinutes(5);
@@ -206,10 +206,10 @@ public sealed class ActionsServiceClient(HttpClient http, GitHubApiClient github
     }
 }
 
-public enum ScaleSetPollOutcome { Message, Empty, TokenExpired }
+internal enum ScaleSetPollOutcome { Message, Empty, TokenExpired }
 
 /// <summary>An Actions service error: its status and, where the service names one, its exception type.</summary>
-public sealed class ActionsServiceException(HttpStatusCode statusCode, string? typeName, string message) : Exception(message)
+internal sealed class ActionsServiceException(HttpStatusCode statusCode, string? typeName, string message) : Exception(message)
 {
     public HttpStatusCode StatusCode { get; } = statusCode;
 

@@ -4,30 +4,30 @@ namespace RunnerFleet.Controller.GitHub.ScaleSets;
 
 // The Actions service's shapes for runner scale sets (shared/reference/github-scaleset-facts.md), only what RunnerFleet reads.
 
-public sealed record ActionsRegistration(string Url, string Token);
+internal sealed record ActionsRegistration(string Url, string Token);
 
-public sealed record ActionsList<T>(int Count, IReadOnlyList<T> Value);
+internal sealed record ActionsList<T>(int Count, IReadOnlyList<T> Value);
 
-public sealed record RunnerGroup(long Id, string Name, bool IsDefaultGroup);
+internal sealed record RunnerGroup(long Id, string Name, bool IsDefaultGroup);
 
-public sealed record ScaleSetLabel(string Type, string Name);
+internal sealed record ScaleSetLabel(string Type, string Name);
 
-public sealed record ScaleSet(long Id, string Name, long RunnerGroupId, IReadOnlyList<ScaleSetLabel>? Labels);
+internal sealed record ScaleSet(long Id, string Name, long RunnerGroupId, IReadOnlyList<ScaleSetLabel>? Labels);
 
-public sealed record ScaleSetCreate(string Name, long RunnerGroupId, IReadOnlyList<ScaleSetLabel> Labels, ScaleSetSetting RunnerSetting);
+internal sealed record ScaleSetCreate(string Name, long RunnerGroupId, IReadOnlyList<ScaleSetLabel> Labels, ScaleSetSetting RunnerSetting);
 
-public sealed record ScaleSetSetting(bool Ephemeral, bool DisableUpdate);
+internal sealed record ScaleSetSetting(bool Ephemeral, bool DisableUpdate);
 
-public sealed record SessionCreate(string OwnerName);
+internal sealed record SessionCreate(string OwnerName);
 
-public sealed record ScaleSetSession(string SessionId, string OwnerName, string MessageQueueUrl, string MessageQueueAccessToken, ScaleSet? RunnerScaleSet);
+internal sealed record ScaleSetSession(string SessionId, string OwnerName, string MessageQueueUrl, string MessageQueueAccessToken, ScaleSet? RunnerScaleSet);
 
-public sealed record ScaleSetStatistics(int TotalAvailableJobs, int TotalAcquiredJobs, int TotalAssignedJobs, int TotalRunningJobs, int TotalRegisteredRunners, int TotalBusyRunners, int TotalIdleRunners);
+internal sealed record ScaleSetStatistics(int TotalAvailableJobs, int TotalAcquiredJobs, int TotalAssignedJobs, int TotalRunningJobs, int TotalRegisteredRunners, int TotalBusyRunners, int TotalIdleRunners);
 
-public sealed record ScaleSetMessage(long MessageId, string MessageType, string? Body, ScaleSetStatistics? Statistics);
+internal sealed record ScaleSetMessage(long MessageId, string MessageType, string? Body, ScaleSetStatistics? Statistics);
 
 /// <summary>One job event of a message body: JobAssigned, JobStarted, JobCompleted (or JobAvailable).</summary>
-public sealed record ScaleSetJobEvent(
+internal sealed record ScaleSetJobEvent(
     string MessageType,
     long RunnerRequestId,
     string? RepositoryName,
@@ -42,13 +42,13 @@ public sealed record ScaleSetJobEvent(
     string? RunnerName,
     string? Result);
 
-public sealed record ScaleSetJitRequest(string Name, string WorkFolder);
+internal sealed record ScaleSetJitRequest(string Name, string WorkFolder);
 
-public sealed record ScaleSetJitRunner(long Id, string Name, long RunnerScaleSetId);
+internal sealed record ScaleSetJitRunner(long Id, string Name, long RunnerScaleSetId);
 
-public sealed record ScaleSetJitConfig(ScaleSetJitRunner Runner, [property: JsonPropertyName("encodedJITConfig")] string EncodedJitConfig);
+internal sealed record ScaleSetJitConfig(ScaleSetJitRunner Runner, [property: JsonPropertyName("encodedJITConfig")] string EncodedJitConfig);
 
-public sealed record ActionsError(string? Message, string? TypeName, string? TypeKey);
+internal sealed record ActionsError(string? Message, string? TypeName, string? TypeKey);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, PropertyNameCaseInsensitive = true)]
 [JsonSerializable(typeof(ActionsRegistration))]
@@ -67,4 +67,4 @@ public sealed record ActionsError(string? Message, string? TypeName, string? Typ
 internal sealed partial class ScaleSetJsonContext : JsonSerializerContext;
 
 /// <summary>The body of <c>POST /actions/runner-registration</c> (snake case on the wire).</summary>
-public sealed record RegistrationRequest([property: JsonPropertyName("url")] string Url, [property: JsonPropertyName("runner_event")] string RunnerEvent);
+internal sealed record RegistrationRequest([property: JsonPropertyName("url")] string Url, [property: JsonPropertyName("runner_event")] string RunnerEvent);

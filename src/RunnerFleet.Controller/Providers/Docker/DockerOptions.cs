@@ -1,7 +1,7 @@
 namespace RunnerFleet.Controller.Providers.Docker;
 
 /// <summary>The <c>Docker</c> section: the engines Docker pools run on.</summary>
-public sealed class DockerOptions
+internal sealed class DockerOptions
 {
     public const string Section = "Docker";
 
@@ -25,7 +25,7 @@ public sealed class DockerOptions
 }
 
 /// <summary><c>Docker:Endpoints:N</c>: one engine and how many runners it may hold.</summary>
-public sealed class DockerEndpointOptions
+internal sealed class DockerEndpointOptions
 {
     public string? Name { get; set; }
 

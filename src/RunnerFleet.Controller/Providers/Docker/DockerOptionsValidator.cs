@@ -3,7 +3,7 @@ using Microsoft.Extensions.Options;
 namespace RunnerFleet.Controller.Providers.Docker;
 
 /// <summary>Checks <c>Docker</c> at start.</summary>
-public sealed class DockerOptionsValidator : IValidateOptions<DockerOptions>
+internal sealed class DockerOptionsValidator : IValidateOptions<DockerOptions>
 {
     public ValidateOptionsResult Validate(string? name, DockerOptions options)
     {

@@ -9,7 +9,7 @@ namespace RunnerFleet.Controller.Providers.Docker;
 /// through QEMU user-mode emulation). A pool that cannot is marked unavailable, with a log line that says
 /// what to install; its jobs go to its overflow pool, if any.
 /// </summary>
-public sealed partial class DockerPlatformCheck(IServiceProvider services, PoolCatalog pools, PoolAvailability availability, FleetTelemetry telemetry, ILogger<DockerPlatformCheck> logger) : IHostedService
+internal sealed partial class DockerPlatformCheck(IServiceProvider services, PoolCatalog pools, PoolAvailability availability, FleetTelemetry telemetry, ILogger<DockerPlatformCheck> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {

@@ -1,7 +1,7 @@
 namespace RunnerFleet.Controller.Providers.Docker;
 
 /// <summary><c>Fleet:Pools:N:Docker</c>: how a Docker pool's containers are made. Hardened defaults; see README before loosening.</summary>
-public sealed class DockerPoolSettings
+internal sealed class DockerPoolSettings
 {
     public const string DefaultImage = "ghcr.io/actions/actions-runner:latest";
 

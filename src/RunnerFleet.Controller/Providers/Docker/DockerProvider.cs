@@ -16,7 +16,7 @@ namespace RunnerFleet.Controller.Providers.Docker;
 /// CPU/memory/pids limits, a bridge network of the fleet's own) and labelled with fleet, pool and
 /// runner name. Container exit is the teardown signal: each started container is watched.
 /// </summary>
-public sealed partial class DockerProvider : IRunnerProvider, IDisposable
+internal sealed partial class DockerProvider : IRunnerProvider, IDisposable
 {
     // What the runner image needs to start as its own user; everything else is dropped.
     private static readonly string[] s_capabilities = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID", "KILL"];

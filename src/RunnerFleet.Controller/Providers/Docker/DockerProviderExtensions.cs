@@ -4,7 +4,7 @@ using RunnerFleet.Controller.Fleet;
 namespace RunnerFleet.Controller.Providers.Docker;
 
 /// <summary>Plugs the Docker provider in: <c>Provider: docker</c> pools, <c>Fleet:Pools:N:Docker</c>, the <c>Docker</c> section.</summary>
-public static class DockerProviderExtensions
+internal static class DockerProviderExtensions
 {
     public static IServiceCollection AddDockerProvider(this IServiceCollection services)
     {

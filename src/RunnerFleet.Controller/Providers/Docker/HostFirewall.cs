@@ -13,7 +13,7 @@ namespace RunnerFleet.Controller.Providers.Docker;
 /// forwarding, not input, and is untouched. Works where the controller runs beside a local engine as
 /// root or with CAP_NET_ADMIN; elsewhere it says why it cannot, once, and README shows the rules to add by hand.
 /// </summary>
-public sealed partial class HostFirewall(ILogger<HostFirewall> logger)
+internal sealed partial class HostFirewall(ILogger<HostFirewall> logger)
 {
     private static readonly string[] s_iptables = ["/usr/sbin/iptables", "/sbin/iptables", "/usr/bin/iptables"];
     private readonly SemaphoreSlim _gate = new(1, 1);

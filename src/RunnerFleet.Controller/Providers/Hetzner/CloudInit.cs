@@ -11,7 +11,7 @@ namespace RunnerFleet.Controller.Providers.Hetzner;
 /// the unprivileged <c>runner</c> user, and powers the server off when it exits; the controller then
 /// deletes the server.
 /// </summary>
-public static class CloudInit
+internal static class CloudInit
 {
     public const int MaxBytes = 32 * 1024;
 

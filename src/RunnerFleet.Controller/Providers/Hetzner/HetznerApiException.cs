@@ -3,7 +3,7 @@ using System.Net;
 namespace RunnerFleet.Controller.Providers.Hetzner;
 
 /// <summary>A Hetzner API error. Decide on <see cref="Code"/> (the API's <c>error.code</c>), not the HTTP status.</summary>
-public sealed class HetznerApiException(string code, string message, HttpStatusCode status) : Exception($"Hetzner {code}: {message}")
+internal sealed class HetznerApiException(string code, string message, HttpStatusCode status) : Exception($"Hetzner {code}: {message}")
 {
     public string Code { get; } = code;
 

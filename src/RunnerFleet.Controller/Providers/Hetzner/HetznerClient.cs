@@ -18,7 +18,7 @@ namespace RunnerFleet.Controller.Providers.Hetzner;
 /// jitter. A retried create can find its first attempt done: the provider adopts the server by its label.
 /// <c>RateLimit-*</c> headers feed a metric. Lists follow <c>meta.pagination.next_page</c>.
 /// </summary>
-public sealed partial class HetznerClient(HttpClient http, IOptions<HetznerOptions> options, FleetTelemetry telemetry, TimeProvider time, ILogger<HetznerClient> logger)
+internal sealed partial class HetznerClient(HttpClient http, IOptions<HetznerOptions> options, FleetTelemetry telemetry, TimeProvider time, ILogger<HetznerClient> logger)
 {
     private const int MaxAttempts = 5;
 

@@ -1,7 +1,7 @@
 namespace RunnerFleet.Controller.Providers.Hetzner;
 
 /// <summary>The <c>Hetzner</c> section: the Cloud API and its token.</summary>
-public sealed class HetznerOptions
+internal sealed class HetznerOptions
 {
     public const string Section = "Hetzner";
 

@@ -4,7 +4,7 @@ using RunnerFleet.Controller.Configuration;
 namespace RunnerFleet.Controller.Providers.Hetzner;
 
 /// <summary>Checks <c>Hetzner</c> at start: a token is needed once any pool uses the provider.</summary>
-public sealed class HetznerOptionsValidator(IOptions<FleetOptions> fleet) : IValidateOptions<HetznerOptions>
+internal sealed class HetznerOptionsValidator(IOptions<FleetOptions> fleet) : IValidateOptions<HetznerOptions>
 {
     public ValidateOptionsResult Validate(string? name, HetznerOptions options)
     {

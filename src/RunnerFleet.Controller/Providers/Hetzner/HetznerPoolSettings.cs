@@ -1,7 +1,7 @@
 namespace RunnerFleet.Controller.Providers.Hetzner;
 
 /// <summary><c>Fleet:Pools:N:Hetzner</c>: how a Hetzner pool's servers are made.</summary>
-public sealed class HetznerPoolSettings
+internal sealed class HetznerPoolSettings
 {
     public const string DefaultImage = "ubuntu-24.04";
 

@@ -13,7 +13,7 @@ namespace RunnerFleet.Controller.Providers.Hetzner;
 /// none is left the pool reports no capacity and its demand goes to its overflow pool. A create whose
 /// action ends in error is deleted. Servers get a firewall with no inbound rules.
 /// </summary>
-public sealed partial class HetznerProvider(HetznerClient client, PoolCatalog pools, TimeProvider time, ILogger<HetznerProvider> logger) : IRunnerProvider
+internal sealed partial class HetznerProvider(HetznerClient client, PoolCatalog pools, TimeProvider time, ILogger<HetznerProvider> logger) : IRunnerProvider
 {
     private static readonly TimeSpan s_typesFor = TimeSpan.FromSeconds(30);
     private readonly SemaphoreSlim _typesGate = new(1, 1);

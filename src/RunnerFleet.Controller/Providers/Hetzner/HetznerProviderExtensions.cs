@@ -4,7 +4,7 @@ using RunnerFleet.Controller.Fleet;
 namespace RunnerFleet.Controller.Providers.Hetzner;
 
 /// <summary>Plugs the Hetzner Cloud provider in: <c>Provider: hetzner</c> pools, <c>Fleet:Pools:N:Hetzner</c>, the <c>Hetzner</c> section.</summary>
-public static class HetznerProviderExtensions
+internal static class HetznerProviderExtensions
 {
     public static IServiceCollection AddHetznerProvider(this IServiceCollection services)
     {
