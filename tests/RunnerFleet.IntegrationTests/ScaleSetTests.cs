@@ -16,8 +16,16 @@ public sealed class ScaleSetTests(DockerEnvironment docker)
         ["Name"] = "linux-set", ["Labels:0"] = "linux-set", ["Discovery"] = "ScaleSet", ["Scope"] = "octo/app", ["MaxRunners"] = "6",
     };
 
-    [Fact]
-    public async Task Thirty_jobs_through_a_scale_set_pool_are_each_served_once_and_every_runner_is_gone_after()
+    /// <summary>
+    /// 60 jobs, 55 of them queued at once: a backlog larger than one body (50 events) is truncated, so only the
+    /// statistics tell how many jobs wait. On github.com the job messages carry <c>runnerRequestId: 0</c>; on GHES
+    /// the jobs come as JobAvailable and must be acquired. Before the fix the jobs collapsed into one record (request
+    /// id 0) and no demand followed the first completion; GHES jobs were never acquired.
+    /// </summary>
+    [Theory]
+    [InlineData(GitHubFlavor.GitHubCom)]
+    [InlineData(GitHubFlavor.EnterpriseServer)]
+    public async Task Sixty_jobs_with_a_truncated_backlog_through_a_scale_set_pool_are_each_served_once_and_every_runner_is_gone_after(GitHubFlavor flavor)
     {
         // The desired count the listener derives from each answer's statistics: min(MinIdle + assigned jobs, MaxRunners).
         var desired = new List<int>();
@@ -42,17 +50,18 @@ public sealed class ScaleSetTests(DockerEnvironment docker)
         meters.Start();
         using var logs = new CapturedLogs();
         await using var fleet = await FleetUnderTest.StartAsync(docker, ["octo/app"], [Pool()], logs: logs,
-            github: o => o.ScaleSetPollWait = TimeSpan.FromSeconds(1));
-        for (var i = 0; i < 10; i++)
-        {
-            fleet.GitHub.QueueJobs("octo/app", s_runsOn, 1, TimeSpan.FromMilliseconds(300));
-        }
+            github: o =>
+            {
+                o.ScaleSetPollWait = TimeSpan.FromSeconds(1);
+                o.Flavor = flavor;
+            });
+        fleet.GitHub.QueueJobs("octo/app", s_runsOn, 55, TimeSpan.FromMilliseconds(300));
 
         // Midway the queue token expires and two long polls drop: the listener refreshes, polls on, loses nothing.
-        await FleetUnderTest.WaitUntilAsync(() => Task.FromResult(fleet.GitHub.AllJobs().Count(j => j.Status == "completed") >= 5), TimeSpan.FromMinutes(1), fleet.DescribeAsync);
+        await FleetUnderTest.WaitUntilAsync(() => Task.FromResult(fleet.GitHub.AllJobs().Count(j => j.Status == "completed") >= 10), TimeSpan.FromMinutes(3), fleet.DescribeAsync);
         fleet.GitHub.ExpireSessionTokens();
         fleet.GitHub.DropNextPolls(2);
-        for (var i = 0; i < 20; i++)
+        for (var i = 0; i < 5; i++)
         {
             fleet.GitHub.QueueJobs("octo/app", s_runsOn, 1, TimeSpan.FromMilliseconds(300));
         }
@@ -61,7 +70,7 @@ public sealed class ScaleSetTests(DockerEnvironment docker)
             {
                 meters.RecordObservableInstruments();
                 return fleet.GitHub.AllJobs().All(j => j.Status == "completed") && await fleet.AllFinalAsync() && fleet.GitHub.AllRunners().Count == 0;
-            }, TimeSpan.FromMinutes(3), fleet.DescribeAsync);
+            }, TimeSpan.FromMinutes(8), fleet.DescribeAsync);
         await FleetUnderTest.WaitUntilAsync(() =>
             {
                 meters.RecordObservableInstruments();
@@ -72,32 +81,47 @@ public sealed class ScaleSetTests(DockerEnvironment docker)
             }, TimeSpan.FromSeconds(20), () => Task.FromResult($"desired seen: {string.Join(",", desired)}"));
         lock (desired)
         {
-            // 20 jobs assigned at once ask for more than the pool's 6: the count is capped, then falls to 0.
+            // 55 jobs assigned at once ask for more than the pool's 6: the count is capped, then falls to 0.
             Assert.Equal(6, desired.Max());
         }
 
         var jobs = fleet.GitHub.AllJobs();
-        Assert.Equal(30, jobs.Count);
+        Assert.Equal(60, jobs.Count);
         Assert.All(jobs, j => Assert.Equal((1, "success"), (j.Assignments, j.Conclusion)));
+        Assert.True(fleet.GitHub.TruncatedEvents > 0, "the first backlog was larger than one body");
         var set = Assert.Single(fleet.GitHub.AllScaleSets());
         Assert.Equal("linux-set", set.Name);
         Assert.NotNull(set.Session);
-        var runners = await fleet.Store.ListRunnersAsync(100, TestContext.Current.CancellationToken);
-        Assert.Equal(30, runners.Count(r => r.State == RunnerState.Gone && r.JobId is not null));
+        // Every job ran on a runner of its own that then went: its start and end came as job events, or (when a
+        // truncated body lost them) its exit after GitHub de-registered it told the same.
+        var runners = await fleet.Store.ListRunnersAsync(1000, TestContext.Current.CancellationToken);
+        Assert.Equal(60, runners.Count(r => r.State == RunnerState.Gone && r.CompletedAt is not null));
         Assert.Empty(await DockerEnvironment.ContainersAsync(fleet.Fleet));
         Assert.Contains(logs.Lines, l => l.Contains("session refreshed", StringComparison.Ordinal));
         Assert.Contains(logs.Lines, l => l.Contains("poll dropped", StringComparison.Ordinal));
-        // The scale set's jobs are its own: polling and webhooks did not make them demand elsewhere.
-        Assert.All(await fleet.Store.ListJobsAsync(null, 100, TestContext.Current.CancellationToken), j => Assert.Equal("linux-set", j.Pool));
+        if (flavor == GitHubFlavor.EnterpriseServer)
+        {
+            Assert.Contains(logs.Lines, l => l.Contains("acquired", StringComparison.Ordinal));
+        }
+
+        // The scale set's jobs are its own, by job id: one record each (as many as reached the listener), none in the
+        // REST jobs (polling and webhooks left them alone), none mixed with a REST workflow-job id.
+        var setJobs = await fleet.Store.ListScaleSetJobsAsync(1000, TestContext.Current.CancellationToken);
+        Assert.Equal(setJobs.Count, setJobs.Select(j => j.JobId).Distinct().Count());
+        Assert.True(setJobs.Count >= 50, $"{setJobs.Count} scale-set jobs recorded");
+        Assert.All(setJobs.Where(j => j.State == ScaleSetJobState.Completed), j => Assert.Equal("succeeded", j.Result));
+        Assert.Empty(await fleet.Store.ListJobsAsync(null, 100, TestContext.Current.CancellationToken));
     }
 
-    [Fact]
-    public async Task A_second_controller_gets_409_and_takes_over_the_scale_set_when_the_first_dies()
+    [Theory]
+    [InlineData(GitHubFlavor.GitHubCom)]
+    [InlineData(GitHubFlavor.EnterpriseServer)]
+    public async Task A_second_controller_gets_409_and_takes_over_the_scale_set_when_the_first_dies(GitHubFlavor flavor)
     {
         var simPort = FleetUnderTest.FreePort();
         var runnerUrl = $"http://{docker.Gateway}:{simPort}";
         await using var sim = await SandboxServer.StartAsync([$"http://127.0.0.1:{simPort}", runnerUrl],
-            new GitHubSimulatorOptions { RunnerBaseUrl = runnerUrl, ScaleSetPollWait = TimeSpan.FromSeconds(1), ScaleSetSessionTimeout = TimeSpan.FromSeconds(4) },
+            new GitHubSimulatorOptions { RunnerBaseUrl = runnerUrl, ScaleSetPollWait = TimeSpan.FromSeconds(1), ScaleSetSessionTimeout = TimeSpan.FromSeconds(4), Flavor = flavor },
             null, TimeProvider.System, null, TestContext.Current.CancellationToken);
         sim.Simulator.EnsureRepository("octo/app");
         var (first, second) = ($"ssa{Guid.NewGuid():N}"[..9], $"ssb{Guid.NewGuid():N}"[..9]);

@@ -37,6 +37,12 @@ internal sealed class GitHubOptions
             return new Uri("https://github.com");
         }
 
+        // GitHub Enterprise Cloud with data residency: API https://api.NAME.ghe.com, web https://NAME.ghe.com.
+        if (api.Host.StartsWith("api.", StringComparison.OrdinalIgnoreCase) && api.Host.EndsWith(".ghe.com", StringComparison.OrdinalIgnoreCase))
+        {
+            return new Uri($"{api.Scheme}://{api.Host["api.".Length..]}/");
+        }
+
         var path = api.AbsolutePath.TrimEnd('/');
         return path.EndsWith("/api/v3", StringComparison.OrdinalIgnoreCase)
             ? new Uri(api, path[..^"/api/v3".Length] + "/")

@@ -24,10 +24,18 @@ internal static class ScalePlanner
     public static FleetPlan Plan(IReadOnlyList<PoolDefinition> pools, IReadOnlyList<RunnerRecord> runners, IReadOnlyList<JobRecord> queuedJobs, DateTimeOffset now, IReadOnlySet<string>? drained)
         => Plan(pools, runners, queuedJobs, now, drained, unavailable: null, fleetMaxRunners: null);
 
+    public static FleetPlan Plan(IReadOnlyList<PoolDefinition> pools, IReadOnlyList<RunnerRecord> runners, IReadOnlyList<JobRecord> queuedJobs, DateTimeOffset now, IReadOnlySet<string>? drained, IReadOnlySet<string>? unavailable, int? fleetMaxRunners)
+        => Plan(pools, runners, queuedJobs, now, drained, unavailable, fleetMaxRunners, targets: null);
+
     /// <param name="drained">Pools that make no new runners at all.</param>
     /// <param name="unavailable">Pools whose provider cannot make runners now: they count as full, so job demand spills to their overflow.</param>
     /// <param name="fleetMaxRunners">Live runners across all pools at most; pools earlier in the configured order get the room first.</param>
-    public static FleetPlan Plan(IReadOnlyList<PoolDefinition> pools, IReadOnlyList<RunnerRecord> runners, IReadOnlyList<JobRecord> queuedJobs, DateTimeOffset now, IReadOnlySet<string>? drained, IReadOnlySet<string>? unavailable, int? fleetMaxRunners)
+    /// <param name="targets">
+    /// Pools whose channel says how many jobs are theirs (a scale set's <c>totalAssignedJobs</c>, running ones
+    /// included): their demand is those jobs not yet running on one of their runners, in the pool's scope, so the
+    /// pool reaches <c>min(MinIdle + assigned, MaxRunners)</c> live runners. Such jobs are bound to the pool: no overflow.
+    /// </param>
+    public static FleetPlan Plan(IReadOnlyList<PoolDefinition> pools, IReadOnlyList<RunnerRecord> runners, IReadOnlyList<JobRecord> queuedJobs, DateTimeOffset now, IReadOnlySet<string>? drained, IReadOnlySet<string>? unavailable, int? fleetMaxRunners, IReadOnlyDictionary<string, PoolTarget>? targets)
     {
         var fleetRoom = fleetMaxRunners is { } fleetMax ? Math.Max(0, fleetMax - runners.Count(r => RunnerStateMachine.IsLive(r.State))) : int.MaxValue;
         var provisions = new List<Provision>();
@@ -47,11 +55,21 @@ internal static class ScalePlanner
 
         // A runner that finished a job we have not yet attributed (polling saw neither its start nor its end)
         // served one queued job of its scope: that job's "queued" is stale, so it is no demand.
-        foreach (var r in runners.Where(r => r.State is RunnerState.Completed or RunnerState.Destroying or RunnerState.Gone && r.JobId is null && r.CompletedAt is not null))
+        foreach (var r in runners.Where(r => r.State is RunnerState.Completed or RunnerState.Destroying or RunnerState.Gone && r.JobId is null && r.CompletedAt is not null
+                                             && targets?.ContainsKey(r.Pool) != true))
         {
             if (demand.TryGetValue(r.Pool, out var scopes) && scopes.GetValueOrDefault(r.Scope) > 0)
             {
                 scopes[r.Scope]--;
+            }
+        }
+
+        foreach (var pool in pools)
+        {
+            if (targets?.GetValueOrDefault(pool.Name) is { } target && pool.DefaultScope is { } scope)
+            {
+                var running = live[pool.Name].Count(r => r.State == RunnerState.Busy);
+                demand[pool.Name] = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase) { [scope] = Math.Max(0, target.AssignedJobs - running) };
             }
         }
 
@@ -97,7 +115,7 @@ internal static class ScalePlanner
             }
 
 
-            if (pool.Overflow is { } overflow && byPool.ContainsKey(overflow))
+            if (pool.Overflow is { } overflow && byPool.ContainsKey(overflow) && targets?.ContainsKey(pool.Name) != true)
             {
                 foreach (var (scope, count) in spill)
                 {

@@ -25,6 +25,13 @@ namespace RunnerFleet.Controller.GitHub;
 internal sealed partial class GitHubApiClient(
     HttpClient http, GitHubCredentials credentials, IOptions<GitHubOptions> options, TimeProvider time, FleetTelemetry telemetry, ILogger<GitHubApiClient> logger) : IDisposable
 {
+    /// <summary>
+    /// Sent on every request to GitHub, the Actions service and the message queue included: GitHub refuses
+    /// API requests without one (403; REST docs, "Getting started": "Requests with no User-Agent header will
+    /// be rejected"), and actions/scaleset sends one on every call (common_client.go, session_client.go).
+    /// </summary>
+    public const string UserAgent = "RunnerFleet/1.0";
+
     private const int MaxAttempts = 4;
     private readonly ConcurrentDictionary<string, (string ETag, object Value)> _cache = new();
     private readonly SemaphoreSlim _writes = new(1, 1);
@@ -60,6 +67,11 @@ internal sealed partial class GitHubApiClient(
 
     public async Task<IReadOnlyList<GitHubRunner>> ListRunnersAsync(string scope, CancellationToken ct) =>
         await ListAsync($"{ScopePath(scope)}/actions/runners?per_page=100", "runners", GitHubJsonContext.Default.GitHubRunnerList, l => l.Runners, ct).ConfigureAwait(false);
+
+    /// <summary>A runner by its exact name (the list's <c>name</c> filter), or null.</summary>
+    public async Task<GitHubRunner?> FindRunnerByNameAsync(string scope, string name, CancellationToken ct) =>
+        (await ListAsync($"{ScopePath(scope)}/actions/runners?name={Uri.EscapeDataString(name)}&per_page=100", "runners", GitHubJsonContext.Default.GitHubRunnerList, l => l.Runners, ct).ConfigureAwait(false))
+        .FirstOrDefault(r => string.Equals(r.Name, name, StringComparison.Ordinal));
 
     public Task<GitHubRunner?> GetRunnerAsync(string scope, long runnerId, CancellationToken ct) =>
         GetAsync($"{ScopePath(scope)}/actions/runners/{runnerId}", "runner", GitHubJsonContext.Default.GitHubRunner, ct);
@@ -108,7 +120,7 @@ internal sealed partial class GitHubApiClient(
     {
         request.Headers.Accept.ParseAdd("application/vnd.github+json");
         request.Headers.Add("X-GitHub-Api-Version", "2022-11-28");
-        request.Headers.UserAgent.ParseAdd("RunnerFleet/1.0");
+        request.Headers.UserAgent.ParseAdd(UserAgent);
     }
 
     internal static string MessageOf(string body)
@@ -194,15 +206,17 @@ internal sealed partial class GitHubApiClient(
     private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string pathOrUrl, string endpoint, Func<HttpContent>? content, CancellationToken ct, string? etag = null)
     {
         var mutating = method != HttpMethod.Get;
-        if (mutating)
+        var url = pathOrUrl.StartsWith("http", StringComparison.OrdinalIgnoreCase) ? new Uri(pathOrUrl) : Combine(options.Value.ApiUrl, pathOrUrl);
+        for (var attempt = 1; ; attempt++)
         {
-            await _writes.WaitAsync(ct).ConfigureAwait(false);
-        }
+            HttpResponseMessage response;
+            // Mutating calls go one at a time (GitHub's best practices), but no wait below ever holds the lock.
+            if (mutating)
+            {
+                await _writes.WaitAsync(ct).ConfigureAwait(false);
+            }
 
-        try
-        {
-            var url = pathOrUrl.StartsWith("http", StringComparison.OrdinalIgnoreCase) ? new Uri(pathOrUrl) : Combine(options.Value.ApiUrl, pathOrUrl);
-            for (var attempt = 1; ; attempt++)
+            try
             {
                 using var request = new HttpRequestMessage(method, url) { Content = content?.Invoke() };
                 AddStandardHeaders(request);
@@ -212,57 +226,87 @@ internal sealed partial class GitHubApiClient(
                     request.Headers.TryAddWithoutValidation("If-None-Match", etag);
                 }
 
-                HttpResponseMessage response;
-                try
-                {
-                    response = await http.SendAsync(request, ct).ConfigureAwait(false);
-                }
-                catch (HttpRequestException e) when (attempt < MaxAttempts)
-                {
-                    LogRetry(logger, endpoint, 0, attempt, e.Message);
-                    await Task.Delay(Backoff(attempt), time, ct).ConfigureAwait(false);
-                    continue;
-                }
-
-                telemetry.GitHubRequest(endpoint, (int)response.StatusCode);
-                ReadRateLimit(response);
-                var status = (int)response.StatusCode;
-                if (status is 403 or 429 && RateLimitWait(response, attempt) is { } wait)
-                {
-                    response.Dispose();
-                    if (wait > MaxRateLimitWait || attempt >= MaxAttempts)
-                    {
-                        throw new GitHubApiException($"GitHub {endpoint}: rate limited; retry in {wait.TotalSeconds:F0} s", (HttpStatusCode)status);
-                    }
-
-                    LogRateLimited(logger, endpoint, status, wait.TotalSeconds);
-                    await Task.Delay(wait, time, ct).ConfigureAwait(false);
-                    continue;
-                }
-
-                if (status >= 500 && attempt < MaxAttempts)
-                {
-                    response.Dispose();
-                    LogRetry(logger, endpoint, status, attempt, "server error");
-                    await Task.Delay(Backoff(attempt), time, ct).ConfigureAwait(false);
-                    continue;
-                }
-
-                return response;
+                response = await http.SendAsync(request, ct).ConfigureAwait(false);
             }
-        }
-        finally
-        {
-            if (mutating)
+            catch (HttpRequestException e) when (attempt < MaxAttempts)
             {
-                _writes.Release();
+                LogRetry(logger, endpoint, 0, attempt, e.Message);
+                Release(mutating);
+                await Task.Delay(Backoff(attempt), time, ct).ConfigureAwait(false);
+                continue;
             }
+            catch
+            {
+                Release(mutating);
+                throw;
+            }
+
+            Release(mutating);
+            telemetry.GitHubRequest(endpoint, (int)response.StatusCode);
+            ReadRateLimit(response);
+            var status = (int)response.StatusCode;
+            if (status is 403 or 429)
+            {
+                var body = await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
+                if (RateLimitWait(response.Headers, status, body, attempt, time.GetUtcNow()) is not { } wait)
+                {
+                    // A real permission error: fail fast, never retried as if it were a limit.
+                    return Buffered(response, body);
+                }
+
+                response.Dispose();
+                if (wait > MaxRateLimitWait || attempt >= MaxAttempts)
+                {
+                    throw new GitHubApiException($"GitHub {endpoint}: rate limited; retry in {wait.TotalSeconds:F0} s", (HttpStatusCode)status);
+                }
+
+                LogRateLimited(logger, endpoint, status, wait.TotalSeconds);
+                await Task.Delay(wait, time, ct).ConfigureAwait(false);
+                continue;
+            }
+
+            if (status >= 500 && attempt < MaxAttempts)
+            {
+                response.Dispose();
+                LogRetry(logger, endpoint, status, attempt, "server error");
+                await Task.Delay(Backoff(attempt), time, ct).ConfigureAwait(false);
+                continue;
+            }
+
+            return response;
         }
     }
 
-    private TimeSpan? RateLimitWait(HttpResponseMessage response, int attempt)
+    private void Release(bool mutating)
     {
-        var h = response.Headers;
+        if (mutating)
+        {
+            _writes.Release();
+        }
+    }
+
+    /// <summary>The response with its body already read (for the caller's error message).</summary>
+    private static HttpResponseMessage Buffered(HttpResponseMessage response, string body)
+    {
+        var headers = response.Content.Headers.ContentType;
+        response.Content = new StringContent(body);
+        if (headers is not null)
+        {
+            response.Content.Headers.ContentType = headers;
+        }
+
+        return response;
+    }
+
+    /// <summary>
+    /// How long a 403/429 asks us to wait, as GitHub documents it ("Rate limits for the REST API", "Exceeding
+    /// the rate limit"); null when it is no limit at all (a permission error). In GitHub's order:
+    /// <c>retry-after</c>; <c>x-ratelimit-remaining: 0</c> (the primary limit) until <c>x-ratelimit-reset</c>;
+    /// a secondary limit, known by its message or documentation URL (its <c>x-ratelimit-remaining</c> stays
+    /// above 0), at least a minute, doubling; a 429 is always a limit.
+    /// </summary>
+    internal static TimeSpan? RateLimitWait(System.Net.Http.Headers.HttpResponseHeaders h, int status, string body, int attempt, DateTimeOffset now)
+    {
         if (h.RetryAfter?.Delta is { } delta)
         {
             return delta;
@@ -273,20 +317,37 @@ internal sealed partial class GitHubApiClient(
             return TimeSpan.FromSeconds(seconds);
         }
 
-        if (Header(h, "x-ratelimit-remaining") == 0 && Header(h, "x-ratelimit-reset") is { } reset)
+        if (Header(h, "x-ratelimit-remaining") == 0)
         {
-            var wait = DateTimeOffset.FromUnixTimeSeconds(reset) - time.GetUtcNow();
+            var wait = Header(h, "x-ratelimit-reset") is { } reset ? DateTimeOffset.FromUnixTimeSeconds(reset) - now : TimeSpan.FromMinutes(1);
             return wait < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : wait;
         }
 
-        // A 403 without rate-limit signs is a permission problem, not a limit.
-        if ((int)response.StatusCode == 403 && Header(h, "x-ratelimit-remaining") is not null)
+        if (status == 429 || IsSecondaryLimit(body))
         {
-            return null;
+            return TimeSpan.FromMinutes(Math.Pow(2, attempt - 1));
         }
 
-        // Secondary limit without a hint: at least a minute, growing.
-        return TimeSpan.FromMinutes(Math.Pow(2, attempt - 1));
+        return null;
+    }
+
+    /// <summary>GitHub's secondary-limit answers say so in their message and link the secondary-limit docs.</summary>
+    internal static bool IsSecondaryLimit(string body)
+    {
+        try
+        {
+            if (JsonSerializer.Deserialize(body, GitHubJsonContext.Default.GitHubError) is { } error)
+            {
+                return error.Message?.Contains("secondary rate limit", StringComparison.OrdinalIgnoreCase) == true
+                    || error.Message?.Contains("abuse", StringComparison.OrdinalIgnoreCase) == true
+                    || error.DocumentationUrl?.Contains("secondary-rate-limits", StringComparison.OrdinalIgnoreCase) == true;
+            }
+        }
+        catch (JsonException)
+        {
+        }
+
+        return body.Contains("secondary rate limit", StringComparison.OrdinalIgnoreCase);
     }
 
     private void ReadRateLimit(HttpResponseMessage response)

@@ -41,7 +41,8 @@ internal sealed partial class PlanExecutor(
         var queued = await store.ListJobsAsync(JobStatus.Queued, 10_000, ct).ConfigureAwait(false);
         var spending = await EvaluateSpendingAsync(runners, now, ct).ConfigureAwait(false);
         var unavailable = availability.Unavailable(now).Union(spending.Blocked(pools.Pools), StringComparer.OrdinalIgnoreCase).ToHashSet(StringComparer.OrdinalIgnoreCase);
-        var plan = ScalePlanner.Plan(pools.Pools, [.. runners, .. unattributed], queued, now, await store.ListDrainedPoolsAsync(ct).ConfigureAwait(false), unavailable, options.Value.MaxRunners);
+        var targets = await store.ListPoolTargetsAsync(ct).ConfigureAwait(false);
+        var plan = ScalePlanner.Plan(pools.Pools, [.. runners, .. unattributed], queued, now, await store.ListDrainedPoolsAsync(ct).ConfigureAwait(false), unavailable, options.Value.MaxRunners, targets);
         PublishGauges(runners, queued);
 
         if (plan.Provisions.Count > 0)

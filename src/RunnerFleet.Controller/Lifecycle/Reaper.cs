@@ -202,7 +202,7 @@ internal sealed partial class Reaper(
 
         // GitHub de-registers an ephemeral runner after its one job: no call needed for one that finished it
         // (the reconciler's ETag'd runner list catches any that lingers).
-        await DestroyResourcesAsync(r, ct, deregisteredByGitHub: r.JobId is not null && r.CompletedAt is not null).ConfigureAwait(false);
+        await DestroyResourcesAsync(r, ct, deregisteredByGitHub: (r.JobId is not null || r.BusyAt is not null) && r.CompletedAt is not null).ConfigureAwait(false);
         var now = time.GetUtcNow();
         var gone = await transitions.ApplyAsync(r.Id, x => x.State == RunnerState.Destroying ? (x with { State = RunnerState.Gone, DestroyedAt = now, Cost = x.CostUntil(now) }, "destroyed") : null, ct).ConfigureAwait(false);
         if (gone is { State: RunnerState.Gone, Cost: > 0 })

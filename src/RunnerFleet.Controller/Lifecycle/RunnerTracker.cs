@@ -15,33 +15,41 @@ internal sealed class RunnerTracker(IFleetStore store, RunnerTransitions transit
 {
     public bool IsOurs(string? runnerName) => runnerName is not null && runnerName.StartsWith(RunnerNames.Prefix(pools.FleetName), StringComparison.OrdinalIgnoreCase);
 
-    public async Task OnJobAsync(JobRecord job, CancellationToken ct)
+    public Task OnJobAsync(JobRecord job, CancellationToken ct) =>
+        OnRunnerJobAsync(job.RunnerName, job.Id, job.Status, job.StartedAt, job.CompletedAt, job.QueuedAt, job.Conclusion, ct);
+
+    /// <summary>
+    /// One of our runners started or finished a job. <paramref name="jobId"/> is the REST workflow-job id when
+    /// the source knows one (a scale set's jobs have their own ids, kept apart in the store).
+    /// </summary>
+    public async Task OnRunnerJobAsync(string? runnerName, long? jobId, JobStatus status, DateTimeOffset? startedAt, DateTimeOffset? completedAt, DateTimeOffset? queuedAt, string? conclusion, CancellationToken ct)
     {
-        if (!IsOurs(job.RunnerName) || await store.FindRunnerByNameAsync(job.RunnerName!, ct).ConfigureAwait(false) is not { } runner)
+        if (!IsOurs(runnerName) || await store.FindRunnerByNameAsync(runnerName!, ct).ConfigureAwait(false) is not { } runner)
         {
             return;
         }
 
         var now = time.GetUtcNow();
         var wasBusy = runner.BusyAt is not null;
+        var what = jobId is { } id ? $"job {id}" : "its job";
         var updated = await transitions.ApplyAsync(runner.Id, r =>
         {
-            var busyAt = r.BusyAt ?? job.StartedAt ?? now;
-            var withJob = r with { JobId = job.Id, BusyAt = busyAt, OnlineAt = r.OnlineAt ?? busyAt };
-            return (job.Status, r.State) switch
+            var busyAt = r.BusyAt ?? startedAt ?? now;
+            var withJob = r with { JobId = jobId ?? r.JobId, BusyAt = busyAt, OnlineAt = r.OnlineAt ?? busyAt };
+            return (status, r.State) switch
             {
-                (JobStatus.InProgress, RunnerState.Provisioning or RunnerState.Idle) => (withJob with { State = RunnerState.Busy }, $"took job {job.Id}"),
+                (JobStatus.InProgress, RunnerState.Provisioning or RunnerState.Idle) => (withJob with { State = RunnerState.Busy }, $"took {what}"),
                 (JobStatus.Completed, RunnerState.Provisioning or RunnerState.Idle or RunnerState.Busy) =>
-                    (withJob with { State = RunnerState.Completed, CompletedAt = job.CompletedAt ?? now }, $"job {job.Id} {job.Conclusion ?? "completed"}"),
-                (_, RunnerState.Completed or RunnerState.Destroying or RunnerState.Gone or RunnerState.Failed) when r.JobId is null =>
-                    (r with { JobId = job.Id, BusyAt = busyAt, OnlineAt = r.OnlineAt ?? busyAt }, $"learned job {job.Id}"),
+                    (withJob with { State = RunnerState.Completed, CompletedAt = completedAt ?? now }, $"{what} {conclusion ?? "completed"}"),
+                (_, RunnerState.Completed or RunnerState.Destroying or RunnerState.Gone or RunnerState.Failed) when r.JobId is null && jobId is not null =>
+                    (r with { JobId = jobId, BusyAt = busyAt, OnlineAt = r.OnlineAt ?? busyAt }, $"learned {what}"),
                 _ => null,
             };
         }, ct).ConfigureAwait(false);
 
         if (updated is { BusyAt: { } busy } && !wasBusy)
         {
-            if (job.QueuedAt is { } queued)
+            if (queuedAt is { } queued)
             {
                 telemetry.JobWait(updated.Pool, busy - queued);
             }

@@ -36,6 +36,9 @@ internal interface IFleetStore
     /// <summary>Records a webhook delivery id; false when it was seen before (a replay).</summary>
     Task<bool> TryRecordDeliveryAsync(string deliveryId, CancellationToken ct);
 
+    /// <summary>Forgets a delivery id whose handling failed, so GitHub's redelivery of it is handled, not taken for a replay.</summary>
+    Task ForgetDeliveryAsync(string deliveryId, CancellationToken ct);
+
     /// <summary>Money spent per pool on runners requested since <paramref name="since"/>.</summary>
     Task<IReadOnlyDictionary<string, decimal>> CostByPoolAsync(DateTimeOffset since, CancellationToken ct);
 
@@ -59,4 +62,14 @@ internal interface IFleetStore
     Task SetPoolDrainedAsync(string pool, bool drained, CancellationToken ct);
 
     Task<IReadOnlySet<string>> ListDrainedPoolsAsync(CancellationToken ct);
+
+    /// <summary>Applies a scale set's job event (<see cref="ScaleSetJob.Apply"/>); returns the job as stored when it changed, else null.</summary>
+    Task<ScaleSetJob?> ApplyScaleSetJobAsync(ScaleSetJob seen, CancellationToken ct);
+
+    Task<IReadOnlyList<ScaleSetJob>> ListScaleSetJobsAsync(int limit, CancellationToken ct);
+
+    /// <summary>Records what a channel wants of a pool now (shared by every controller: the planner may run on another).</summary>
+    Task SetPoolTargetAsync(PoolTarget target, CancellationToken ct);
+
+    Task<IReadOnlyDictionary<string, PoolTarget>> ListPoolTargetsAsync(CancellationToken ct);
 }

@@ -136,6 +136,12 @@ internal sealed class PostgresFleetStore(string connectionString, TimeProvider t
             qrtz_simple_triggers, qrtz_cron_triggers, qrtz_simprop_triggers, qrtz_blob_triggers, qrtz_triggers,
             qrtz_job_details, qrtz_calendars CASCADE;
         """,
+        """
+        CREATE TABLE scale_set_jobs (job_id TEXT PRIMARY KEY, pool TEXT NOT NULL, repository TEXT NOT NULL, name TEXT, state INTEGER NOT NULL,
+            runner_name TEXT, result TEXT, assignments INTEGER NOT NULL, queued_at BIGINT, started_at BIGINT, completed_at BIGINT, updated_at BIGINT NOT NULL);
+        CREATE INDEX ix_scale_set_jobs_updated ON scale_set_jobs(updated_at);
+        CREATE TABLE pool_targets (pool TEXT PRIMARY KEY, assigned INTEGER NOT NULL, desired INTEGER NOT NULL, at BIGINT NOT NULL);
+        """,
     ];
 
     // Advisory lock keys: (class, object) pairs never collide with the single-key job locks.

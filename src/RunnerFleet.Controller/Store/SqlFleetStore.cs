@@ -155,6 +155,15 @@ internal abstract class SqlFleetStore(TimeProvider time) : IFleetStore
         return await insert.ExecuteNonQueryAsync(ct).ConfigureAwait(false) > 0;
     }
 
+    public async Task ForgetDeliveryAsync(string deliveryId, CancellationToken ct)
+    {
+        await using var c = await OpenAsync(ct).ConfigureAwait(false);
+        await using var cmd = c.CreateCommand();
+        cmd.CommandText = "DELETE FROM webhook_deliveries WHERE id=@id";
+        Add(cmd, "@id", deliveryId);
+        await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+    }
+
     public async Task<IReadOnlyDictionary<string, decimal>> CostByPoolAsync(DateTimeOffset since, CancellationToken ct)
     {
         await using var c = await OpenAsync(ct).ConfigureAwait(false);
@@ -344,6 +353,119 @@ internal abstract class SqlFleetStore(TimeProvider time) : IFleetStore
 
         return pools;
     }
+
+    private const string ScaleSetJobColumns = "job_id, pool, repository, name, state, runner_name, result, assignments, queued_at, started_at, completed_at";
+
+    public async Task<ScaleSetJob?> ApplyScaleSetJobAsync(ScaleSetJob seen, CancellationToken ct)
+    {
+        await using var c = await OpenAsync(ct).ConfigureAwait(false);
+        await using var tx = await c.BeginTransactionAsync(JobIsolation, ct).ConfigureAwait(false);
+        ScaleSetJob? known = null;
+        await using (var read = c.CreateCommand())
+        {
+            read.Transaction = tx;
+            read.CommandText = $"SELECT {ScaleSetJobColumns} FROM scale_set_jobs WHERE job_id=@id";
+            Add(read, "@id", seen.JobId);
+            await using var reader = await read.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            if (await reader.ReadAsync(ct).ConfigureAwait(false))
+            {
+                known = ReadScaleSetJob(reader);
+            }
+        }
+
+        if (ScaleSetJob.Apply(known, seen) is not { } merged)
+        {
+            return null;
+        }
+
+        await using (var write = c.CreateCommand())
+        {
+            write.Transaction = tx;
+            write.CommandText = $"""
+                INSERT INTO scale_set_jobs({ScaleSetJobColumns}, updated_at) VALUES (@id, @pool, @repo, @name, @state, @runner, @result, @assignments, @queued, @started, @completed, @now)
+                ON CONFLICT(job_id) DO UPDATE SET name=excluded.name, state=excluded.state, runner_name=excluded.runner_name, result=excluded.result,
+                    assignments=excluded.assignments, queued_at=excluded.queued_at, started_at=excluded.started_at, completed_at=excluded.completed_at, updated_at=excluded.updated_at
+                """;
+            Add(write, "@id", merged.JobId);
+            Add(write, "@pool", merged.Pool);
+            Add(write, "@repo", merged.Repository);
+            Add(write, "@name", merged.Name);
+            Add(write, "@state", (int)merged.State);
+            Add(write, "@runner", merged.RunnerName);
+            Add(write, "@result", merged.Result);
+            Add(write, "@assignments", merged.Assignments);
+            Add(write, "@queued", Ms(merged.QueuedAt));
+            Add(write, "@started", Ms(merged.StartedAt));
+            Add(write, "@completed", Ms(merged.CompletedAt));
+            Add(write, "@now", time.GetUtcNow().ToUnixTimeMilliseconds());
+            await write.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
+
+        await tx.CommitAsync(ct).ConfigureAwait(false);
+        return merged;
+    }
+
+    public async Task<IReadOnlyList<ScaleSetJob>> ListScaleSetJobsAsync(int limit, CancellationToken ct)
+    {
+        await using var c = await OpenAsync(ct).ConfigureAwait(false);
+        await using var cmd = c.CreateCommand();
+        cmd.CommandText = $"SELECT {ScaleSetJobColumns} FROM scale_set_jobs ORDER BY updated_at DESC LIMIT @limit";
+        Add(cmd, "@limit", limit);
+        await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        var jobs = new List<ScaleSetJob>();
+        while (await reader.ReadAsync(ct).ConfigureAwait(false))
+        {
+            jobs.Add(ReadScaleSetJob(reader));
+        }
+
+        return jobs;
+    }
+
+    public async Task SetPoolTargetAsync(PoolTarget target, CancellationToken ct)
+    {
+        await using var c = await OpenAsync(ct).ConfigureAwait(false);
+        await using var cmd = c.CreateCommand();
+        cmd.CommandText = """
+            INSERT INTO pool_targets(pool, assigned, desired, at) VALUES (@pool, @assigned, @desired, @at)
+            ON CONFLICT(pool) DO UPDATE SET assigned=excluded.assigned, desired=excluded.desired, at=excluded.at
+            """;
+        Add(cmd, "@pool", target.Pool.ToLowerInvariant());
+        Add(cmd, "@assigned", target.AssignedJobs);
+        Add(cmd, "@desired", target.Desired);
+        Add(cmd, "@at", target.At.ToUnixTimeMilliseconds());
+        await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+    }
+
+    public async Task<IReadOnlyDictionary<string, PoolTarget>> ListPoolTargetsAsync(CancellationToken ct)
+    {
+        await using var c = await OpenAsync(ct).ConfigureAwait(false);
+        await using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT pool, assigned, desired, at FROM pool_targets";
+        await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        var targets = new Dictionary<string, PoolTarget>(StringComparer.OrdinalIgnoreCase);
+        while (await reader.ReadAsync(ct).ConfigureAwait(false))
+        {
+            var t = new PoolTarget(reader.GetString(0), reader.GetInt32(1), reader.GetInt32(2), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(3)));
+            targets[t.Pool] = t;
+        }
+
+        return targets;
+    }
+
+    private static ScaleSetJob ReadScaleSetJob(DbDataReader reader) => new()
+    {
+        JobId = reader.GetString(0),
+        Pool = reader.GetString(1),
+        Repository = reader.GetString(2),
+        Name = reader.IsDBNull(3) ? null : reader.GetString(3),
+        State = (ScaleSetJobState)reader.GetInt32(4),
+        RunnerName = reader.IsDBNull(5) ? null : reader.GetString(5),
+        Result = reader.IsDBNull(6) ? null : reader.GetString(6),
+        Assignments = reader.GetInt32(7),
+        QueuedAt = Time(reader, 8),
+        StartedAt = Time(reader, 9),
+        CompletedAt = Time(reader, 10),
+    };
 
     // ---------------------------------------------------------------- helpers
 

@@ -80,6 +80,12 @@ internal sealed class SqliteFleetStore(string connectionString, TimeProvider tim
         ALTER TABLE runners ADD COLUMN owner TEXT;
         CREATE TABLE controller_nodes (id TEXT PRIMARY KEY, seen_at INTEGER NOT NULL);
         """,
+        """
+        CREATE TABLE scale_set_jobs (job_id TEXT PRIMARY KEY, pool TEXT NOT NULL, repository TEXT NOT NULL, name TEXT, state INTEGER NOT NULL,
+            runner_name TEXT, result TEXT, assignments INTEGER NOT NULL, queued_at INTEGER, started_at INTEGER, completed_at INTEGER, updated_at INTEGER NOT NULL);
+        CREATE INDEX ix_scale_set_jobs_updated ON scale_set_jobs(updated_at);
+        CREATE TABLE pool_targets (pool TEXT PRIMARY KEY, assigned INTEGER NOT NULL, desired INTEGER NOT NULL, at INTEGER NOT NULL);
+        """,
     ];
 
     protected override IReadOnlyList<string> Migrations => Schema;

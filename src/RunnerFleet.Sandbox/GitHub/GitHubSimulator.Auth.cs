@@ -162,6 +162,9 @@ public sealed partial class GitHubSimulator
         }
     }
 
+    /// <summary>How many injected faults were answered so far.</summary>
+    public int FaultsServed { get; private set; }
+
     public SimFault? TakeFault(string method, string path)
     {
         lock (_gate)
@@ -171,6 +174,11 @@ public sealed partial class GitHubSimulator
             if (fault is not null && --fault.Count == 0)
             {
                 _faults.Remove(fault);
+            }
+
+            if (fault is not null)
+            {
+                FaultsServed++;
             }
 
             return fault;

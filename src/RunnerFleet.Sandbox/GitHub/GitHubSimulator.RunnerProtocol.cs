@@ -66,7 +66,7 @@ public sealed partial class GitHubSimulator
                 if (runner.Job is null || !runner.Ephemeral)
                 {
                     job = _jobs.Values
-                        .Where(j => j.Status == "queued" && InScope(runner, j) && LabelsMatch(runner.Labels, j.Labels))
+                        .Where(j => j.Status == "queued" && InScope(runner, j) && LabelsMatch(runner.Labels, j.Labels) && ScaleSetAllows(runner, j))
                         .OrderBy(j => j.Id)
                         .FirstOrDefault();
                 }
@@ -149,6 +149,13 @@ public sealed partial class GitHubSimulator
 
     public static bool LabelsMatch(IReadOnlyList<string> runnerLabels, IReadOnlyList<string> jobLabels) =>
         jobLabels.All(l => runnerLabels.Contains(l, StringComparer.OrdinalIgnoreCase));
+
+    /// <summary>
+    /// A scale set's job goes only to a runner of that scale set, and only once the set holds it (assigned;
+    /// on GHES after its listener acquired it). A job of no scale set never goes to a scale set's runner.
+    /// </summary>
+    private static bool ScaleSetAllows(SimRunner runner, SimJob job) =>
+        job.ScaleSetId is { } set ? runner.ScaleSetId == set && job.ScaleSetAcquired : runner.ScaleSetId is null;
 
     private static bool InScope(SimRunner runner, SimJob job) =>
         string.Equals(runner.Scope, job.Run.Repository.FullName, StringComparison.OrdinalIgnoreCase) ||

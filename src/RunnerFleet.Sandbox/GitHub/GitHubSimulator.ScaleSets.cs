@@ -4,15 +4,25 @@ using System.Text.Json.Nodes;
 namespace RunnerFleet.Sandbox.GitHub;
 
 /// <summary>
-/// The runner scale-set side of GitHub (shared/reference/github-scaleset-facts.md): admin tokens from a
-/// registration token, runner groups, scale sets, one message session per scale set, a message queue of
-/// job events with statistics, scale-set JIT configs. A queued job whose labels are exactly a scale set's
-/// name (in the scale set's repository or organization) is assigned to it; when no runner acquires it in
-/// time it is cancelled and assigned again, up to three times.
+/// The runner scale-set side of GitHub, as actions/scaleset (client.go, session_client.go, types.go,
+/// listener/listener.go) and actions-runner-controller speak to it: admin tokens from a registration token,
+/// runner groups, scale sets, one message session per scale set, a message queue of job events with
+/// statistics, <c>acquirejobs</c>, scale-set JIT configs. A queued job whose labels are exactly a scale set's
+/// name (in the scale set's repository or organization) is assigned to it (on GHES: offered as available,
+/// assigned once acquired); when no runner takes it in time it is cancelled and assigned again, up to three
+/// times, keeping its <c>jobId</c>. Stricter than GitHub where GitHub leaves room: a body holds at most 50
+/// events and a larger backlog is truncated (scaleset README: "Responses contain at most 50 messages. Large
+/// backlogs will be truncated."), so only the statistics tell the whole truth.
 /// </summary>
 public sealed partial class GitHubSimulator
 {
     private const int MaxAssignments = 3;
+
+    /// <summary>actions/scaleset README: "Responses contain at most 50 messages."</summary>
+    public const int MaxMessagesPerBody = 50;
+
+    /// <summary>Job events dropped because a backlog was larger than one body (tests show the controller copes).</summary>
+    public int TruncatedEvents { get; private set; }
     private readonly Dictionary<long, SimScaleSet> _scaleSets = [];
     private readonly Dictionary<string, (string Scope, DateTimeOffset Expires)> _adminTokens = new(StringComparer.Ordinal);
     private long _nextScaleSetId;
@@ -119,17 +129,59 @@ public sealed partial class GitHubSimulator
         }
     }
 
-    public bool CloseSession(SimScaleSet set, Guid sessionId)
+    public enum CloseOutcome { Closed, Expired, NotFound }
+
+    /// <summary>Deletes a session: an open one is closed; one that timed out answers 400 expired; an unknown one 404.</summary>
+    public CloseOutcome CloseSession(SimScaleSet set, Guid sessionId)
     {
         lock (_gate)
         {
             if (set.Session?.Id != sessionId)
             {
-                return false;
+                return CloseOutcome.NotFound;
             }
 
+            var expired = set.Session.LastPoll + Options.ScaleSetSessionTimeout <= Now;
             set.Session = null;
-            return true;
+            return expired ? CloseOutcome.Expired : CloseOutcome.Closed;
+        }
+    }
+
+    /// <summary>
+    /// <c>acquirejobs</c>: the listener takes the available jobs it names (by runner request id) with its
+    /// session's queue token; they are assigned to the scale set. Null when the token is not the session's or
+    /// expired (the service answers 401; the listener refreshes its session).
+    /// </summary>
+    public IReadOnlyList<long>? AcquireJobs(SimScaleSet set, string queueToken, IReadOnlyList<long> requestIds)
+    {
+        lock (_gate)
+        {
+            if (set.Session is not { } session || session.QueueToken != queueToken || session.QueueTokenExpires <= Now)
+            {
+                return null;
+            }
+
+            var acquired = new List<long>();
+            foreach (var job in _jobs.Values.Where(j => j.ScaleSetId == set.Id && j.Status == "queued" && !j.ScaleSetAcquired))
+            {
+                if (requestIds.Contains(RequestId(job)))
+                {
+                    acquired.Add(RequestId(job));
+                    AssignLocked(set, job);
+                }
+            }
+
+            SignalLocked();
+            return acquired;
+        }
+    }
+
+    /// <summary>Statistics of a scale set now (the session-create answer carries them too).</summary>
+    public JsonObject Statistics(SimScaleSet set)
+    {
+        lock (_gate)
+        {
+            return StatisticsLocked(set);
         }
     }
 
@@ -199,10 +251,21 @@ public sealed partial class GitHubSimulator
                     return (PollOutcome.Message, waiting, StatisticsLocked(set));
                 }
 
+                if (set.Pending.Count == 0 && Options.Flavor == GitHubFlavor.EnterpriseServer)
+                {
+                    // A job stays available until it is acquired: one whose offer was lost (truncated) is offered again.
+                    foreach (var job in _jobs.Values.Where(j => j.ScaleSetId == set.Id && j.Status == "queued" && !j.ScaleSetAcquired && j.ScaleSetOfferedAt + TimeSpan.FromSeconds(5) <= Now))
+                    {
+                        OfferLocked(set, job);
+                    }
+                }
+
                 if (set.Pending.Count > 0)
                 {
-                    var batch = set.Pending.Take(50).ToList();
-                    set.Pending.RemoveRange(0, batch.Count);
+                    // At most 50 events a body; the rest of a larger backlog is dropped, never delivered later.
+                    var batch = set.Pending.Take(MaxMessagesPerBody).ToList();
+                    TruncatedEvents += Math.Max(0, set.Pending.Count - MaxMessagesPerBody);
+                    set.Pending.Clear();
                     var message = new SimScaleSetMessage(++set.LastMessageId, new JsonArray([.. batch]).ToJsonString());
                     set.Unacknowledged.Add(message);
                     return (PollOutcome.Message, message, StatisticsLocked(set));
@@ -295,18 +358,42 @@ public sealed partial class GitHubSimulator
                 : null;
             if (set is not null)
             {
-                AssignLocked(set, job);
+                if (Options.Flavor == GitHubFlavor.EnterpriseServer)
+                {
+                    OfferLocked(set, job);
+                }
+                else
+                {
+                    AssignLocked(set, job);
+                }
             }
         }
+    }
+
+    /// <summary>GHES: the job is available to the scale set until its listener acquires it.</summary>
+    private void OfferLocked(SimScaleSet set, SimJob job)
+    {
+        job.ScaleSetId = set.Id;
+        job.ScaleSetOfferedAt = Now;
+        var e = JobEvent("JobAvailable", job, null);
+        e["acquireJobUrl"] = $"_apis/runtime/runnerscalesets/{set.Id}/acquirejobs";
+        set.Pending.Add(e);
     }
 
     private void AssignLocked(SimScaleSet set, SimJob job)
     {
         job.ScaleSetId = set.Id;
+        job.ScaleSetAcquired = true;
         job.ScaleSetAssignedAt = Now;
         job.ScaleSetAssignments++;
         set.Pending.Add(JobEvent("JobAssigned", job, null));
     }
+
+    /// <summary>
+    /// The runner request id: 0 on github.com since mid-2025 (garm PR #459: "It now includes a jobID and sets the
+    /// runner request ID to 0"); GHES still sends one, and <c>acquirejobs</c> takes it. A new one per assignment.
+    /// </summary>
+    private long RequestId(SimJob job) => Options.Flavor == GitHubFlavor.GitHubCom ? 0 : (job.Id * 100) + job.ScaleSetAssignments;
 
     /// <summary>A job no runner acquired in time is cancelled and assigned again, three times at most.</summary>
     private void ReassignTimedOutLocked()
@@ -350,13 +437,15 @@ public sealed partial class GitHubSimulator
 
     private JsonObject StatisticsLocked(SimScaleSet set)
     {
+        // ARC PR #4430: acquired = held by the scale set but not yet on a runner; available = waiting to be acquired.
         var jobs = _jobs.Values.Where(j => j.ScaleSetId == set.Id && j.Status != "completed").ToList();
+        var held = jobs.Where(j => j.ScaleSetAcquired || j.Status == "in_progress").ToList();
         var runners = _runners.Values.Where(r => r.ScaleSetId == set.Id).ToList();
         return new JsonObject
         {
-            ["totalAvailableJobs"] = 0,
-            ["totalAcquiredJobs"] = jobs.Count(j => j.Status == "in_progress"),
-            ["totalAssignedJobs"] = jobs.Count,
+            ["totalAvailableJobs"] = jobs.Count - held.Count,
+            ["totalAcquiredJobs"] = held.Count(j => j.Status == "queued"),
+            ["totalAssignedJobs"] = held.Count,
             ["totalRunningJobs"] = jobs.Count(j => j.Status == "in_progress"),
             ["totalRegisteredRunners"] = runners.Count,
             ["totalBusyRunners"] = runners.Count(r => r.Busy),
@@ -369,11 +458,11 @@ public sealed partial class GitHubSimulator
         var e = new JsonObject
         {
             ["messageType"] = type,
-            // A new runner request per assignment: a reassigned job is a new request (the old one ended canceled).
-            ["runnerRequestId"] = (job.Id * 100) + job.ScaleSetAssignments,
+            ["runnerRequestId"] = RequestId(job),
             ["repositoryName"] = job.Run.Repository.Name,
             ["ownerName"] = job.Run.Repository.Owner,
-            ["jobId"] = job.Id.ToString(CultureInfo.InvariantCulture),
+            // The job's identity, a string, the same across reassignments (actions/scaleset types.go JobID).
+            ["jobId"] = $"sim-{job.Id.ToString(CultureInfo.InvariantCulture)}",
             ["jobWorkflowRef"] = $"{job.Run.Repository.FullName}/.github/workflows/ci.yml@refs/heads/main",
             ["jobDisplayName"] = job.Name,
             ["workflowRunId"] = job.Run.Id,

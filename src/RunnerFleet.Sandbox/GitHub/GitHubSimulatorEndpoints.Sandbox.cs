@@ -130,6 +130,7 @@ public static partial class GitHubSimulatorEndpoints
                 Count = node?["count"]?.GetValue<int>() ?? 1,
                 RetryAfterSeconds = node?["retryAfterSeconds"]?.GetValue<int>(),
                 ExhaustRateLimit = exhaust,
+                AfterWork = node?["afterWork"]?.GetValue<bool>() ?? false,
             });
             return Results.Created();
         });

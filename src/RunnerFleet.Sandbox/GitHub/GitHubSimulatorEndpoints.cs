@@ -31,6 +31,18 @@ public static partial class GitHubSimulatorEndpoints
         app.Use(async (ctx, next) =>
         {
             var path = ctx.Request.Path.Value ?? "/";
+            // GitHub refuses API requests without a User-Agent (REST docs, "Getting started with the REST API":
+            // "Requests with no User-Agent header will be rejected"; 403). The Actions service and the message
+            // queue are held to it as well: actions/scaleset sends one on every call. Only the runner's own
+            // protocol and the sandbox's control API are exempt (they are not GitHub's API).
+            if (!path.StartsWith("/_runner", StringComparison.Ordinal) && !path.StartsWith("/_sandbox", StringComparison.Ordinal)
+                && !path.StartsWith("/v1/", StringComparison.Ordinal) && path is not ("/" or "/health")
+                && string.IsNullOrWhiteSpace(ctx.Request.Headers.UserAgent.ToString()))
+            {
+                await Error(ctx, 403, "Request forbidden by administrative rules. Please make sure your request has a User-Agent header (https://docs.github.com/en/rest/overview/resources-in-the-rest-api#user-agent-required).").ConfigureAwait(false);
+                return;
+            }
+
             // The Actions service (/_actions, scale sets) and its registration check their own credentials.
             if (path.StartsWith("/_", StringComparison.Ordinal) || path.StartsWith("/v1/", StringComparison.Ordinal) || path is "/" or "/health" or "/actions/runner-registration")
             {
@@ -51,7 +63,19 @@ public static partial class GitHubSimulatorEndpoints
                 return;
             }
 
-            if (sim.TakeFault(ctx.Request.Method, path) is { } fault)
+            var taken = sim.TakeFault(ctx.Request.Method, path);
+            if (taken is { AfterWork: true } lost)
+            {
+                // Do the work, then lose the answer: the caller sees only the error.
+                var original = ctx.Response.Body;
+                ctx.Response.Body = Stream.Null;
+                await next(ctx).ConfigureAwait(false);
+                ctx.Response.Body = original;
+                ctx.Response.Headers.Clear();
+                await Error(ctx, lost.Status, "Server Error").ConfigureAwait(false);
+                return;
+            }
+            else if (taken is { } fault)
             {
                 if (fault.ExhaustRateLimit && token is not null)
                 {
@@ -62,6 +86,14 @@ public static partial class GitHubSimulatorEndpoints
                     if (fault.RetryAfterSeconds is { } ra)
                     {
                         ctx.Response.Headers.RetryAfter = ra.ToString(CultureInfo.InvariantCulture);
+                    }
+
+                    if (fault.Status is 403 or 429 && token is not null)
+                    {
+                        // A secondary limit is not the primary one: x-ratelimit-remaining stays above 0, and GitHub
+                        // may send no retry-after at all (docs, "Rate limits for the REST API": "Otherwise, wait for
+                        // at least one minute before retrying").
+                        WriteRate(ctx, sim.PeekRate(token));
                     }
 
                     await Error(ctx, fault.Status, fault.Status is 403 or 429

@@ -30,6 +30,25 @@ public sealed class GitHubSimulatorOptions
     /// <summary>How long the Actions service's admin token and a session's message-queue token live.</summary>
     public TimeSpan ScaleSetTokenLifetime { get; set; } = TimeSpan.FromHours(1);
 
+    /// <summary>Which GitHub the simulator plays: github.com (default) or GitHub Enterprise Server; they differ in the scale-set protocol.</summary>
+    public GitHubFlavor Flavor { get; set; } = GitHubFlavor.GitHubCom;
+
     /// <summary>A session whose listener has not polled for this long is ended: another listener may open one.</summary>
     public TimeSpan ScaleSetSessionTimeout { get; set; } = TimeSpan.FromMinutes(2);
+}
+
+/// <summary>The GitHub a simulator plays.</summary>
+public enum GitHubFlavor
+{
+    /// <summary>
+    /// github.com: scale-set job messages carry <c>runnerRequestId: 0</c> and identify jobs by the string
+    /// <c>jobId</c> (garm PR #459, actions-runner-controller PR #4239); jobs are assigned without acquisition.
+    /// </summary>
+    GitHubCom,
+
+    /// <summary>
+    /// GitHub Enterprise Server (3.19): jobs first come as <c>JobAvailable</c> with a real runner request id and
+    /// stay available until the listener acquires them (actions/scaleset issue #75, PR #90; ARC PR #4447).
+    /// </summary>
+    EnterpriseServer,
 }

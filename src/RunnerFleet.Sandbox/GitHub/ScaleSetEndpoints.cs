@@ -106,7 +106,8 @@ public static class ScaleSetEndpoints
                 var owner = body?["ownerName"]?.GetValue<string>() ?? "unknown";
                 return sim.OpenSession(set, owner) is { } session
                     ? Results.Json(Session(ctx, sim, set, session))
-                    : Exception(409, "TaskAgentSessionConflictException", $"The scale set {set.Name} already has an active session for owner {set.Session?.Owner}.");
+                    // The scale-set service's own exception (not the runner protocol's TaskAgentSessionConflictException).
+                    : Exception(409, "RunnerScaleSetSessionConflictException", $"The scale set {set.Name} already has an active session for owner {set.Session?.Owner}.", "GitHub.Actions.Runtime.WebApi");
             });
         });
 
@@ -116,7 +117,34 @@ public static class ScaleSetEndpoints
                 : Message(404, "session not found")));
 
         api.MapDelete("/runtime/runnerscalesets/{id:long}/sessions/{sessionId:guid}", (HttpContext ctx, long id, Guid sessionId) => WithScope(ctx, sim, scope =>
-            sim.ScaleSet(scope, id) is { } set && sim.CloseSession(set, sessionId) ? Results.NoContent() : Message(404, "session not found")));
+            sim.ScaleSet(scope, id) is not { } set ? Message(404, $"scale set {id} not found") : sim.CloseSession(set, sessionId) switch
+            {
+                GitHubSimulator.CloseOutcome.Closed => Results.NoContent(),
+                // Deleting a session the service already ended: 400 (reference corrections; ARC closes on every exit and ignores it).
+                GitHubSimulator.CloseOutcome.Expired => Exception(400, "RunnerScaleSetSessionExpiredException", $"The session {sessionId} has expired.", "GitHub.Actions.Runtime.WebApi"),
+                _ => Message(404, "session not found"),
+            }));
+
+        // acquirejobs (actions/scaleset session_client.go AcquireJobs): the session's queue token, a JSON array of
+        // runner request ids; the answer is {count, value:[acquired ids]}; 401 when the token expired.
+        api.MapPost("/runtime/runnerscalesets/{id:long}/acquirejobs", async (HttpContext ctx, long id) =>
+        {
+            if (sim.AllScaleSets().FirstOrDefault(s => s.Id == id) is not { } set)
+            {
+                return Message(404, $"scale set {id} not found");
+            }
+
+            var body = await ReadAsync(ctx).ConfigureAwait(false);
+            if (body is not JsonArray ids)
+            {
+                return Message(400, "the body must be a JSON array of runner request ids");
+            }
+
+            var requested = ids.Select(n => n?.GetValue<long>() ?? 0).ToList();
+            return sim.AcquireJobs(set, Bearer(ctx) ?? string.Empty, requested) is { } acquired
+                ? List(acquired.Select(a => (JsonNode)a))
+                : Message(401, "the message queue token is not valid or has expired");
+        });
 
         // The message queue authenticates with the session's queue token, not the admin token.
         api.MapGet("/runtime/runnerscalesets/{id:long}/sessions/{sessionId:guid}/messages", async (HttpContext ctx, long id, Guid sessionId, long? lastMessageId) =>
@@ -237,7 +265,8 @@ public static class ScaleSetEndpoints
         ["runnerScaleSet"] = ScaleSet(set),
         ["messageQueueUrl"] = $"{Base(ctx)}{ActionsPrefix}_apis/runtime/runnerscalesets/{set.Id}/sessions/{session.Id}/messages",
         ["messageQueueAccessToken"] = session.QueueToken,
-        ["statistics"] = new JsonObject(),
+        // The listener seeds its desired count from these (actions/scaleset listener.go: no statistics is an error).
+        ["statistics"] = sim.Statistics(set),
     };
 
     private static JsonObject Agent(GitHubSimulator sim, SimRunner r) => new()
@@ -252,6 +281,6 @@ public static class ScaleSetEndpoints
 
     private static IResult Message(int status, string message) => Results.Json(new JsonObject { ["message"] = message }, statusCode: status);
 
-    private static IResult Exception(int status, string typeName, string message) =>
-        Results.Json(new JsonObject { ["$id"] = "1", ["message"] = message, ["typeName"] = $"GitHub.DistributedTask.WebApi.{typeName}, GitHub.DistributedTask.WebApi", ["typeKey"] = typeName, ["errorCode"] = 0 }, statusCode: status);
+    private static IResult Exception(int status, string typeName, string message, string ns = "GitHub.DistributedTask.WebApi") =>
+        Results.Json(new JsonObject { ["$id"] = "1", ["message"] = message, ["typeName"] = $"{ns}.{typeName}, {ns}", ["typeKey"] = typeName, ["errorCode"] = 0 }, statusCode: status);
 }

@@ -60,8 +60,14 @@ public sealed class SimJob
 
     public DateTimeOffset? ScaleSetAssignedAt { get; set; }
 
+    /// <summary>GHES: when the job was last offered to its scale set as available.</summary>
+    public DateTimeOffset? ScaleSetOfferedAt { get; set; }
+
     /// <summary>How many times the job was handed to its scale set (GitHub reassigns up to 3 times).</summary>
     public int ScaleSetAssignments { get; set; }
+
+    /// <summary>Whether the scale set holds the job (assigned): on GHES only once its listener acquired it; until then no runner gets it.</summary>
+    public bool ScaleSetAcquired { get; set; }
 }
 
 /// <summary>A registered self-hosted runner. Scope is "owner/repo" or an organization login.</summary>
@@ -94,4 +100,10 @@ public sealed class SimFault
     public int Count { get; set; } = 1;
     public int? RetryAfterSeconds { get; init; }
     public bool ExhaustRateLimit { get; init; }
+
+    /// <summary>
+    /// The request is carried out, then answered with <see cref="Status"/> anyway: a write whose answer was
+    /// lost (a 502 from a proxy after GitHub made the runner). Retrying it is not idempotent.
+    /// </summary>
+    public bool AfterWork { get; init; }
 }

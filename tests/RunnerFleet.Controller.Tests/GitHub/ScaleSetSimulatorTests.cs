@@ -25,6 +25,7 @@ public sealed class ScaleSetSimulatorTests : IAsyncLifetime
             ScaleSetAcquireTimeout = TimeSpan.FromSeconds(1),
         }, TimeProvider.System, ct: TestContext.Current.CancellationToken);
         _server.Simulator.EnsureRepository("octo/app");
+        _http.DefaultRequestHeaders.UserAgent.ParseAdd("RunnerFleet-tests/1.0");
     }
 
     public async ValueTask DisposeAsync()
@@ -53,6 +54,15 @@ public sealed class ScaleSetSimulatorTests : IAsyncLifetime
         var sim = _server.Simulator;
         var api = _server.BaseUrl.ToString().TrimEnd('/');
 
+        // GitHub refuses API requests without a User-Agent: the registration and the Actions service too.
+        using (var bare = new HttpClient())
+        {
+            using var noAgent = await bare.PostAsync($"{api}/actions/runner-registration", JsonContent.Create(new { url = "https://github.com/octo/app", runner_event = "register" }), TestContext.Current.CancellationToken);
+            Assert.Equal(HttpStatusCode.Forbidden, noAgent.StatusCode);
+            using var noAgentApi = await bare.GetAsync($"{api}/_actions/_apis/runtime/runnergroups/", TestContext.Current.CancellationToken);
+            Assert.Equal(HttpStatusCode.Forbidden, noAgentApi.StatusCode);
+        }
+
         // Registration token → Actions service URL and admin token.
         var reg = await SendAsync(HttpMethod.Post, $"{api}/repos/octo/app/actions/runners/registration-token", "sandbox-token", expected: HttpStatusCode.Created);
         var service = await SendAsync(HttpMethod.Post, $"{api}/actions/runner-registration", reg["token"]!.GetValue<string>(), new { url = "https://github.com/octo/app", runner_event = "register" }, scheme: "RemoteAuth");
@@ -73,7 +83,8 @@ public sealed class ScaleSetSimulatorTests : IAsyncLifetime
         // One session at a time.
         var session = await SendAsync(HttpMethod.Post, $"{actions}_apis/runtime/runnerscalesets/{setId}/sessions", admin, new { ownerName = "controller-a" });
         var second = await SendAsync(HttpMethod.Post, $"{actions}_apis/runtime/runnerscalesets/{setId}/sessions", admin, new { ownerName = "controller-b" }, HttpStatusCode.Conflict);
-        Assert.Contains("Conflict", second["typeName"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.StartsWith("GitHub.Actions.Runtime.WebApi.RunnerScaleSetSessionConflictException", second["typeName"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(0, session["statistics"]!["totalAssignedJobs"]!.GetValue<int>());
         var queue = session["messageQueueUrl"]!.GetValue<string>();
         var queueToken = session["messageQueueAccessToken"]!.GetValue<string>();
 
@@ -85,6 +96,8 @@ public sealed class ScaleSetSimulatorTests : IAsyncLifetime
         var first = await SendAsync(HttpMethod.Get, $"{queue}?lastMessageId=0", queueToken);
         var events = JsonNode.Parse(first["body"]!.GetValue<string>())!.AsArray();
         Assert.Equal(["JobAssigned", "JobAssigned"], events.Select(e => e!["messageType"]!.GetValue<string>()));
+        // github.com: the request id is 0; the job is its string jobId.
+        Assert.All(events, e => Assert.Equal(0, e!["runnerRequestId"]!.GetValue<long>()));
         Assert.Equal(2, first["statistics"]!["totalAssignedJobs"]!.GetValue<int>());
         var firstId = first["messageId"]!.GetValue<long>();
         await SendAsync(HttpMethod.Delete, $"{queue}/{firstId}", queueToken, expected: HttpStatusCode.NoContent);
@@ -117,11 +130,14 @@ public sealed class ScaleSetSimulatorTests : IAsyncLifetime
             await SendAsync(HttpMethod.Delete, $"{queue}/{lastId}", queueToken, expected: HttpStatusCode.NoContent);
         }
 
-        Assert.Contains(seen, e => e["messageType"]!.GetValue<string>() == "JobStarted" && e["runnerName"]!.GetValue<string>() == "arm-set-runner-1" && e["jobId"]!.GetValue<string>() == ran.Value.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Contains(seen, e => e["messageType"]!.GetValue<string>() == "JobStarted" && e["runnerName"]!.GetValue<string>() == "arm-set-runner-1" && e["jobId"]!.GetValue<string>() == $"sim-{ran.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
         Assert.Contains(seen, e => e["messageType"]!.GetValue<string>() == "JobCompleted" && e["result"]!.GetValue<string>() == "succeeded");
         // The other job found no runner in time: cancelled, and assigned again.
         var other = sim.AllJobs().Single(j => j.Id != ran.Value);
         Assert.Equal(2, other.ScaleSetAssignments);
+        var otherId = $"sim-{other.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+        // Reassigned, it is still the same job: the same jobId in both assignments (and a canceled completion between).
+        Assert.Equal(2, events.Select(e => e!).Concat(seen).Count(e => e["messageType"]!.GetValue<string>() == "JobAssigned" && e["jobId"]!.GetValue<string>() == otherId));
 
         // An expired queue token: 401, then a refreshed session answers again.
         sim.ExpireSessionTokens();

@@ -1,3 +1,4 @@
+using System.Net;
 using Microsoft.Extensions.Options;
 using RunnerFleet.Controller.Configuration;
 using RunnerFleet.Controller.Fleet;
@@ -23,7 +24,26 @@ internal sealed class RestChannel(GitHubApiClient github, IOptions<GitHubOptions
         using var activity = FleetTelemetry.ActivitySource.StartActivity(settings.Mode == RegistrationMode.Jit ? "runner.register.jit" : "runner.register.token");
         if (settings.Mode == RegistrationMode.Jit)
         {
-            var jit = await github.GenerateJitConfigAsync(runner.Scope, new JitConfigRequest(runner.Name, settings.RunnerGroupId, pool.Labels, "_work"), ct).ConfigureAwait(false);
+            var request = new JitConfigRequest(runner.Name, settings.RunnerGroupId, pool.Labels, "_work");
+            JitConfigResponse jit;
+            try
+            {
+                jit = await github.GenerateJitConfigAsync(runner.Scope, request, ct).ConfigureAwait(false);
+            }
+            catch (GitHubApiException e) when (e.Status == HttpStatusCode.Conflict)
+            {
+                // generate-jitconfig is not idempotent: a call retried after a 5xx can meet the runner its first attempt
+                // made (409, name taken). Its config was lost with that answer, so it can never start: remove it and
+                // register again, rather than failing and leaving it registered.
+                if (await github.FindRunnerByNameAsync(runner.Scope, runner.Name, ct).ConfigureAwait(false) is not { Busy: false } orphan
+                    || !await github.DeleteRunnerAsync(runner.Scope, orphan.Id, ct).ConfigureAwait(false))
+                {
+                    throw;
+                }
+
+                jit = await github.GenerateJitConfigAsync(runner.Scope, request, ct).ConfigureAwait(false);
+            }
+
             return new RunnerRegistration { GitHubRunnerId = jit.Runner.Id, JitConfig = jit.EncodedJitConfig };
         }
 

@@ -66,7 +66,16 @@ internal sealed partial class WebhookJobSource(JobIngestor ingestor, IFleetStore
         }
 
         // The payload tells whether the repository is private; the run's event and head repository need a lookup.
-        await ingestor.IngestAsync([record with { Origin = new JobOrigin(null, null, e.Repository.Private) }], "webhook", RestChannel.KindName, ct).ConfigureAwait(false);
+        try
+        {
+            await ingestor.IngestAsync([record with { Origin = new JobOrigin(null, null, e.Repository.Private) }], "webhook", RestChannel.KindName, ct).ConfigureAwait(false);
+        }
+        catch when (!string.IsNullOrEmpty(delivery))
+        {
+            // Not ingested: the delivery id must not stay recorded, or GitHub's redelivery would be dropped as a replay.
+            await store.ForgetDeliveryAsync(delivery, CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
         telemetry.Webhook("accepted");
         return WebhookOutcome.Accepted;
     }

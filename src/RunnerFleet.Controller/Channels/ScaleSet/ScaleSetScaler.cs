@@ -1,62 +1,106 @@
+using Microsoft.Extensions.Logging;
 using RunnerFleet.Controller.Fleet;
 using RunnerFleet.Controller.GitHub.ScaleSets;
 using RunnerFleet.Controller.Lifecycle;
+using RunnerFleet.Controller.Store;
 using RunnerFleet.Controller.Telemetry;
 
 namespace RunnerFleet.Controller.Channels.ScaleSet;
 
 /// <summary>
 /// What a scale-set pool does with what its listener hears: the policy half of the listener, as
-/// actions/scaleset splits <c>listener.go</c> (protocol) from its <c>Scaler</c> (job started, job completed,
-/// desired runner count). The listener knows nothing of the store or the planner.
+/// actions/scaleset splits <c>listener/listener.go</c> (protocol) from its 3-method <c>Scaler</c> (desired
+/// runner count, job started, job completed). The listener knows nothing of the store or the planner.
+/// <para>
+/// Demand comes from the scale set's statistics only, never from counting messages (scaleset README,
+/// "Autoscaling"; a body holds at most 50 messages and a backlog is truncated): the pool's target is
+/// <c>min(MinIdle + totalAssignedJobs, MaxRunners)</c>, stored for the planner (which may run on another
+/// controller). Job events only track runners: started → busy, completed → finished. Any idle runner of the
+/// set may take any assigned job, so no runner is bound to a job.
+/// </para>
 /// </summary>
-internal sealed class ScaleSetScaler(JobIngestor ingestor, FleetTelemetry telemetry)
+internal sealed partial class ScaleSetScaler(IFleetStore store, RunnerTracker tracker, IFleetSignals signals, FleetTelemetry telemetry, TimeProvider time, ILogger<ScaleSetScaler> logger)
 {
-    /// <summary>
-    /// A message's job events: JobAssigned is demand, JobStarted marks the runner busy, JobCompleted ends the
-    /// job (and, with a runner, starts its teardown). Returns how many jobs are new demand.
-    /// </summary>
-    public Task<int> HandleJobsAsync(PoolDefinition pool, string scaleSetName, IReadOnlyList<ScaleSetJobEvent> events, CancellationToken ct)
+    private readonly Dictionary<string, int> _assigned = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Lock _gate = new();
+
+    /// <summary>A message's job events: recorded by job id; started and completed ones move their runner.</summary>
+    public async Task HandleJobsAsync(PoolDefinition pool, IReadOnlyList<ScaleSetJobEvent> events, CancellationToken ct)
     {
-        var jobs = new List<JobRecord>();
         foreach (var e in events)
         {
-            var status = e.MessageType switch
+            if (string.IsNullOrEmpty(e.JobId) || ToState(e.MessageType) is not { } state)
             {
-                "JobAssigned" or "JobAvailable" => JobStatus.Queued,
-                "JobStarted" => JobStatus.InProgress,
-                "JobCompleted" => JobStatus.Completed,
-                _ => (JobStatus?)null,
-            };
-            if (status is not { } s)
-            {
+                // Not a job event we know (a newer message type, or one without its job): nothing to track.
+                LogSkipped(logger, pool.Name, e.MessageType ?? "(none)");
                 continue;
             }
 
-            jobs.Add(new JobRecord
+            var runner = string.IsNullOrEmpty(e.RunnerName) ? null : e.RunnerName;
+            var seen = new ScaleSetJob
             {
-                Id = e.RunnerRequestId,
-                RunId = e.WorkflowRunId,
+                JobId = e.JobId,
+                Pool = pool.Name,
                 Repository = $"{e.OwnerName}/{e.RepositoryName}",
                 Name = e.JobDisplayName,
-                Labels = e.RequestLabels ?? [scaleSetName],
-                Status = s,
-                // GitHub assigned it to this pool's scale set: no label matching, no other pool.
-                Pool = pool.Name,
-                RunnerName = string.IsNullOrEmpty(e.RunnerName) ? null : e.RunnerName,
-                Conclusion = s == JobStatus.Completed ? e.Result switch { "succeeded" => "success", "canceled" => "cancelled", _ => "failure" } : null,
+                State = state,
+                RunnerName = runner,
+                Result = state == ScaleSetJobState.Completed ? e.Result ?? "failed" : null,
                 QueuedAt = e.QueueTime,
-            });
+                StartedAt = state >= ScaleSetJobState.Started ? e.RunnerAssignTime ?? time.GetUtcNow() : null,
+                CompletedAt = state == ScaleSetJobState.Completed ? e.FinishTime ?? time.GetUtcNow() : null,
+            };
+            var stored = await store.ApplyScaleSetJobAsync(seen, ct).ConfigureAwait(false);
+            if (stored is { State: ScaleSetJobState.Assigned, Assignments: > 1 })
+            {
+                LogReassigned(logger, pool.Name, stored.JobId, stored.Assignments);
+            }
+
+            if (runner is not null && state >= ScaleSetJobState.Started)
+            {
+                await tracker.OnRunnerJobAsync(runner, null, state == ScaleSetJobState.Started ? JobStatus.InProgress : JobStatus.Completed,
+                    seen.StartedAt, seen.CompletedAt, seen.QueuedAt, seen.Result, ct).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The pool's desired runner count from the scale set's statistics: <c>min(MinIdle + totalAssignedJobs, MaxRunners)</c>.
+    /// Stored for the planner; more jobs than before wakes it at once.
+    /// </summary>
+    public async Task<int> HandleDesiredRunnerCountAsync(PoolDefinition pool, ScaleSetStatistics statistics, CancellationToken ct)
+    {
+        var assigned = Math.Max(0, statistics.TotalAssignedJobs);
+        var desired = Math.Min(pool.MinIdle + assigned, pool.MaxRunners);
+        telemetry.ScaleSetDesired(pool.Name, desired);
+        int before;
+        lock (_gate)
+        {
+            before = _assigned.GetValueOrDefault(pool.Name, -1);
+            _assigned[pool.Name] = assigned;
         }
 
-        return ingestor.IngestAsync(jobs, "scale set", pool.Channel, ct);
-    }
+        await store.SetPoolTargetAsync(new PoolTarget(pool.Name, assigned, desired, time.GetUtcNow()), ct).ConfigureAwait(false);
+        if (assigned > before)
+        {
+            signals.DemandChanged();
+        }
 
-    /// <summary>The pool's desired runner count from the scale set's statistics: <c>min(MinIdle + totalAssignedJobs, MaxRunners)</c>.</summary>
-    public int HandleDesiredRunnerCount(PoolDefinition pool, ScaleSetStatistics statistics)
-    {
-        var desired = Math.Min(pool.MinIdle + statistics.TotalAssignedJobs, pool.MaxRunners);
-        telemetry.ScaleSetDesired(pool.Name, desired);
         return desired;
     }
+
+    private static ScaleSetJobState? ToState(string? messageType) => messageType switch
+    {
+        "JobAvailable" => ScaleSetJobState.Available,
+        "JobAssigned" => ScaleSetJobState.Assigned,
+        "JobStarted" => ScaleSetJobState.Started,
+        "JobCompleted" => ScaleSetJobState.Completed,
+        _ => null,
+    };
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Pool {Pool}: scale set job {JobId} assigned again (assignment {Assignments}): no runner took it in time")]
+    private static partial void LogReassigned(ILogger logger, string pool, string jobId, int assignments);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Pool {Pool}: scale set message of type {MessageType} skipped")]
+    private static partial void LogSkipped(ILogger logger, string pool, string messageType);
 }

@@ -22,9 +22,32 @@ internal sealed class ActionsServiceClient(HttpClient http, GitHubApiClient gith
     private const string ApiVersion = "api-version=6.0-preview";
     private static readonly TimeSpan s_renewBefore = TimeSpan.FromMinutes(5);
     private readonly ConcurrentDictionary<string, (Uri Service, string Token, DateTimeOffset Expires)> _admin = new(StringComparer.OrdinalIgnoreCase);
+    private readonly HttpClient _http = WithUserAgent(http);
+
+    /// <summary>Every request of this client carries the User-Agent: registration, admin calls, the message queue (see <see cref="GitHubApiClient.UserAgent"/>).</summary>
+    private static HttpClient WithUserAgent(HttpClient client)
+    {
+        if (client.DefaultRequestHeaders.UserAgent.Count == 0)
+        {
+            client.DefaultRequestHeaders.UserAgent.ParseAdd(GitHubApiClient.UserAgent);
+        }
+
+        return client;
+    }
+
+    /// <summary>The default runner group's id: always 1, no lookup (actions-runner-controller and the scaleset example skip it).</summary>
+    public const long DefaultRunnerGroupId = 1;
+
+    /// <summary>How often a transient failure (5xx, a dropped connection) is retried in place before it is the caller's.</summary>
+    internal const int TransientAttempts = 3;
 
     public async Task<long> RunnerGroupIdAsync(string scope, string groupName, CancellationToken ct)
     {
+        if (string.Equals(groupName, "Default", StringComparison.OrdinalIgnoreCase))
+        {
+            return DefaultRunnerGroupId;
+        }
+
         var groups = await SendAsync(scope, HttpMethod.Get, $"_apis/runtime/runnergroups/?groupName={Uri.EscapeDataString(groupName)}", null, ScaleSetJsonContext.Default.ActionsListRunnerGroup, ct).ConfigureAwait(false);
         return groups?.Value.FirstOrDefault(g => string.Equals(g.Name, groupName, StringComparison.OrdinalIgnoreCase))?.Id
             ?? throw new ActionsServiceException(HttpStatusCode.NotFound, null, $"runner group {groupName} does not exist in {scope}");
@@ -60,11 +83,12 @@ internal sealed class ActionsServiceClient(HttpClient http, GitHubApiClient gith
     /// <summary>The long poll: a message, none (202 after the service's wait), or the queue token expired (401).</summary>
     public async Task<(ScaleSetPollOutcome Outcome, ScaleSetMessage? Message)> PollAsync(ScaleSetSession session, long lastMessageId, int maxCapacity, CancellationToken ct)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, $"{session.MessageQueueUrl}?lastMessageId={lastMessageId}");
+        // lastMessageId only once there is one (actions/scaleset session_client.go).
+        using var request = new HttpRequestMessage(HttpMethod.Get, lastMessageId > 0 ? $"{session.MessageQueueUrl}?lastMessageId={lastMessageId}" : session.MessageQueueUrl);
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", session.MessageQueueAccessToken);
         request.Headers.Accept.ParseAdd("application/json; api-version=6.0-preview");
         request.Headers.Add("X-ScaleSetMaxCapacity", maxCapacity.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        using var response = await http.SendAsync(request, ct).ConfigureAwait(false);
+        using var response = await _http.SendAsync(request, ct).ConfigureAwait(false);
         return response.StatusCode switch
         {
             HttpStatusCode.OK => (ScaleSetPollOutcome.Message, await response.Content.ReadFromJsonAsync(ScaleSetJsonContext.Default.ScaleSetMessage, ct).ConfigureAwait(false)),
@@ -74,18 +98,54 @@ internal sealed class ActionsServiceClient(HttpClient http, GitHubApiClient gith
         };
     }
 
-    public async Task AcknowledgeAsync(ScaleSetSession session, long messageId, CancellationToken ct)
+    /// <summary>Deletes a message from the queue (acknowledges it). False when the queue token expired (401): refresh the session and again.</summary>
+    public async Task<bool> AcknowledgeAsync(ScaleSetSession session, long messageId, CancellationToken ct)
     {
         using var request = new HttpRequestMessage(HttpMethod.Delete, $"{session.MessageQueueUrl}/{messageId}");
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", session.MessageQueueAccessToken);
-        using var response = await http.SendAsync(request, ct).ConfigureAwait(false);
+        using var response = await _http.SendAsync(request, ct).ConfigureAwait(false);
+        if (response.StatusCode == HttpStatusCode.Unauthorized)
+        {
+            return false;
+        }
+
         if (!response.IsSuccessStatusCode && response.StatusCode != HttpStatusCode.NotFound)
         {
             throw await ErrorAsync(response, "acknowledge", ct).ConfigureAwait(false);
         }
+
+        return true;
     }
 
-    /// <summary>The job events of a message body (a JSON array held as a string).</summary>
+    /// <summary>
+    /// Acquires available jobs for the scale set (<c>JobAvailable</c> messages): GHES leaves them available
+    /// until acquired (actions/scaleset issue #75, PR #90). The session's queue token authorizes it, not the
+    /// admin token. Returns the acquired request ids, or null when the queue token expired (401).
+    /// </summary>
+    public async Task<IReadOnlyList<long>?> AcquireJobsAsync(string scope, long scaleSetId, ScaleSetSession session, IReadOnlyList<long> requestIds, CancellationToken ct)
+    {
+        var (service, _, _) = await AdminAsync(scope, renew: false, ct).ConfigureAwait(false);
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(service, $"_apis/runtime/runnerscalesets/{scaleSetId}/acquirejobs?{ApiVersion}"))
+        {
+            Content = JsonContent.Create(requestIds, ScaleSetJsonContext.Default.IReadOnlyListInt64),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", session.MessageQueueAccessToken);
+        using var response = await _http.SendAsync(request, ct).ConfigureAwait(false);
+        if (response.StatusCode == HttpStatusCode.Unauthorized)
+        {
+            return null;
+        }
+
+        if (!response.IsSuccessStatusCode)
+        {
+            throw await ErrorAsync(response, "acquire jobs", ct).ConfigureAwait(false);
+        }
+
+        var acquired = await response.Content.ReadFromJsonAsync(ScaleSetJsonContext.Default.ActionsListInt64, ct).ConfigureAwait(false);
+        return acquired?.Value ?? [];
+    }
+
+    /// <summary>The job events of a message body (a JSON array held as a string). A body of another shape is a <see cref="JsonException"/>.</summary>
     public static IReadOnlyList<ScaleSetJobEvent> Events(ScaleSetMessage message) =>
         string.IsNullOrEmpty(message.Body) ? [] : JsonSerializer.Deserialize(message.Body, ScaleSetJsonContext.Default.IReadOnlyListScaleSetJobEvent) ?? [];
 
@@ -116,16 +176,36 @@ internal sealed class ActionsServiceClient(HttpClient http, GitHubApiClient gith
 
     private async Task<T?> SendAsync<T>(string scope, HttpMethod method, string path, Func<HttpContent>? content, JsonTypeInfo<T> type, CancellationToken ct) where T : class
     {
+        var renewed = false;
         for (var attempt = 1; ; attempt++)
         {
-            var (service, token, _) = await AdminAsync(scope, renew: attempt > 1, ct).ConfigureAwait(false);
+            var (service, token, _) = await AdminAsync(scope, renew: renewed, ct).ConfigureAwait(false);
             var separator = path.Contains('?', StringComparison.Ordinal) ? '&' : '?';
             using var request = new HttpRequestMessage(method, new Uri(service, $"{path}{separator}{ApiVersion}")) { Content = content?.Invoke() };
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-            using var response = await http.SendAsync(request, ct).ConfigureAwait(false);
-            if (response.StatusCode == HttpStatusCode.Unauthorized && attempt == 1)
+            HttpResponseMessage response;
+            try
+            {
+                response = await _http.SendAsync(request, ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (attempt < TransientAttempts && (e is HttpRequestException || (e is TaskCanceledException && !ct.IsCancellationRequested)))
+            {
+                // A dropped connection or a timeout: the call again, in place (actions/scaleset retries transient failures too).
+                await Task.Delay(Backoff(attempt), time, ct).ConfigureAwait(false);
+                continue;
+            }
+
+            using var _ = response;
+            if (response.StatusCode == HttpStatusCode.Unauthorized && !renewed)
             {
                 // The admin token lapsed early: get another, once.
+                renewed = true;
+                continue;
+            }
+
+            if ((int)response.StatusCode >= 500 && attempt < TransientAttempts)
+            {
+                await Task.Delay(Backoff(attempt), time, ct).ConfigureAwait(false);
                 continue;
             }
 
@@ -149,12 +229,30 @@ internal sealed class ActionsServiceClient(HttpClient http, GitHubApiClient gith
 
         var registration = await github.CreateRegistrationTokenAsync(scope, ct).ConfigureAwait(false);
         var o = options.Value;
-        using var request = new HttpRequestMessage(HttpMethod.Post, GitHubApiClient.Combine(o.ApiUrl, "/actions/runner-registration"))
+        HttpResponseMessage response;
+        for (var attempt = 1; ; attempt++)
         {
-            Content = JsonContent.Create(new RegistrationRequest(new Uri(o.EffectiveWebUrl, scope).ToString(), "register"), ScaleSetJsonContext.Default.RegistrationRequest),
-        };
-        request.Headers.Authorization = new AuthenticationHeaderValue("RemoteAuth", registration.Token);
-        using var response = await http.SendAsync(request, ct).ConfigureAwait(false);
+            using var request = new HttpRequestMessage(HttpMethod.Post, GitHubApiClient.Combine(o.ApiUrl, "/actions/runner-registration"))
+            {
+                Content = JsonContent.Create(new RegistrationRequest(new Uri(o.EffectiveWebUrl, scope).ToString(), "register"), ScaleSetJsonContext.Default.RegistrationRequest),
+            };
+            request.Headers.Authorization = new AuthenticationHeaderValue("RemoteAuth", registration.Token);
+            response = await _http.SendAsync(request, ct).ConfigureAwait(false);
+            // A fresh registration token is not always accepted at once: actions/scaleset retries 401 and 403 here.
+            if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden || (int)response.StatusCode >= 500)
+            {
+                if (attempt < RegistrationAttempts)
+                {
+                    response.Dispose();
+                    await Task.Delay(Backoff(attempt), time, ct).ConfigureAwait(false);
+                    continue;
+                }
+            }
+
+            break;
+        }
+
+        using var _ = response;
         if (!response.IsSuccessStatusCode)
         {
             throw await ErrorAsync(response, "runner-registration", ct).ConfigureAwait(false);
@@ -167,6 +265,13 @@ internal sealed class ActionsServiceClient(HttpClient http, GitHubApiClient gith
         _admin[scope] = admin;
         return admin;
     }
+
+    /// <summary>How often <c>runner-registration</c> is tried when it answers 401/403 or 5xx.</summary>
+    internal const int RegistrationAttempts = 4;
+
+    /// <summary>1 s, 2 s, 4 s, ... with jitter: transient failures pass, and a fleet of listeners does not retry in step.</summary>
+    private static TimeSpan Backoff(int attempt) =>
+        TimeSpan.FromMilliseconds((1000 * Math.Pow(2, attempt - 1)) + Random.Shared.Next(0, 250));
 
     /// <summary>The <c>exp</c> of a JWT, without checking its signature (the service does); null when it is not one.</summary>
     internal static DateTimeOffset? Expiry(string token)

@@ -20,13 +20,17 @@ internal sealed record ScaleSetSetting(bool Ephemeral, bool DisableUpdate);
 
 internal sealed record SessionCreate(string OwnerName);
 
-internal sealed record ScaleSetSession(string SessionId, string OwnerName, string MessageQueueUrl, string MessageQueueAccessToken, ScaleSet? RunnerScaleSet);
+internal sealed record ScaleSetSession(string SessionId, string OwnerName, string MessageQueueUrl, string MessageQueueAccessToken, ScaleSet? RunnerScaleSet, ScaleSetStatistics? Statistics = null);
 
 internal sealed record ScaleSetStatistics(int TotalAvailableJobs, int TotalAcquiredJobs, int TotalAssignedJobs, int TotalRunningJobs, int TotalRegisteredRunners, int TotalBusyRunners, int TotalIdleRunners);
 
 internal sealed record ScaleSetMessage(long MessageId, string MessageType, string? Body, ScaleSetStatistics? Statistics);
 
-/// <summary>One job event of a message body: JobAssigned, JobStarted, JobCompleted (or JobAvailable).</summary>
+/// <summary>
+/// One job event of a message body: JobAvailable, JobAssigned, JobStarted, JobCompleted (actions/scaleset
+/// <c>types.go</c>). <see cref="JobId"/> identifies the job; <see cref="RunnerRequestId"/> is 0 on github.com
+/// and only matters for <c>acquirejobs</c>.
+/// </summary>
 internal sealed record ScaleSetJobEvent(
     string MessageType,
     long RunnerRequestId,
@@ -40,7 +44,9 @@ internal sealed record ScaleSetJobEvent(
     DateTimeOffset? QueueTime,
     long? RunnerId,
     string? RunnerName,
-    string? Result);
+    string? Result,
+    DateTimeOffset? RunnerAssignTime = null,
+    DateTimeOffset? FinishTime = null);
 
 internal sealed record ScaleSetJitRequest(string Name, string WorkFolder);
 
@@ -63,6 +69,8 @@ internal sealed record ActionsError(string? Message, string? TypeName, string? T
 [JsonSerializable(typeof(ScaleSetJitRequest))]
 [JsonSerializable(typeof(ScaleSetJitConfig))]
 [JsonSerializable(typeof(ActionsError))]
+[JsonSerializable(typeof(IReadOnlyList<long>))]
+[JsonSerializable(typeof(ActionsList<long>))]
 [JsonSerializable(typeof(RegistrationRequest))]
 internal sealed partial class ScaleSetJsonContext : JsonSerializerContext;
 
