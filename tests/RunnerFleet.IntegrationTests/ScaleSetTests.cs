@@ -113,6 +113,35 @@ public sealed class ScaleSetTests(DockerEnvironment docker)
         Assert.Empty(await fleet.Store.ListJobsAsync(null, 100, TestContext.Current.CancellationToken));
     }
 
+    /// <summary>
+    /// Session hygiene: after an error other than a conflict the listener deletes its own session before it opens
+    /// another, so it never gets 409 from itself (before: it stayed blind until GitHub expired its orphan). A
+    /// message body of an unexpected shape is logged and skipped (before: an exception out of the listener).
+    /// </summary>
+    [Fact]
+    public async Task After_an_error_the_listener_closes_its_own_session_first_and_a_malformed_message_is_skipped()
+    {
+        using var logs = new CapturedLogs();
+        await using var fleet = await FleetUnderTest.StartAsync(docker, ["octo/app"], [Pool()], logs: logs,
+            github: o => o.ScaleSetPollWait = TimeSpan.FromSeconds(1));
+        await FleetUnderTest.WaitUntilAsync(() => Task.FromResult(fleet.GitHub.AllScaleSets().FirstOrDefault()?.Session is not null), TimeSpan.FromMinutes(1), fleet.DescribeAsync);
+
+        fleet.GitHub.EnqueueRawScaleSetMessage("""{"not":"an array of job events"}""");
+        await FleetUnderTest.WaitUntilAsync(() => Task.FromResult(logs.Lines.Any(l => l.Contains("unexpected shape", StringComparison.Ordinal))), TimeSpan.FromMinutes(1), fleet.DescribeAsync);
+
+        // The next acknowledge fails with 500 (after the client's own retries too): the listener starts over.
+        fleet.GitHub.AddFault(new SimFault { PathPrefix = "/_actions/", PathContains = "/messages/", Method = "DELETE", Status = 500, Count = 1 });
+        fleet.GitHub.QueueJobs("octo/app", s_runsOn, 3, TimeSpan.FromMilliseconds(300));
+        await FleetUnderTest.WaitUntilAsync(async () =>
+            fleet.GitHub.AllJobs().All(j => j.Status == "completed") && await fleet.AllFinalAsync() && fleet.GitHub.AllRunners().Count == 0,
+            TimeSpan.FromMinutes(3), fleet.DescribeAsync);
+
+        Assert.Contains(logs.Lines, l => l.Contains("scale set listener failed", StringComparison.Ordinal));
+        Assert.True(logs.Lines.Count(l => l.Contains("listens to scale set", StringComparison.Ordinal)) >= 2);
+        Assert.DoesNotContain(logs.Lines, l => l.Contains("(409)", StringComparison.Ordinal));
+        Assert.All(fleet.GitHub.AllJobs(), j => Assert.Equal((1, "success"), (j.Assignments, j.Conclusion)));
+    }
+
     [Theory]
     [InlineData(GitHubFlavor.GitHubCom)]
     [InlineData(GitHubFlavor.EnterpriseServer)]

@@ -24,6 +24,14 @@ internal static class FleetApi
                 ? Results.Ok(await store.ListEventsAsync(r.Id, ct).ConfigureAwait(false))
                 : Results.NotFound(new { error = $"no runner named {name}" }));
 
+        // A scale set's jobs, by the service's jobId (their own key space, apart from REST workflow jobs).
+        api.MapGet("/scalesets/jobs", async (IFleetStore store, int? limit, CancellationToken ct) =>
+            Results.Ok((await store.ListScaleSetJobsAsync(Math.Clamp(limit ?? 500, 1, 10_000), ct).ConfigureAwait(false)).Select(j => new
+            {
+                jobId = j.JobId, pool = j.Pool, repository = j.Repository, name = j.Name, state = j.State.ToString(), runnerName = j.RunnerName,
+                result = j.Result, assignments = j.Assignments, queuedAt = j.QueuedAt, startedAt = j.StartedAt, completedAt = j.CompletedAt,
+            })));
+
         api.MapGet("/jobs", async (IFleetStore store, string? status, int? limit, CancellationToken ct) =>
         {
             JobStatus? filter = status is null ? null : Enum.TryParse<JobStatus>(status.Replace("_", string.Empty, StringComparison.Ordinal), true, out var s) ? s : null;
@@ -43,6 +51,7 @@ internal static class FleetApi
             var runners = await store.ListActiveRunnersAsync(ct).ConfigureAwait(false);
             var costToday = await store.CostTodayAsync(runners, now, ct).ConfigureAwait(false);
             var queued = await store.ListJobsAsync(JobStatus.Queued, 10_000, ct).ConfigureAwait(false);
+            var targets = await store.ListPoolTargetsAsync(ct).ConfigureAwait(false);
             return Results.Ok(pools.Pools.Select(p => new
             {
                 name = p.Name,
@@ -56,6 +65,7 @@ internal static class FleetApi
                 runners = Enum.GetValues<RunnerState>().Where(s => !RunnerStateMachine.IsFinal(s))
                     .ToDictionary(s => s.ToString(), s => runners.Count(r => r.Pool == p.Name && r.State == s)),
                 queuedJobs = queued.Count(j => j.Pool == p.Name),
+                target = targets.GetValueOrDefault(p.Name) is { } t ? new { assignedJobs = t.AssignedJobs, desired = t.Desired, at = t.At } : null,
                 costToday = costToday.GetValueOrDefault(p.Name),
                 unavailable = availability.ReasonOf(p.Name, now),
                 drained = drainedPools.Contains(p.Name),

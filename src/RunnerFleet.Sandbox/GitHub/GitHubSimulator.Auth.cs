@@ -170,6 +170,7 @@ public sealed partial class GitHubSimulator
         lock (_gate)
         {
             var fault = _faults.FirstOrDefault(f => f.Count > 0 && path.StartsWith(f.PathPrefix, StringComparison.OrdinalIgnoreCase)
+                && (f.PathContains is null || path.Contains(f.PathContains, StringComparison.OrdinalIgnoreCase))
                 && (f.Method is null || string.Equals(f.Method, method, StringComparison.OrdinalIgnoreCase)));
             if (fault is not null && --fault.Count == 0)
             {

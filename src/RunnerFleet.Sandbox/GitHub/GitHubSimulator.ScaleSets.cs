@@ -294,6 +294,20 @@ public sealed partial class GitHubSimulator
         }
     }
 
+    /// <summary>Puts a message with this raw body on every scale set's queue (a body of a shape the listener does not expect, in tests).</summary>
+    public void EnqueueRawScaleSetMessage(string body)
+    {
+        lock (_gate)
+        {
+            foreach (var set in _scaleSets.Values)
+            {
+                set.Unacknowledged.Add(new SimScaleSetMessage(++set.LastMessageId, body));
+            }
+
+            SignalLocked();
+        }
+    }
+
     public bool AcknowledgeMessage(SimScaleSet set, long messageId)
     {
         lock (_gate)

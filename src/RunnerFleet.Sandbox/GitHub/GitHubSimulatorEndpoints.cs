@@ -44,6 +44,13 @@ public static partial class GitHubSimulatorEndpoints
             }
 
             // The Actions service (/_actions, scale sets) and its registration check their own credentials.
+            if (path.StartsWith("/_actions/", StringComparison.Ordinal) && sim.TakeFault(ctx.Request.Method, path) is { } serviceFault)
+            {
+                // The Actions service fails too (5xx from its front end), in tests.
+                await Error(ctx, serviceFault.Status, "Service Unavailable").ConfigureAwait(false);
+                return;
+            }
+
             if (path.StartsWith("/_", StringComparison.Ordinal) || path.StartsWith("/v1/", StringComparison.Ordinal) || path is "/" or "/health" or "/actions/runner-registration")
             {
                 await next(ctx).ConfigureAwait(false);

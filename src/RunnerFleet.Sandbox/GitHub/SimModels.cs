@@ -95,6 +95,9 @@ public sealed class SimRunner
 public sealed class SimFault
 {
     public required string PathPrefix { get; init; }
+
+    /// <summary>Also required in the path, when set (e.g. <c>/messages/</c> under a scale set's session).</summary>
+    public string? PathContains { get; init; }
     public string? Method { get; init; }
     public required int Status { get; init; }
     public int Count { get; set; } = 1;

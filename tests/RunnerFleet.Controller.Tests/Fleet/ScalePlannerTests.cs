@@ -250,4 +250,36 @@ public sealed class ScalePlannerTests
 
         Assert.True(Assert.Single(plan.Retirements).Fails);
     }
+
+    [Theory]
+    // assigned jobs (running ones included), busy + idle runners live, MinIdle, max → runners to make
+    [InlineData(55, 0, 0, 0, 6, 6)]
+    [InlineData(55, 4, 2, 0, 6, 0)]
+    [InlineData(5, 3, 0, 0, 10, 2)]
+    [InlineData(5, 3, 2, 0, 10, 0)]
+    [InlineData(0, 0, 0, 2, 10, 2)]
+    [InlineData(3, 1, 0, 2, 10, 4)]
+    public void A_pool_with_a_channel_target_reaches_min_idle_plus_assigned_jobs_capped_at_its_max(int assigned, int busy, int idle, int minIdle, int max, int make)
+    {
+        var pool = Pool("set", minIdle, max);
+        var runners = Enumerable.Range(0, busy).Select(_ => Runner("set", RunnerState.Busy, busyFor: TimeSpan.FromSeconds(10)))
+            .Concat(Enumerable.Range(0, idle).Select(_ => Runner("set", RunnerState.Idle, idleFor: TimeSpan.FromSeconds(10)))).ToList();
+        var targets = new Dictionary<string, PoolTarget> { ["set"] = new("set", assigned, Math.Min(minIdle + assigned, max), s_now) };
+
+        var plan = ScalePlanner.Plan([pool], runners, [], s_now, null, null, null, targets);
+
+        Assert.Equal(make, plan.Provisions.Sum(p => p.Count));
+    }
+
+    [Fact]
+    public void A_finished_runner_of_a_pool_with_a_target_absorbs_nothing_and_its_jobs_never_overflow()
+    {
+        var pools = new[] { Pool("set", max: 2, overflow: "other"), Pool("other") };
+        var finished = Runner("set", RunnerState.Gone) with { CompletedAt = s_now };
+        var targets = new Dictionary<string, PoolTarget> { ["set"] = new("set", 5, 2, s_now) };
+
+        var plan = ScalePlanner.Plan(pools, [finished], [], s_now, null, null, null, targets);
+
+        Assert.Equal(("set", 2), (Assert.Single(plan.Provisions).Pool, plan.Provisions[0].Count));
+    }
 }
