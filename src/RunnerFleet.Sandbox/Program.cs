@@ -6,6 +6,28 @@ using RunnerFleet.Sandbox.Hetzner;
 // Sandbox mode (the default): the controller with the simulators in one process, a stream of synthetic jobs.
 //   dotnet run --project src/RunnerFleet.Sandbox [-- --Urls http://127.0.0.1:5000 ...controller settings]
 // Standalone simulators only: dotnet run --project src/RunnerFleet.Sandbox -- --simulators-only --github-url http://127.0.0.1:5080
+// The controller with the in-process provider, configured like the service (the Aspire AppHost's sandbox): --controller
+if (args.Contains("--controller"))
+{
+    try
+    {
+        await using var controller = RunnerFleet.Controller.Hosting.ControllerHost.Build([.. args.Where(a => a != "--controller")], null,
+            b => RunnerFleet.Sandbox.InProcess.InProcessProviderExtensions.AddInProcessProvider(b.Services));
+        await controller.RunAsync();
+        return 0;
+    }
+    catch (Microsoft.Extensions.Options.OptionsValidationException e)
+    {
+        Console.Error.WriteLine("RunnerFleet cannot start: the configuration is invalid.");
+        foreach (var failure in e.Failures)
+        {
+            Console.Error.WriteLine($"  - {failure}");
+        }
+
+        return 2;
+    }
+}
+
 string[] simulatorFlags = ["--simulators-only", "--github-url", "--hetzner-url", "--runner-base-url", "--webhook-url", "--help", "-h"];
 if (!args.Any(a => simulatorFlags.Contains(a)))
 {
@@ -31,6 +53,8 @@ var urls = new List<string>();
 var hetznerUrls = new List<string>();
 var hetznerOptions = new HetznerSimulatorOptions();
 string? webhookUrl = null, webhookSecret = null;
+var syntheticJobs = false;
+var withHetzner = false;
 var repos = new List<string>();
 for (var i = 0; i < args.Length; i++)
 {
@@ -46,6 +70,8 @@ for (var i = 0; i < args.Length; i++)
         case "--webhook-url": webhookUrl = Next(); break;
         case "--webhook-secret": webhookSecret = Next(); break;
         case "--repository": repos.Add(Next()); break;
+        case "--synthetic-jobs": syntheticJobs = true; break;
+        case "--with-hetzner": withHetzner = true; break;
         case "--help" or "-h":
             Console.WriteLine("""
                 RunnerFleet.Sandbox: with no simulator option, RunnerFleet in sandbox mode (controller + simulators + synthetic jobs).
@@ -59,6 +85,10 @@ for (var i = 0; i < args.Length; i++)
                   --repository OWNER/REPO create this repository at start (repeatable)
                   --hetzner-url URL       also serve the Hetzner Cloud simulator there (API under /v1)
                   --hetzner-token TOKEN   accept this Hetzner token (sandbox-hcloud-token is always accepted)
+                  --with-hetzner          serve the Hetzner Cloud simulator beside GitHub's, under /v1
+                  --synthetic-jobs        queue a stream of jobs over the repositories, as sandbox mode does
+                --controller: the controller with simulated in-process runners, configured like the service.
+                Without --github-url the simulators listen on ASPNETCORE_URLS (as Aspire passes it), else 127.0.0.1:5080.
                 """);
             return 0;
         default:
@@ -69,11 +99,11 @@ for (var i = 0; i < args.Length; i++)
 
 if (urls.Count == 0)
 {
-    urls.Add("http://127.0.0.1:5080");
+    urls.AddRange(Environment.GetEnvironmentVariable("ASPNETCORE_URLS")?.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) is { Length: > 0 } given ? given : ["http://127.0.0.1:5080"]);
 }
 
 using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true));
-await using var server = await SandboxServer.StartAsync(urls, options, TimeProvider.System, loggerFactory);
+await using var server = await SandboxServer.StartAsync(urls, options, withHetzner ? hetznerOptions : null, TimeProvider.System, loggerFactory);
 foreach (var repo in repos)
 {
     server.Simulator.EnsureRepository(repo);
@@ -96,5 +126,11 @@ Console.WriteLine("Press Ctrl+C to stop.");
 var stop = new TaskCompletionSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.TrySetResult(); };
 AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.TrySetResult();
+// SIGTERM reaches the server's host first (it stops, and keeps the process alive for us to end): end with it.
+server.Stopping.Register(() => stop.TrySetResult());
+using var jobsStop = new CancellationTokenSource();
+var jobs = syntheticJobs && repos.Count > 0 ? SandboxMode.GenerateJobsAsync(server.Simulator, repos, jobsStop.Token) : Task.CompletedTask;
 await stop.Task;
+await jobsStop.CancelAsync();
+await jobs;
 return 0;

@@ -106,7 +106,7 @@ internal static class SandboxMode
         });
 
         using var generatorStop = new CancellationTokenSource();
-        var generator = GenerateJobsAsync(sim.Simulator, generatorStop.Token);
+        var generator = GenerateJobsAsync(sim.Simulator, s_repositories, generatorStop.Token);
         try
         {
             await app.RunAsync().ConfigureAwait(false);
@@ -125,7 +125,8 @@ internal static class SandboxMode
         return 0;
     }
 
-    private static async Task GenerateJobsAsync(GitHubSimulator sim, CancellationToken ct)
+    /// <summary>A steady stream of synthetic jobs over <paramref name="repositories"/> and a few label sets (one no pool serves).</summary>
+    public static async Task GenerateJobsAsync(GitHubSimulator sim, IReadOnlyList<string> repositories, CancellationToken ct)
     {
         string[][] labelSets = [["self-hosted", "linux", "x64"], ["self-hosted", "linux", "x64"], ["self-hosted", "linux", "x64", "large"], ["self-hosted", "linux", "arm64"], ["self-hosted", "windows"]];
         try
@@ -138,7 +139,7 @@ internal static class SandboxMode
                 if (queued < 6)
                 {
                     var labels = labelSets[Random.Shared.Next(labelSets.Length)];
-                    sim.QueueJobs(s_repositories[Random.Shared.Next(s_repositories.Length)], labels, Random.Shared.Next(1, 4),
+                    sim.QueueJobs(repositories[Random.Shared.Next(repositories.Count)], labels, Random.Shared.Next(1, 4),
                         TimeSpan.FromSeconds(Random.Shared.Next(2, 8)));
                 }
 

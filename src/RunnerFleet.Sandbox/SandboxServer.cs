@@ -42,6 +42,9 @@ public sealed class SandboxServer : IAsyncDisposable
 
     public Uri BaseUrl => Addresses[0];
 
+    /// <summary>Fires when the server's host stops (SIGTERM, Ctrl+C): a standalone simulator exits then.</summary>
+    public CancellationToken Stopping => _app.Lifetime.ApplicationStopping;
+
     /// <summary>The Hetzner API base (<c>…/v1</c>).</summary>
     public Uri HetznerApiUrl => new(BaseUrl, "/v1");
 
