@@ -43,6 +43,43 @@ public sealed class ProcessTests
     }
 
     [Fact]
+    public async Task The_standalone_simulator_stops_on_sigterm()
+    {
+        // Before: its web host took SIGTERM, logged "Application is shutting down" and the process never exited.
+        var port = FleetUnderTest.FreePort();
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Path.GetTempPath() };
+        foreach (var a in new[] { ControllerProcess.Dll("RunnerFleet.Sandbox"), "--simulators-only", "--github-url", $"http://127.0.0.1:{port}" })
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var p = Process.Start(psi)!;
+        var output = p.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+        using var http = new HttpClient();
+        await FleetUnderTest.WaitUntilAsync(async () =>
+        {
+            try
+            {
+                return (await http.GetAsync($"http://127.0.0.1:{port}/", TestContext.Current.CancellationToken)).IsSuccessStatusCode;
+            }
+            catch (HttpRequestException)
+            {
+                return false;
+            }
+        }, TimeSpan.FromMinutes(1), () => Task.FromResult("the simulator did not answer"));
+
+        using (var term = Process.Start("kill", ["-TERM", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await term.WaitForExitAsync(TestContext.Current.CancellationToken);
+        }
+
+        using var exited = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await p.WaitForExitAsync(exited.Token);
+        Assert.Equal(0, p.ExitCode);
+        Assert.Contains("GitHub simulator listening", await output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_sandbox_command_shows_completed_runners_within_a_minute()
     {
         var dir = Directory.CreateTempSubdirectory("rf-sandbox-").FullName;
