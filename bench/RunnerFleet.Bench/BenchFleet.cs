@@ -20,7 +20,7 @@ namespace RunnerFleet.Bench;
 /// <summary>The GitHub simulator and a controller in this process, talking over real HTTP on loopback.</summary>
 internal sealed class BenchFleet : IAsyncDisposable
 {
-    public const string Secret = "bench-webhook-secret";
+    public const string Secret = "bench-webhook-secret-0123456789abcdef0123";
     private readonly string _db;
     private readonly HttpClient _http = new();
 

@@ -11,7 +11,7 @@ namespace RunnerFleet.IntegrationTests;
 [Collection(nameof(DockerCollection))]
 public sealed class AdminAndStatusTests(DockerEnvironment docker)
 {
-    private const string AdminToken = "admin-test-token-0123456789";
+    private const string AdminToken = "admin-test-token-0123456789abcdef0123456789";
 
     private Task<FleetUnderTest> StartAsync(string? adminToken = AdminToken, string minIdle = "0") =>
         FleetUnderTest.StartAsync(docker, ["octo/app"],

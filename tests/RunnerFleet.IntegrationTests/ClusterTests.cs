@@ -41,8 +41,8 @@ public sealed class ClusterTests(DockerEnvironment docker)
         var fleet = $"cl{Guid.NewGuid():N}"[..10];
         var (portA, portB) = (FleetUnderTest.FreePort(), FleetUnderTest.FreePort());
         // GitHub delivers each event to both: the shared store's delivery ids keep them from counting twice.
-        sim.Simulator.AddWebhook(new Uri($"http://127.0.0.1:{portA}/webhooks/github"), "cluster-secret");
-        sim.Simulator.AddWebhook(new Uri($"http://127.0.0.1:{portB}/webhooks/github"), "cluster-secret");
+        sim.Simulator.AddWebhook(new Uri($"http://127.0.0.1:{portA}/webhooks/github"), "cluster-secret-0123456789abcdef0123456789");
+        sim.Simulator.AddWebhook(new Uri($"http://127.0.0.1:{portB}/webhooks/github"), "cluster-secret-0123456789abcdef0123456789");
         using var store = new PostgresFleetStore(connectionString, TimeProvider.System);
         try
         {
@@ -105,7 +105,7 @@ public sealed class ClusterTests(DockerEnvironment docker)
                 ["GitHub:ApiUrl"] = sim.BaseUrl.ToString(),
                 ["GitHub:WebUrl"] = runnerUrl,
                 ["GitHub:Token"] = "sandbox-token",
-                ["GitHub:WebhookSecret"] = "cluster-secret",
+                ["GitHub:WebhookSecret"] = "cluster-secret-0123456789abcdef0123456789",
                 ["GitHub:PollInterval"] = "00:00:02",
                 ["Fleet:Name"] = fleet,
                 ["Fleet:PlanInterval"] = "00:00:01",

@@ -71,7 +71,7 @@ public sealed class CrashRecoveryTests(DockerEnvironment docker)
             Fleet = fleet;
             _db = db;
             _runnerUrl = runnerUrl;
-            sim.Simulator.AddWebhook(new Uri($"http://127.0.0.1:{_port}/webhooks/github"), "crash-test-secret");
+            sim.Simulator.AddWebhook(new Uri($"http://127.0.0.1:{_port}/webhooks/github"), "crash-test-secret-0123456789abcdef01234567");
         }
 
         public string Fleet { get; }
@@ -99,7 +99,7 @@ public sealed class CrashRecoveryTests(DockerEnvironment docker)
                 ["GitHub:ApiUrl"] = _sim.BaseUrl.ToString(),
                 ["GitHub:WebUrl"] = _runnerUrl,
                 ["GitHub:Token"] = "sandbox-token",
-                ["GitHub:WebhookSecret"] = "crash-test-secret",
+                ["GitHub:WebhookSecret"] = "crash-test-secret-0123456789abcdef01234567",
                 ["GitHub:PollInterval"] = "00:00:01",
                 ["GitHub:Repositories:0"] = "octo/app",
                 ["Fleet:Name"] = Fleet,

@@ -22,7 +22,8 @@ public sealed class ForkPullRequestTests(DockerEnvironment docker)
         await using var fleet = await FleetUnderTest.StartAsync(docker, ["octo/public"],
         [
             new() { ["Name"] = "linux", ["Labels:0"] = "linux", ["MaxRunners"] = "4" },
-            new() { ["Name"] = "trusting", ["Labels:0"] = "trusting", ["MaxRunners"] = "4", ["AllowForkPullRequests"] = "true" },
+            // The test network is not the fleet's (no firewall of ours): this pool knowingly runs without one (IsolationTests test the firewall).
+            new() { ["Name"] = "trusting", ["Labels:0"] = "trusting", ["MaxRunners"] = "4", ["AllowForkPullRequests"] = "true", ["Docker:RequireFirewall"] = "false" },
         ], webhooks: webhooks, logs: logs, extra: new Dictionary<string, string> { ["GitHub:Repositories:1"] = "octo/private", ["GitHub:Repositories:2"] = "octo/other" });
         fleet.GitHub.EnsureRepository("octo/private", isPrivate: true);
         var duration = TimeSpan.FromMilliseconds(500);

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using RunnerFleet.Controller.Fleet;
+using Microsoft.Extensions.DependencyInjection;
 using RunnerFleet.Controller.Providers.Docker;
 
 namespace RunnerFleet.IntegrationTests;
@@ -63,6 +64,120 @@ public sealed class IsolationTests(DockerEnvironment docker)
 
             await DockerEnvironment.DockerAsync("network", "rm", network);
         }
+    }
+
+    /// <summary>
+    /// A runner cannot reach the cloud metadata address (or any private network) through the host, while a
+    /// container on an unfirewalled network can: the fake metadata server lives at 169.254.169.254 in a network
+    /// namespace this test makes (never a real metadata service). A firewall rule lost to a reload comes back.
+    /// Before the fix only traffic to the host itself was filtered, and the runner reached the address.
+    /// </summary>
+    [Fact]
+    public async Task A_runner_cannot_reach_the_metadata_address_through_the_host_and_lost_rules_come_back()
+    {
+        var ns = $"rfmeta{Guid.NewGuid():N}"[..12];
+        var (hostSide, nsSide) = ($"{ns}h"[..13], $"{ns}n"[..13]);
+        var web = Directory.CreateTempSubdirectory("rf-meta-").FullName;
+        await File.WriteAllTextAsync(Path.Combine(web, "index.html"), "instance-id: i-fake\n", TestContext.Current.CancellationToken);
+        var network = $"rf-md-{Guid.NewGuid():N}"[..13];
+        System.Diagnostics.Process? server = null;
+        try
+        {
+            foreach (var command in new[]
+            {
+                $"netns add {ns}", $"link add {hostSide} type veth peer name {nsSide}", $"link set {nsSide} netns {ns}",
+                $"addr add 169.254.169.253/30 dev {hostSide}", $"link set {hostSide} up",
+                $"-n {ns} addr add 169.254.169.254/30 dev {nsSide}", $"-n {ns} link set {nsSide} up", $"-n {ns} link set lo up",
+                $"-n {ns} route add default via 169.254.169.253",
+            })
+            {
+                Assert.Equal(0, (await RunAsync("ip", command.Split(' '))).Code);
+            }
+
+            server = System.Diagnostics.Process.Start("ip", ["netns", "exec", ns, "/bin/busybox", "httpd", "-f", "-p", "169.254.169.254:80", "-h", web]);
+            await using var fleet = await FleetUnderTest.StartAsync(docker, ["octo/app"],
+                [new() { ["Name"] = "linux", ["Labels:0"] = "linux", ["MaxRunners"] = "1", ["Docker:Network"] = network, ["Docker:RequireFirewall"] = "true" }]);
+            try
+            {
+                // Control: from the test's own (unfirewalled) network, the fake metadata server answers.
+                await FleetUnderTest.WaitUntilAsync(async () => await ProbeAsync(docker.Network, "169.254.169.254", 80) == 0, TimeSpan.FromSeconds(30), () => Task.FromResult("the fake metadata server does not answer"));
+
+                fleet.GitHub.QueueJobs("octo/app", s_linux, 1, TimeSpan.FromSeconds(40));
+                await FleetUnderTest.WaitUntilAsync(async () => (await fleet.Store.ListActiveRunnersAsync(CancellationToken.None)).Any(r => r.State == RunnerState.Busy),
+                    TimeSpan.FromMinutes(1), fleet.DescribeAsync);
+                var runner = Assert.Single(await DockerEnvironment.ContainersAsync(fleet.Fleet));
+
+                // From the runner: refused. Private networks are refused by the same chain (not probed: no address of
+                // theirs belongs to this test).
+                Assert.NotEqual(0, await ExecProbeAsync(runner, "169.254.169.254", 80));
+                var rules = (await Iptables("-S", HostFirewall.EgressChainName(fleet.Fleet))).Output;
+                Assert.All(HostFirewall.BlockedNetworks, n => Assert.Contains($"-d {n} -j REJECT", rules, StringComparison.Ordinal));
+
+                // A firewall reload drops the rules: the controller puts them back.
+                var egress = HostFirewall.EgressChainName(fleet.Fleet);
+                await Iptables("-F", egress);
+                Assert.Equal(1, await fleet.App.Services.GetRequiredService<HostFirewall>().ReassertAsync(TestContext.Current.CancellationToken));
+                Assert.Contains("169.254.0.0/16", (await Iptables("-S", egress)).Output, StringComparison.Ordinal);
+                Assert.NotEqual(0, await ExecProbeAsync(runner, "169.254.169.254", 80));
+            }
+            finally
+            {
+                var bridge = HostFirewall.BridgeName(network);
+                await Iptables("-D", "INPUT", "-i", bridge, "-j", HostFirewall.ChainName(fleet.Fleet));
+                await Iptables("-D", "DOCKER-USER", "-i", bridge, "-j", HostFirewall.EgressChainName(fleet.Fleet));
+                foreach (var chain in new[] { HostFirewall.ChainName(fleet.Fleet), HostFirewall.EgressChainName(fleet.Fleet) })
+                {
+                    await Iptables("-F", chain);
+                    await Iptables("-X", chain);
+                }
+
+                foreach (var id in await DockerEnvironment.ContainersAsync(fleet.Fleet))
+                {
+                    await DockerEnvironment.DockerAsync("rm", "-f", id);
+                }
+
+                await DockerEnvironment.DockerAsync("network", "rm", network);
+            }
+        }
+        finally
+        {
+            server?.Kill(entireProcessTree: true);
+            server?.Dispose();
+            await RunAsync("ip", ["netns", "delete", ns]);
+            await RunAsync("ip", ["link", "delete", hostSide]);
+            Directory.Delete(web, true);
+        }
+    }
+
+    [Fact]
+    public async Task A_pool_that_requires_the_firewall_makes_no_runner_on_a_network_without_one()
+    {
+        // The test's own network was made by the test, not the fleet: no firewall of ours on it.
+        await using var fleet = await FleetUnderTest.StartAsync(docker, ["octo/app"],
+            [new() { ["Name"] = "linux", ["Labels:0"] = "linux", ["MaxRunners"] = "1", ["AllowForkPullRequests"] = "true" }]);
+        fleet.GitHub.QueueJobs("octo/app", s_linux, 1, TimeSpan.FromSeconds(1));
+
+        await FleetUnderTest.WaitUntilAsync(async () => (await fleet.Store.ListRunnersAsync(10, CancellationToken.None)).Any(r => r.State == RunnerState.Failed),
+            TimeSpan.FromMinutes(1), fleet.DescribeAsync);
+
+        var failed = (await fleet.Store.ListRunnersAsync(10, CancellationToken.None)).First(r => r.State == RunnerState.Failed);
+        Assert.Contains("not firewalled", failed.FailureReason, StringComparison.Ordinal);
+        Assert.Empty(await DockerEnvironment.ContainersAsync(fleet.Fleet));
+        Assert.Equal("queued", Assert.Single(fleet.GitHub.AllJobs()).Status);
+    }
+
+    private static async Task<(int Code, string Output)> RunAsync(string file, string[] args)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in args)
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        using var p = System.Diagnostics.Process.Start(start)!;
+        var output = await p.StandardOutput.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        return (p.ExitCode, output);
     }
 
     private static async Task<int> ExecProbeAsync(string container, string host, int port) =>

@@ -28,7 +28,8 @@ internal static partial class AdminApi
 
             var auth = http.Request.Headers.Authorization.ToString();
             var given = auth.StartsWith("Bearer ", StringComparison.Ordinal) ? auth[7..] : string.Empty;
-            if (!CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(given), Encoding.UTF8.GetBytes(token)))
+            // Compared as SHA-256 digests in constant time: neither the token's content nor its length leaks.
+            if (!CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(given)), SHA256.HashData(Encoding.UTF8.GetBytes(token))))
             {
                 LogRefused(logger, http.Request.Method, http.Request.Path, http.Connection.RemoteIpAddress?.ToString() ?? "-");
                 return Results.Json(new { error = "a valid admin bearer token is required" }, statusCode: StatusCodes.Status401Unauthorized);

@@ -55,6 +55,12 @@ internal sealed class GitHubOptionsValidator : IValidateOptions<GitHubOptions>
             }
         }
 
+        if (options.WebhookSecret is { Length: > 0 and < AdminOptionsValidator.MinSecretLength } secret)
+        {
+            // Anyone who guesses it can post jobs; GitHub's own advice is a long random string.
+            Fail($"GitHub:WebhookSecret must be at least {AdminOptionsValidator.MinSecretLength} characters (was {secret.Length}); make one with: openssl rand -hex 32");
+        }
+
         if (options.PollInterval < TimeSpan.Zero)
         {
             Fail($"GitHub:PollInterval must not be negative (was {options.PollInterval}).");

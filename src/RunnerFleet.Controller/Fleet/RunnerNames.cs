@@ -11,16 +11,27 @@ internal static class RunnerNames
 {
     public static string Prefix(string fleet) => Sanitize(fleet) + "-";
 
-    public static string Create(string fleet, string pool)
+    public static string Create(string fleet, string pool) => $"{Head(fleet, pool)}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(5))}";
+
+    /// <summary>
+    /// Whether <paramref name="name"/> is a runner of this fleet: exactly "{fleet}-{pool}-{10 hex}" for one of its
+    /// pools. Not a prefix match: fleet "prod" must never take (and delete) fleet "prod-eu"'s runners.
+    /// </summary>
+    public static bool IsOf(string fleet, IEnumerable<string> pools, string? name)
     {
-        var suffix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(5));
-        var head = $"{Sanitize(fleet)}-{Sanitize(pool)}";
-        if (head.Length > 53)
+        if (name is null || name.Length < 12 || name[^11] != '-' || !name[^10..].All(c => c is (>= '0' and <= '9') or (>= 'a' and <= 'f')))
         {
-            head = head[..53].TrimEnd('-');
+            return false;
         }
 
-        return $"{head}-{suffix}";
+        var head = name[..^11];
+        return pools.Any(p => string.Equals(Head(fleet, p), head, StringComparison.Ordinal));
+    }
+
+    private static string Head(string fleet, string pool)
+    {
+        var head = $"{Sanitize(fleet)}-{Sanitize(pool)}";
+        return head.Length > 53 ? head[..53].TrimEnd('-') : head;
     }
 
     public static string Sanitize(string value)

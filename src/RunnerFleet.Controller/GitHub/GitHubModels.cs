@@ -48,9 +48,17 @@ internal sealed record GitHubRunnerLabel(long? Id, string Name, string? Type);
 
 internal sealed record JitConfigRequest(string Name, long RunnerGroupId, IReadOnlyList<string> Labels, string WorkFolder);
 
-internal sealed record JitConfigResponse(GitHubRunner Runner, string EncodedJitConfig);
+/// <summary>A JIT config (secret): it never prints itself.</summary>
+internal sealed record JitConfigResponse(GitHubRunner Runner, string EncodedJitConfig)
+{
+    public override string ToString() => $"JitConfigResponse {{ Runner = {Runner.Name} ({Runner.Id}), EncodedJitConfig = *** }}";
+}
 
-internal sealed record AuthenticationToken(string Token, DateTimeOffset ExpiresAt);
+/// <summary>A registration token (secret): it never prints itself.</summary>
+internal sealed record AuthenticationToken(string Token, DateTimeOffset ExpiresAt)
+{
+    public override string ToString() => $"AuthenticationToken {{ Token = ***, ExpiresAt = {ExpiresAt:O} }}";
+}
 
 internal sealed record GitHubError(string? Message, string? DocumentationUrl);
 

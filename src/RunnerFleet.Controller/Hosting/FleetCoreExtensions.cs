@@ -31,6 +31,8 @@ internal static class FleetCoreExtensions
         services.AddOptions<GitHubOptions>().BindConfiguration(GitHubOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<FleetOptions>, FleetOptionsValidator>();
         services.AddSingleton<IValidateOptions<GitHubOptions>, GitHubOptionsValidator>();
+        services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<AdminOptions>, AdminOptionsValidator>();
 
         // The store: SQLite (embedded, one controller) or PostgreSQL (shared by several controllers).
         var storeProvider = builder.Configuration["Store:Provider"] is { Length: > 0 } configured ? configured.ToLowerInvariant() : "sqlite";

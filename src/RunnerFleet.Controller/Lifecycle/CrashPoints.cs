@@ -6,7 +6,8 @@ namespace RunnerFleet.Controller.Lifecycle;
 /// <summary>
 /// Fault injection for the crash-recovery tests: with <c>Testing:CrashAt</c> set to a point's name, the
 /// controller kills itself with SIGKILL (what <c>kill -9</c> does: no finally blocks, no flush) the first
-/// time it reaches that point. Off unless configured; never set it in production.
+/// time it reaches that point. Off unless configured; compiled out of Release builds (what is deployed), so no
+/// setting can reach it in production.
 /// </summary>
 internal sealed class CrashPoints(IConfiguration configuration)
 {
@@ -23,10 +24,15 @@ internal sealed class CrashPoints(IConfiguration configuration)
 
     public void Reached(string point)
     {
+#if DEBUG
         if (string.Equals(_crashAt, point, StringComparison.Ordinal))
         {
             Console.Error.WriteLine($"Testing:CrashAt={point}: killing the controller now.");
             Process.GetCurrentProcess().Kill();
         }
+#else
+        _ = point;
+        _ = _crashAt;
+#endif
     }
 }

@@ -13,7 +13,10 @@ namespace RunnerFleet.Controller.Lifecycle;
 /// </summary>
 internal sealed class RunnerTracker(IFleetStore store, RunnerTransitions transitions, PoolCatalog pools, IFleetSignals signals, FleetTelemetry telemetry, TimeProvider time)
 {
-    public bool IsOurs(string? runnerName) => runnerName is not null && runnerName.StartsWith(RunnerNames.Prefix(pools.FleetName), StringComparison.OrdinalIgnoreCase);
+    private readonly string[] _poolNames = [.. pools.Pools.Select(p => p.Name)];
+
+    /// <summary>A runner of this fleet by its exact name shape (never a prefix: another fleet may share it).</summary>
+    public bool IsOurs(string? runnerName) => RunnerNames.IsOf(pools.FleetName, _poolNames, runnerName);
 
     public Task OnJobAsync(JobRecord job, CancellationToken ct) =>
         OnRunnerJobAsync(job.RunnerName, job.Id, job.Status, job.StartedAt, job.CompletedAt, job.QueuedAt, job.Conclusion, ct);

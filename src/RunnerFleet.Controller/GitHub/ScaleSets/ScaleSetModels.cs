@@ -4,7 +4,10 @@ namespace RunnerFleet.Controller.GitHub.ScaleSets;
 
 // The Actions service's shapes for runner scale sets (shared/reference/github-scaleset-facts.md), only what RunnerFleet reads.
 
-internal sealed record ActionsRegistration(string Url, string Token);
+internal sealed record ActionsRegistration(string Url, string Token)
+{
+    public override string ToString() => $"ActionsRegistration {{ Url = {Url}, Token = *** }}";
+}
 
 internal sealed record ActionsList<T>(int Count, IReadOnlyList<T> Value);
 
@@ -20,7 +23,10 @@ internal sealed record ScaleSetSetting(bool Ephemeral, bool DisableUpdate);
 
 internal sealed record SessionCreate(string OwnerName);
 
-internal sealed record ScaleSetSession(string SessionId, string OwnerName, string MessageQueueUrl, string MessageQueueAccessToken, ScaleSet? RunnerScaleSet, ScaleSetStatistics? Statistics = null);
+internal sealed record ScaleSetSession(string SessionId, string OwnerName, string MessageQueueUrl, string MessageQueueAccessToken, ScaleSet? RunnerScaleSet, ScaleSetStatistics? Statistics = null)
+{
+    public override string ToString() => $"ScaleSetSession {{ SessionId = {SessionId}, OwnerName = {OwnerName}, MessageQueueUrl = {MessageQueueUrl}, MessageQueueAccessToken = *** }}";
+}
 
 internal sealed record ScaleSetStatistics(int TotalAvailableJobs, int TotalAcquiredJobs, int TotalAssignedJobs, int TotalRunningJobs, int TotalRegisteredRunners, int TotalBusyRunners, int TotalIdleRunners);
 
@@ -52,7 +58,10 @@ internal sealed record ScaleSetJitRequest(string Name, string WorkFolder);
 
 internal sealed record ScaleSetJitRunner(long Id, string Name, long RunnerScaleSetId);
 
-internal sealed record ScaleSetJitConfig(ScaleSetJitRunner Runner, [property: JsonPropertyName("encodedJITConfig")] string EncodedJitConfig);
+internal sealed record ScaleSetJitConfig(ScaleSetJitRunner Runner, [property: JsonPropertyName("encodedJITConfig")] string EncodedJitConfig)
+{
+    public override string ToString() => $"ScaleSetJitConfig {{ Runner = {Runner.Name} ({Runner.Id}), EncodedJitConfig = *** }}";
+}
 
 internal sealed record ActionsError(string? Message, string? TypeName, string? TypeKey);
 

@@ -19,6 +19,12 @@ internal sealed class DockerOptions
     /// <summary>Host TCP ports runners may still reach through an isolated network (e.g. a GitHub Enterprise Server on the host).</summary>
     public List<int> AllowedHostPorts { get; set; } = [];
 
+    /// <summary>
+    /// Internal networks (CIDR) runners may still reach through the host, e.g. a GitHub Enterprise Server at
+    /// 10.1.2.3/32. Everything else link-local, private or carrier-grade NAT is refused to them.
+    /// </summary>
+    public List<string> AllowedNetworks { get; set; } = [];
+
     public IReadOnlyList<DockerEndpointOptions> EffectiveEndpoints => Endpoints.Count > 0
         ? Endpoints
         : [new DockerEndpointOptions { Name = "local", Uri = new Uri("unix:///var/run/docker.sock"), MaxRunners = 20 }];

@@ -37,6 +37,14 @@ internal sealed class DockerOptionsValidator : IValidateOptions<DockerOptions>
             }
         }
 
+        for (var i = 0; i < options.AllowedNetworks.Count; i++)
+        {
+            if (!System.Net.IPNetwork.TryParse(options.AllowedNetworks[i], out var n) || n.BaseAddress.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
+            {
+                Fail($"Docker:AllowedNetworks:{i} must be an IPv4 network in CIDR form, e.g. 10.1.2.3/32 (was '{options.AllowedNetworks[i]}').");
+            }
+        }
+
         if (!Version.TryParse(options.ApiVersion, out _))
         {
             Fail($"Docker:ApiVersion must look like 1.41 (was '{options.ApiVersion}').");

@@ -25,6 +25,12 @@ internal sealed class DockerPoolSettings
     /// <summary>Engines this pool may use, by name; empty means any.</summary>
     public List<string> Endpoints { get; set; } = [];
 
+    /// <summary>
+    /// Refuse to make runners unless the runner network's firewall is in force (cut off from the host and from
+    /// internal networks). Default: on for pools that allow fork pull requests, off otherwise.
+    /// </summary>
+    public bool? RequireFirewall { get; set; }
+
     internal static IEnumerable<string> Validate(DockerPoolSettings s, string key)
     {
         if (s.Cpus <= 0 || s.MemoryMb < 64 || s.PidsLimit < 16)

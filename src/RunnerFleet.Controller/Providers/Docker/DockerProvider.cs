@@ -26,7 +26,7 @@ internal sealed partial class DockerProvider : IRunnerProvider, IDisposable
     private readonly IFleetSignals _signals;
     private readonly ILogger<DockerProvider> _logger;
     private readonly ConcurrentDictionary<string, DockerClient> _clients = new(StringComparer.OrdinalIgnoreCase);
-    private readonly ConcurrentDictionary<string, bool> _networks = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<string, string?> _networks = new(StringComparer.OrdinalIgnoreCase);
     private readonly SemaphoreSlim _networkGate = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
     private int _disposed;
@@ -68,7 +68,12 @@ internal sealed partial class DockerProvider : IRunnerProvider, IDisposable
         var client = Client(endpoint.Name!);
         var settings = launch.Pool.ProviderSettingsAs<DockerPoolSettings>();
         var network = settings.Network ?? $"runnerfleet-{_fleet}";
-        await EnsureNetworkAsync(endpoint.Name!, client, network, ct).ConfigureAwait(false);
+        var firewalled = await EnsureNetworkAsync(endpoint.Name!, client, network, ct).ConfigureAwait(false);
+        if (!firewalled && (settings.RequireFirewall ?? launch.Pool.AllowForkPullRequests))
+        {
+            // Fail closed: a pool that asked for the firewall (or runs fork code) gets no runner without it.
+            throw new ProviderException("firewall_missing", $"network {network} on engine {endpoint.Name} is not firewalled (see the log for why) and pool {launch.Pool.Name} requires it (Docker:RequireFirewall, on by default with AllowForkPullRequests)");
+        }
         await EnsureImageAsync(client, settings, ct).ConfigureAwait(false);
 
         var create = new CreateContainerParameters
@@ -344,6 +349,8 @@ internal sealed partial class DockerProvider : IRunnerProvider, IDisposable
         Name = network,
         Driver = "bridge",
         Labels = new Dictionary<string, string> { [Providers.RunnerLabels.Fleet] = fleet },
+        // No IPv6 on runner networks: the firewall's rules are IPv4 (iptables), so IPv6 would go around them.
+        EnableIPv6 = false,
         Options = isolate
             ? new Dictionary<string, string>
             {
@@ -357,18 +364,20 @@ internal sealed partial class DockerProvider : IRunnerProvider, IDisposable
     private static string? NetworkOption(NetworkResponse network, string key) =>
         network.Options is { } options && options.TryGetValue(key, out var value) ? value : null;
 
-    private async Task EnsureNetworkAsync(string endpoint, DockerClient client, string network, CancellationToken ct)
+    /// <summary>Makes the network when missing; true when its firewall is in force (now, not only once).</summary>
+    private async Task<bool> EnsureNetworkAsync(string endpoint, DockerClient client, string network, CancellationToken ct)
     {
-        if (_networks.ContainsKey($"{endpoint}/{network}"))
+        if (_networks.TryGetValue($"{endpoint}/{network}", out var bridge))
         {
-            return;
+            return bridge is not null && _firewall.IsProtected(bridge);
         }
 
         // Provisions run in parallel: one of them makes the network, the others wait for it.
         await _networkGate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            await EnsureNetworkOnceAsync(endpoint, client, network, ct).ConfigureAwait(false);
+            bridge = await EnsureNetworkOnceAsync(endpoint, client, network, ct).ConfigureAwait(false);
+            return bridge is not null && _firewall.IsProtected(bridge);
         }
         finally
         {
@@ -376,12 +385,15 @@ internal sealed partial class DockerProvider : IRunnerProvider, IDisposable
         }
     }
 
-    private async Task EnsureNetworkOnceAsync(string endpoint, DockerClient client, string network, CancellationToken ct)
+    /// <summary>The network's bridge when this controller firewalls it, else null.</summary>
+    private async Task<string?> EnsureNetworkOnceAsync(string endpoint, DockerClient client, string network, CancellationToken ct)
     {
-        if (_networks.ContainsKey($"{endpoint}/{network}"))
+        if (_networks.TryGetValue($"{endpoint}/{network}", out var known))
         {
-            return;
+            return known;
         }
+
+        string? firewalled = null;
 
         var existing = (await client.Networks.ListNetworksAsync(new NetworksListParameters
         {
@@ -413,7 +425,8 @@ internal sealed partial class DockerProvider : IRunnerProvider, IDisposable
             var bridge = NetworkOption(existing, "com.docker.network.bridge.name") ?? $"br-{existing.ID[..12]}";
             if (local)
             {
-                await _firewall.ProtectAsync(_fleet, bridge, _options.AllowedHostPorts, ct).ConfigureAwait(false);
+                await _firewall.ProtectAsync(_fleet, bridge, _options.AllowedHostPorts, _options.AllowedNetworks, ct).ConfigureAwait(false);
+                firewalled = bridge;
             }
             else
             {
@@ -421,7 +434,8 @@ internal sealed partial class DockerProvider : IRunnerProvider, IDisposable
             }
         }
 
-        _networks[$"{endpoint}/{network}"] = true;
+        _networks[$"{endpoint}/{network}"] = firewalled;
+        return firewalled;
     }
 
     private async Task EnsureImageAsync(DockerClient client, DockerPoolSettings settings, CancellationToken ct)

@@ -12,6 +12,7 @@ internal static class DockerProviderExtensions
         services.AddSingleton<IValidateOptions<DockerOptions>, DockerOptionsValidator>();
         services.AddSingleton<HostFirewall>();
         services.AddHostedService<DockerPlatformCheck>();
+        services.AddHostedService<FirewallKeeper>();
         return services.AddRunnerProvider<DockerProvider, DockerPoolSettings>(DockerProvider.KindName, "Docker", ProviderTraits.Free, DockerPoolSettings.Validate, DockerPoolSettings.Describe);
     }
 }
