@@ -50,6 +50,53 @@ public sealed class ControllerApiTests(DockerEnvironment docker) : IAsyncLifetim
         repository = new { id = 1, full_name = repo, @private = isPrivate },
     });
 
+    /// <summary>Issue 15 item 6: refused before the body is read, and a repository the fleet does not watch is ignored.</summary>
+    [Fact]
+    [Trait("Category", "Security")]
+    public async Task A_delivery_without_signature_or_event_is_refused_unread_and_one_for_an_unwatched_repository_is_ignored()
+    {
+        // No signature: 401 before the body is read. With "Expect: 100-continue" the client sends the body only once the
+        // server starts reading it (Kestrel sends 100 then), and this body never ends: only an answer given unread arrives.
+        using (var request = new HttpRequestMessage(HttpMethod.Post, new Uri(_fleet.ControllerUrl, "/webhooks/github")) { Content = new StreamContent(new EndlessStream()) })
+        {
+            request.Headers.ExpectContinue = true;
+            request.Headers.Add("X-GitHub-Event", "workflow_job");
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+            Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        }
+
+        // A signature but no event header: 400.
+        using (var request = new HttpRequestMessage(HttpMethod.Post, new Uri(_fleet.ControllerUrl, "/webhooks/github")) { Content = new StringContent("{}") })
+        {
+            request.Headers.Add("X-Hub-Signature-256", WebhookSignature.Sign(Secret, Encoding.UTF8.GetBytes("{}")));
+            Assert.Equal(HttpStatusCode.BadRequest, (await _http.SendAsync(request, TestContext.Current.CancellationToken)).StatusCode);
+        }
+
+        // Signed, but for a repository this fleet neither lists nor owns through an organization: ignored, stored nowhere.
+        var response2 = await PostWebhookAsync(QueuedPayload(9901, "evil/elsewhere", "self-hosted", "linux"));
+        Assert.Equal(HttpStatusCode.NoContent, response2.StatusCode);
+        Assert.DoesNotContain(await _fleet.Store.ListJobsAsync(null, 1000, TestContext.Current.CancellationToken), j => j.Id == 9901);
+        var traversal = await PostWebhookAsync(QueuedPayload(9902, "octo/..", "self-hosted", "linux"));
+        Assert.Equal(HttpStatusCode.NoContent, traversal.StatusCode);
+        Assert.DoesNotContain(await _fleet.Store.ListJobsAsync(null, 1000, TestContext.Current.CancellationToken), j => j.Id == 9902);
+    }
+
+    /// <summary>A request body that never ends: only a server that answers before reading it can answer.</summary>
+    private sealed class EndlessStream : Stream
+    {
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => 0; set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) { Thread.Sleep(100); buffer[offset] = (byte)' '; return 1; }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
     [Fact]
     public async Task A_webhook_without_a_valid_signature_is_refused_with_401()
     {

@@ -23,6 +23,9 @@ internal sealed class GitHubOptions
     /// <summary>Secret of the webhook; when empty the webhook endpoint refuses every delivery.</summary>
     public string? WebhookSecret { get; set; }
 
+    /// <summary>Allow an <c>http://</c> API URL off this machine (tokens would cross the network in clear). Off: only loopback may be plain HTTP.</summary>
+    public bool AllowInsecureApiUrl { get; set; }
+
     /// <summary>How often the REST job source polls. Zero turns polling off (webhooks only).</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(10);
 

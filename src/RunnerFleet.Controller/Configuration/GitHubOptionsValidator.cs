@@ -14,6 +14,11 @@ internal sealed class GitHubOptionsValidator : IValidateOptions<GitHubOptions>
         {
             Fail($"GitHub:ApiUrl must be an absolute http(s) URL (was '{options.ApiUrl}').");
         }
+        else if (options.ApiUrl.Scheme == "http" && !options.ApiUrl.IsLoopback && !options.AllowInsecureApiUrl)
+        {
+            // The token goes with every request: in clear only to this machine, unless the operator says so.
+            Fail($"GitHub:ApiUrl is plain http off this machine ('{options.ApiUrl}'): use https, or set GitHub:AllowInsecureApiUrl=true.");
+        }
 
         var hasToken = !string.IsNullOrWhiteSpace(options.Token);
         if (hasToken && options.UsesApp)
@@ -49,9 +54,9 @@ internal sealed class GitHubOptionsValidator : IValidateOptions<GitHubOptions>
 
         for (var i = 0; i < options.Repositories.Count; i++)
         {
-            if (options.Repositories[i].Split('/') is not [{ Length: > 0 }, { Length: > 0 }])
+            if (!GitHub.RepositoryNames.IsValidRepository(options.Repositories[i]))
             {
-                Fail($"GitHub:Repositories:{i} must be owner/repo (was '{options.Repositories[i]}').");
+                Fail($"GitHub:Repositories:{i} must be owner/repo of letters, digits, '-', '.' and '_' (was '{options.Repositories[i]}').");
             }
         }
 
@@ -59,6 +64,14 @@ internal sealed class GitHubOptionsValidator : IValidateOptions<GitHubOptions>
         {
             // Anyone who guesses it can post jobs; GitHub's own advice is a long random string.
             Fail($"GitHub:WebhookSecret must be at least {AdminOptionsValidator.MinSecretLength} characters (was {secret.Length}); make one with: openssl rand -hex 32");
+        }
+
+        for (var i = 0; i < options.Organizations.Count; i++)
+        {
+            if (!GitHub.RepositoryNames.IsValidOwner(options.Organizations[i]))
+            {
+                Fail($"GitHub:Organizations:{i} must be an organization name of letters, digits and '-' (was '{options.Organizations[i]}').");
+            }
         }
 
         if (options.PollInterval < TimeSpan.Zero)

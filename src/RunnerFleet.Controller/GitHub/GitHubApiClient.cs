@@ -39,13 +39,19 @@ internal sealed partial class GitHubApiClient(
     /// <summary>The longest the client waits on a rate limit before it gives up and lets the caller retry later.</summary>
     public TimeSpan MaxRateLimitWait { get; set; } = TimeSpan.FromMinutes(2);
 
-    public static string ScopePath(string scope) => scope.Contains('/', StringComparison.Ordinal) ? $"/repos/{scope}" : $"/orgs/{scope}";
+    /// <summary>The API path of a scope; a name that could bend the URL (<c>..</c>, an extra <c>/</c>) is refused, never sent.</summary>
+    public static string ScopePath(string scope) =>
+        !RepositoryNames.IsValidScope(scope) ? throw new GitHubApiException($"'{scope}' is not a repository (owner/name) or an organization name")
+        : scope.Contains('/', StringComparison.Ordinal) ? $"/repos/{scope}" : $"/orgs/{scope}";
+
+    /// <summary>How many pages a list follows at most (10,000 runners are 100 pages); past it the list is cut and said so.</summary>
+    public const int MaxPages = 1000;
 
     public async Task<IReadOnlyList<WorkflowRun>> ListRunsAsync(string repository, string status, CancellationToken ct) =>
-        await ListAsync($"/repos/{repository}/actions/runs?status={status}&per_page=100", "runs", GitHubJsonContext.Default.WorkflowRunList, l => l.WorkflowRuns, ct).ConfigureAwait(false);
+        await ListAsync($"{ScopePath(repository)}/actions/runs?status={status}&per_page=100", "runs", GitHubJsonContext.Default.WorkflowRunList, l => l.WorkflowRuns, ct).ConfigureAwait(false);
 
     public async Task<IReadOnlyList<WorkflowJob>> ListJobsAsync(string repository, long runId, CancellationToken ct) =>
-        await ListAsync($"/repos/{repository}/actions/runs/{runId}/jobs?per_page=100", "jobs", GitHubJsonContext.Default.WorkflowJobList, l => l.Jobs, ct).ConfigureAwait(false);
+        await ListAsync($"{ScopePath(repository)}/actions/runs/{runId}/jobs?per_page=100", "jobs", GitHubJsonContext.Default.WorkflowJobList, l => l.Jobs, ct).ConfigureAwait(false);
 
     public Task<WorkflowRun?> GetRunAsync(string repository, long runId, CancellationToken ct) =>
         GetAsync($"/repos/{repository}/actions/runs/{runId}", "run", GitHubJsonContext.Default.WorkflowRun, ct);
@@ -140,8 +146,15 @@ internal sealed partial class GitHubApiClient(
     {
         var all = new List<TItem>();
         string? next = first;
-        for (var page = 0; next is not null && page < 50; page++)
+        var origin = options.Value.ApiUrl.GetLeftPart(UriPartial.Authority);
+        for (var page = 0; next is not null; page++)
         {
+            if (page == MaxPages)
+            {
+                LogTooManyPages(logger, endpoint, MaxPages);
+                break;
+            }
+
             var (value, link) = await GetWithLinkAsync(next, endpoint, type, ct).ConfigureAwait(false);
             if (value is null)
             {
@@ -149,6 +162,13 @@ internal sealed partial class GitHubApiClient(
             }
 
             all.AddRange(items(value) ?? []);
+            // A next page is followed only on the API's own origin: the token must never go elsewhere.
+            if (link is not null && !(Uri.TryCreate(link, UriKind.Absolute, out var u) && string.Equals(u.GetLeftPart(UriPartial.Authority), origin, StringComparison.OrdinalIgnoreCase)))
+            {
+                LogForeignLink(logger, endpoint);
+                break;
+            }
+
             next = link;
         }
 
@@ -391,6 +411,12 @@ internal sealed partial class GitHubApiClient(
     }
 
     public void Dispose() => _writes.Dispose();
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "GitHub {Endpoint}: the list has more than {Pages} pages; the rest is not read")]
+    private static partial void LogTooManyPages(ILogger logger, string endpoint, int pages);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "GitHub {Endpoint}: the next page is on another origin than GitHub:ApiUrl; not followed (the token would go there)")]
+    private static partial void LogForeignLink(ILogger logger, string endpoint);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "GitHub {Endpoint} rate limited ({Status}); waiting {WaitSeconds:F0} s as GitHub asks")]
     private static partial void LogRateLimited(ILogger logger, string endpoint, int status, double waitSeconds);

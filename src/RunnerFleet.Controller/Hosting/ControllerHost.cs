@@ -39,6 +39,7 @@ internal static class ControllerHost
         configure?.Invoke(builder);
 
         var app = builder.Build();
+        app.UseRateLimiter();
         app.MapDefaultEndpoints();
         app.MapPrometheusScrapingEndpoint();
         app.MapFleetApi();

@@ -68,3 +68,69 @@ public sealed class SmallerHardeningTests
         Assert.True(HostFirewall.EgressChainName("a-very-long-fleet-name").Length <= 28);
     }
 }
+
+/// <summary>Issue 15 item 6: names and URLs checked before they are used.</summary>
+[Trait("Category", "Security")]
+public sealed class GitHubInputTests
+{
+    [Theory]
+    [InlineData("octo/app", true)]
+    [InlineData("octo/my.repo_1", true)]
+    [InlineData("octo/..", false)]
+    [InlineData("octo/.", false)]
+    [InlineData("octo/app/../../admin", false)]
+    [InlineData("../app", false)]
+    public void Repository_names_are_checked_before_they_go_into_a_url(string name, bool valid)
+    {
+        Assert.Equal(valid, RepositoryNames.IsValidRepository(name));
+        var failures = new GitHubOptionsValidator().Validate(null, new GitHubOptions { Token = "t", Repositories = [name] }).Failures ?? [];
+        Assert.Equal(valid, !failures.Any(f => f.StartsWith("GitHub:Repositories:0", StringComparison.Ordinal)));
+        if (!valid)
+        {
+            Assert.Throws<GitHubApiException>(() => GitHubApiClient.ScopePath(name));
+        }
+    }
+
+    [Theory]
+    [InlineData("https://ghe.example.com/api/v3", false, true)]
+    [InlineData("http://127.0.0.1:5080", false, true)]
+    [InlineData("http://localhost:5080", false, true)]
+    [InlineData("http://ghe.example.com/api/v3", false, false)]
+    [InlineData("http://ghe.example.com/api/v3", true, true)]
+    public void A_plain_http_api_url_off_this_machine_needs_to_be_allowed(string url, bool allowed, bool ok)
+    {
+        var failures = new GitHubOptionsValidator().Validate(null, new GitHubOptions { ApiUrl = new Uri(url), AllowInsecureApiUrl = allowed, Token = "t", Repositories = ["o/r"] }).Failures ?? [];
+        Assert.Equal(ok, !failures.Any(f => f.StartsWith("GitHub:ApiUrl", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task A_next_page_on_another_origin_is_not_followed_and_the_token_does_not_go_there()
+    {
+        var handler = new PagingHandler();
+        var options = Microsoft.Extensions.Options.Options.Create(new GitHubOptions { ApiUrl = new Uri("https://api.github.example"), Token = "ghp_secret", Repositories = ["o/r"] });
+        var credentials = new GitHubCredentials(new HttpClient(), options, TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger<GitHubCredentials>.Instance);
+        var client = new GitHubApiClient(new HttpClient(handler), credentials, options, TimeProvider.System, TestServices.Telemetry(), Microsoft.Extensions.Logging.Abstractions.NullLogger<GitHubApiClient>.Instance);
+
+        var runners = await client.ListRunnersAsync("o/r", TestContext.Current.CancellationToken);
+
+        Assert.Single(runners);
+        Assert.DoesNotContain(handler.Hosts, h => h == "evil.example");
+    }
+
+    /// <summary>GitHub's edge, faked: page one links its "next" page to another host.</summary>
+    private sealed class PagingHandler : HttpMessageHandler
+    {
+        public List<string> Hosts { get; } = [];
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            Hosts.Add(request.RequestUri!.Host);
+            var response = new HttpResponseMessage(System.Net.HttpStatusCode.OK)
+            {
+                Content = new StringContent("""{"total_count":2,"runners":[{"id":1,"name":"r1","os":"linux","status":"online","busy":false,"labels":[]}]}""", System.Text.Encoding.UTF8, "application/json"),
+            };
+            response.Headers.TryAddWithoutValidation("Link", "<https://evil.example/repos/o/r/actions/runners?page=2>; rel=\"next\"");
+            return Task.FromResult(response);
+        }
+    }
+}

@@ -15,6 +15,8 @@ internal static class RestChannelExtensions
         services.AddSingleton<RestPollingJobSource>();
         services.AddSingleton<IJobPoller>(sp => sp.GetRequiredService<RestPollingJobSource>());
         services.AddSingleton<WebhookJobSource>();
+        services.AddSingleton<WebhookRefusals>();
+        services.AddWebhookLimits();
         return services;
     }
 }

@@ -21,7 +21,7 @@ internal sealed partial class WebhookJobSource(JobIngestor ingestor, IFleetStore
         if (string.IsNullOrEmpty(secret) || !WebhookSignature.IsValid(secret, body.Span, signature))
         {
             telemetry.Webhook("bad_signature");
-            LogBadSignature(logger, delivery ?? "-", eventName ?? "-", string.IsNullOrEmpty(secret) ? "no webhook secret is configured" : signature is null ? "no signature" : "signature mismatch");
+            LogBadSignature(logger, Truncate(delivery), Truncate(eventName), string.IsNullOrEmpty(secret) ? "no webhook secret is configured" : signature is null ? "no signature" : "signature mismatch");
             return WebhookOutcome.Unauthorized;
         }
 
@@ -58,7 +58,18 @@ internal sealed partial class WebhookJobSource(JobIngestor ingestor, IFleetStore
             return WebhookOutcome.Ignored;
         }
 
-        if (WorkflowJobMapper.ToRecord(e.WorkflowJob!, e.Repository!.FullName) is not { } record)
+        // Only repositories this fleet watches (listed, or in a listed organization), with names fit for a URL.
+        var repository = e.Repository!.FullName;
+        var gh = options.Value;
+        if (!RepositoryNames.IsValidRepository(repository)
+            || !(gh.Repositories.Contains(repository, StringComparer.OrdinalIgnoreCase) || gh.Organizations.Contains(repository.Split('/')[0], StringComparer.OrdinalIgnoreCase)))
+        {
+            telemetry.Webhook("foreign");
+            LogForeign(logger, Truncate(delivery), Truncate(repository));
+            return WebhookOutcome.Ignored;
+        }
+
+        if (WorkflowJobMapper.ToRecord(e.WorkflowJob!, repository) is not { } record)
         {
             // waiting (deployment protection), pending, requested: not demand yet.
             telemetry.Webhook("ignored");
@@ -79,6 +90,12 @@ internal sealed partial class WebhookJobSource(JobIngestor ingestor, IFleetStore
         telemetry.Webhook("accepted");
         return WebhookOutcome.Accepted;
     }
+
+    /// <summary>Header and payload values in logs are cut short: a refused delivery is not trusted input.</summary>
+    internal static string Truncate(string? value) => value is null ? "-" : value.Length <= 64 ? value : value[..64] + "…";
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Webhook delivery {Delivery} for {Repository} ignored: not a repository this fleet watches")]
+    private static partial void LogForeign(ILogger logger, string delivery, string repository);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Webhook delivery {Delivery} ({Event}) refused: {Reason}")]
     private static partial void LogBadSignature(ILogger logger, string delivery, string @event, string reason);
