@@ -13,7 +13,7 @@ internal static class FleetApi
 
         api.MapGet("/runners", async (IFleetStore store, string? state, int? limit, CancellationToken ct) =>
         {
-            var runners = await store.ListRunnersAsync(Math.Clamp(limit ?? 500, 1, 10_000), ct).ConfigureAwait(false);
+            var runners = await store.ListRunnersAsync(Math.Clamp(limit ?? 500, 1, 1000), ct).ConfigureAwait(false);
             return Results.Ok(runners
                 .Where(r => state is null || string.Equals(r.State.ToString(), state, StringComparison.OrdinalIgnoreCase))
                 .Select(RunnerView.From));
@@ -26,7 +26,7 @@ internal static class FleetApi
 
         // A scale set's jobs, by the service's jobId (their own key space, apart from REST workflow jobs).
         api.MapGet("/scalesets/jobs", async (IFleetStore store, int? limit, CancellationToken ct) =>
-            Results.Ok((await store.ListScaleSetJobsAsync(Math.Clamp(limit ?? 500, 1, 10_000), ct).ConfigureAwait(false)).Select(j => new
+            Results.Ok((await store.ListScaleSetJobsAsync(Math.Clamp(limit ?? 500, 1, 1000), ct).ConfigureAwait(false)).Select(j => new
             {
                 jobId = j.JobId, pool = j.Pool, repository = j.Repository, name = j.Name, state = j.State.ToString(), runnerName = j.RunnerName,
                 result = j.Result, assignments = j.Assignments, queuedAt = j.QueuedAt, startedAt = j.StartedAt, completedAt = j.CompletedAt,
@@ -40,7 +40,7 @@ internal static class FleetApi
                 return Results.BadRequest(new { error = "status must be queued, in_progress or completed" });
             }
 
-            var jobs = await store.ListJobsAsync(filter, Math.Clamp(limit ?? 500, 1, 10_000), ct).ConfigureAwait(false);
+            var jobs = await store.ListJobsAsync(filter, Math.Clamp(limit ?? 500, 1, 1000), ct).ConfigureAwait(false);
             return Results.Ok(jobs.Select(JobView.From));
         });
 
@@ -83,7 +83,11 @@ internal sealed record RunnerView(
     DateTimeOffset? CompletedAt, DateTimeOffset? DestroyedAt, string? FailureReason, decimal Cost)
 {
     public static RunnerView From(RunnerRecord r) => new(r.Id, r.Name, r.Pool, r.Provider, r.Scope, r.State.ToString(), r.ProviderResourceId, r.ProviderEndpoint,
-        r.GitHubRunnerId, r.JobId, r.RequestedAt, r.CreatedAt, r.OnlineAt, r.BusyAt, r.CompletedAt, r.DestroyedAt, r.FailureReason, r.Cost);
+        r.GitHubRunnerId, r.JobId, r.RequestedAt, r.CreatedAt, r.OnlineAt, r.BusyAt, r.CompletedAt, r.DestroyedAt, Redact(r.FailureReason), r.Cost);
+
+    /// <summary>A provider's raw error can name internal addresses: URLs and IP addresses are left out of what the API shows (the log has them).</summary>
+    internal static string? Redact(string? reason) => reason is null ? null
+        : System.Text.RegularExpressions.Regex.Replace(reason, @"[a-z][a-z0-9+.-]*://[^\s'""]+|\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b", "[address]", System.Text.RegularExpressions.RegexOptions.IgnoreCase | System.Text.RegularExpressions.RegexOptions.CultureInvariant);
 }
 
 /// <summary>A job as the API shows it.</summary>

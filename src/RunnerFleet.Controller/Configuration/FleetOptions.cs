@@ -25,6 +25,9 @@ internal sealed class FleetOptions
     /// <summary>Money every pool together may spend per UTC day (EUR); no new paid runners once reached. None when unset.</summary>
     public decimal? DailyBudget { get; set; }
 
+    /// <summary>How long final records (gone and failed runners, completed jobs) are kept; older ones are deleted on reconcile.</summary>
+    public TimeSpan Retention { get; set; } = TimeSpan.FromDays(30);
+
     /// <summary>How many runners are provisioned at once.</summary>
     public int ProvisionParallelism { get; set; } = 8;
 }

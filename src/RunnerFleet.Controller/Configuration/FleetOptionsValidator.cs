@@ -124,7 +124,7 @@ internal sealed class FleetOptionsValidator : IValidateOptions<FleetOptions>
             }
         }
 
-        foreach (var (value, field) in new[] { (options.PlanInterval, "PlanInterval"), (options.ReapInterval, "ReapInterval"), (options.ReconcileInterval, "ReconcileInterval") })
+        foreach (var (value, field) in new[] { (options.PlanInterval, "PlanInterval"), (options.ReapInterval, "ReapInterval"), (options.ReconcileInterval, "ReconcileInterval"), (options.Retention, "Retention") })
         {
             if (value <= TimeSpan.Zero)
             {

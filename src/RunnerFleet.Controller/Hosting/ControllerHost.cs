@@ -40,6 +40,7 @@ internal static class ControllerHost
 
         var app = builder.Build();
         app.UseRateLimiter();
+        app.UseReadAccess();
         app.MapDefaultEndpoints();
         app.MapPrometheusScrapingEndpoint();
         app.MapFleetApi();

@@ -33,6 +33,8 @@ internal static class FleetCoreExtensions
         services.AddSingleton<IValidateOptions<GitHubOptions>, GitHubOptionsValidator>();
         services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<AdminOptions>, AdminOptionsValidator>();
+        services.AddOptions<ApiOptions>().BindConfiguration(ApiOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<ApiOptions>, ApiOptionsValidator>();
 
         // The store: SQLite (embedded, one controller) or PostgreSQL (shared by several controllers).
         var storeProvider = builder.Configuration["Store:Provider"] is { Length: > 0 } configured ? configured.ToLowerInvariant() : "sqlite";

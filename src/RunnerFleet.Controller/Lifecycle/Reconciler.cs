@@ -19,10 +19,18 @@ internal sealed partial class Reconciler(
     GitHubApiClient github,
     RunnerTracker tracker,
     IOptions<GitHubOptions> githubOptions,
+    IOptions<FleetOptions> fleetOptions,
+    TimeProvider time,
     ILogger<Reconciler> logger)
 {
     public async Task<ReconcileResult> ReconcileAsync(CancellationToken ct)
     {
+        // Final records past the retention go first: the store does not grow for ever.
+        if (await store.PruneAsync(time.GetUtcNow() - fleetOptions.Value.Retention, ct).ConfigureAwait(false) is > 0 and var pruned)
+        {
+            LogPruned(logger, pruned, fleetOptions.Value.Retention.TotalDays);
+        }
+
         var active = (await store.ListActiveRunnersAsync(ct).ConfigureAwait(false)).ToDictionary(r => r.Name, StringComparer.Ordinal);
         var orphans = 0;
         foreach (var provider in providers.All)
@@ -92,6 +100,9 @@ internal sealed partial class Reconciler(
 
         return new ReconcileResult(orphans, ghosts);
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Reconcile: deleted {Rows} final records older than {Days:F0} days (Fleet:Retention)")]
+    private static partial void LogPruned(ILogger logger, int rows, double days);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Reconcile: destroyed {Provider} resource of runner {RunnerName} that no live record owns ({RecordState})")]
     private static partial void LogOrphan(ILogger logger, string runnerName, string provider, string recordState);

@@ -72,4 +72,10 @@ internal interface IFleetStore
     Task SetPoolTargetAsync(PoolTarget target, CancellationToken ct);
 
     Task<IReadOnlyDictionary<string, PoolTarget>> ListPoolTargetsAsync(CancellationToken ct);
+
+    /// <summary>
+    /// Deletes what is final and older than <paramref name="before"/>: Gone and Failed runners (and their events),
+    /// completed jobs and scale-set jobs. Live records are never touched. Returns how many rows went.
+    /// </summary>
+    Task<int> PruneAsync(DateTimeOffset before, CancellationToken ct);
 }

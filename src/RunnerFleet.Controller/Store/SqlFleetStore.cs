@@ -354,6 +354,30 @@ internal abstract class SqlFleetStore(TimeProvider time) : IFleetStore
         return pools;
     }
 
+    public async Task<int> PruneAsync(DateTimeOffset before, CancellationToken ct)
+    {
+        await using var c = await OpenAsync(ct).ConfigureAwait(false);
+        await using var tx = await c.BeginTransactionAsync(ct).ConfigureAwait(false);
+        var deleted = 0;
+        foreach (var sql in new[]
+        {
+            "DELETE FROM runner_events WHERE runner_id IN (SELECT id FROM runners WHERE state IN ('Gone', 'Failed') AND updated_at < @before)",
+            "DELETE FROM runners WHERE state IN ('Gone', 'Failed') AND updated_at < @before",
+            $"DELETE FROM jobs WHERE status = {(int)JobStatus.Completed} AND updated_at < @before",
+            $"DELETE FROM scale_set_jobs WHERE state = {(int)ScaleSetJobState.Completed} AND updated_at < @before",
+        })
+        {
+            await using var cmd = c.CreateCommand();
+            cmd.Transaction = tx;
+            cmd.CommandText = sql;
+            Add(cmd, "@before", before.ToUnixTimeMilliseconds());
+            deleted += await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
+
+        await tx.CommitAsync(ct).ConfigureAwait(false);
+        return deleted;
+    }
+
     private const string ScaleSetJobColumns = "job_id, pool, repository, name, state, runner_name, result, assignments, queued_at, started_at, completed_at";
 
     public async Task<ScaleSetJob?> ApplyScaleSetJobAsync(ScaleSetJob seen, CancellationToken ct)

@@ -92,11 +92,42 @@ internal sealed class SqliteFleetStore(string connectionString, TimeProvider tim
 
     protected override string PrepareSql => "PRAGMA journal_mode=WAL; CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);";
 
+    private int _fileSecured;
+
     protected override async Task<DbConnection> OpenAsync(CancellationToken ct)
     {
+        if (Interlocked.Exchange(ref _fileSecured, 1) == 0)
+        {
+            SecureFile(connectionString);
+        }
+
         var c = new SqliteConnection(connectionString);
         await c.OpenAsync(ct).ConfigureAwait(false);
         await ExecAsync(c, "PRAGMA busy_timeout=10000; PRAGMA synchronous=NORMAL;", ct).ConfigureAwait(false);
         return c;
+    }
+
+    /// <summary>
+    /// The database holds the fleet's records and delivery ids: it is created readable and writable by the
+    /// controller's user only (0600), and an existing one is tightened to that; SQLite gives its WAL and
+    /// shared-memory files the database file's mode.
+    /// </summary>
+    internal static void SecureFile(string connectionString)
+    {
+        var path = new SqliteConnectionStringBuilder(connectionString).DataSource;
+        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS() || string.IsNullOrEmpty(path) || path == ":memory:" || path.StartsWith("file:", StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        const UnixFileMode owner = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        if (!File.Exists(path))
+        {
+            using (File.Create(path))
+            {
+            }
+        }
+
+        File.SetUnixFileMode(path, owner);
     }
 }

@@ -134,3 +134,18 @@ public sealed class GitHubInputTests
         }
     }
 }
+
+/// <summary>Issue 15 item 5: what the API shows of a provider's raw error.</summary>
+[Trait("Category", "Security")]
+public sealed class ApiRedactionTests
+{
+    [Fact]
+    public void Failure_reasons_shown_by_the_api_leave_out_internal_addresses()
+    {
+        var shown = RunnerFleet.Controller.Api.RunnerView.Redact("provisioning failed: docker create on edge failed: 500 dial tcp 10.0.3.7:2376: connection refused (https://docker.internal:2376/v1.41/containers)");
+
+        Assert.DoesNotContain("10.0.3.7", shown, StringComparison.Ordinal);
+        Assert.DoesNotContain("docker.internal", shown, StringComparison.Ordinal);
+        Assert.Contains("connection refused", shown, StringComparison.Ordinal);
+    }
+}

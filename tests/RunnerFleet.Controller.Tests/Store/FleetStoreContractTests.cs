@@ -33,6 +33,28 @@ public abstract class FleetStoreContractTests : IAsyncLifetime
         Assert.Equal((ExpectedSchemaVersion, ExpectedSchemaVersion), await SchemaVersionsAsync());
     }
 
+    [Fact]
+    public async Task Final_records_past_the_retention_are_pruned_and_live_ones_never()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var gone = NewRunner("f-p-old") with { State = RunnerState.Gone };
+        var live = NewRunner("f-p-live") with { State = RunnerState.Busy };
+        await _store.InsertRunnerAsync(gone, ct);
+        await _store.InsertRunnerAsync(live, ct);
+        await _store.UpsertJobAsync(new JobRecord { Id = 4242, Repository = "o/r", Labels = ["self-hosted"], Status = JobStatus.Completed }, ct);
+        await _store.UpsertJobAsync(new JobRecord { Id = 4243, Repository = "o/r", Labels = ["self-hosted"], Status = JobStatus.Queued }, ct);
+
+        _time.Advance(TimeSpan.FromDays(31));
+        var recent = NewRunner("f-p-recent") with { State = RunnerState.Failed };
+        await _store.InsertRunnerAsync(recent, ct);
+
+        Assert.Equal(3, await _store.PruneAsync(_time.GetUtcNow() - TimeSpan.FromDays(30), ct));
+        Assert.Null(await _store.FindRunnerByNameAsync("f-p-old", ct));
+        Assert.NotNull(await _store.FindRunnerByNameAsync("f-p-live", ct));
+        Assert.NotNull(await _store.FindRunnerByNameAsync("f-p-recent", ct));
+        Assert.Equal([4243L], (await _store.ListJobsAsync(null, 10, ct)).Select(j => j.Id));
+    }
+
     private RunnerRecord NewRunner(string name = "f-p-1") => new()
     {
         Id = Guid.NewGuid().ToString("N"),

@@ -21,6 +21,14 @@ public sealed class SqliteFleetStoreTests : FleetStoreContractTests
         return (reader.GetInt32(0), reader.GetInt32(1));
     }
 
+    [Fact]
+    [Trait("Category", "Security")]
+    public void The_database_file_is_the_controllers_alone()
+    {
+        // Before: created with the process umask (0644 typically): any local user could read the fleet's records.
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(_path));
+    }
+
     public override ValueTask DisposeAsync()
     {
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
