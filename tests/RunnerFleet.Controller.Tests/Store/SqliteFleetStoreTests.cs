@@ -23,6 +23,7 @@ public sealed class SqliteFleetStoreTests : FleetStoreContractTests
 
     [Fact]
     [Trait("Category", "Security")]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public void The_database_file_is_the_controllers_alone()
     {
         // Before: created with the process umask (0644 typically): any local user could read the fleet's records.
