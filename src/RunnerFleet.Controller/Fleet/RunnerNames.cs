@@ -4,11 +4,17 @@ using System.Text;
 namespace RunnerFleet.Controller.Fleet;
 
 /// <summary>
-/// Runner names: "{fleet}-{pool}-{suffix}", at most 64 characters of [a-z0-9-], valid as a GitHub runner
-/// name, a container name and a hostname. The name is made once and kept on the record, so a retry reuses it.
+/// Runner names: "{fleet}-{pool}-{suffix}", at most 63 characters of [a-z0-9-], valid as a GitHub runner
+/// name, a container name, a hostname and a Hetzner label value (RFC 1123 labels and Hetzner's label values
+/// stop at 63). The name is made once and kept on the record, so a retry reuses it.
 /// </summary>
 internal static class RunnerNames
 {
+    /// <summary>The longest a name may be: a DNS label, a hostname, a Hetzner label value.</summary>
+    public const int MaxLength = 63;
+
+    private const int MaxHead = MaxLength - 11;
+
     public static string Prefix(string fleet) => Sanitize(fleet) + "-";
 
     public static string Create(string fleet, string pool) => $"{Head(fleet, pool)}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(5))}";
@@ -31,7 +37,8 @@ internal static class RunnerNames
     private static string Head(string fleet, string pool)
     {
         var head = $"{Sanitize(fleet)}-{Sanitize(pool)}";
-        return head.Length > 53 ? head[..53].TrimEnd('-') : head;
+        // 52 + "-" + 10 hex = 63.
+        return head.Length > MaxHead ? head[..MaxHead].TrimEnd('-') : head;
     }
 
     public static string Sanitize(string value)

@@ -24,6 +24,16 @@ public sealed class SmallerHardeningTests
     }
 
     [Fact]
+    public void A_runner_name_is_at_most_63_characters_even_for_long_fleet_and_pool_names()
+    {
+        // Hetzner refuses server names and label values over 63 characters (RFC 1123); before: up to 64.
+        var name = RunnerNames.Create("fleet-with-a-long-name", "pool-with-an-even-longer-name-for-arm64-servers");
+
+        Assert.Equal(RunnerNames.MaxLength, name.Length);
+        Assert.True(RunnerNames.IsOf("fleet-with-a-long-name", ["pool-with-an-even-longer-name-for-arm64-servers"], name));
+    }
+
+    [Fact]
     public void Records_that_hold_secrets_never_print_them()
     {
         var runner = new GitHubRunner(7, "r", "linux", "online", false, true, []);
