@@ -3,7 +3,7 @@ using RunnerFleet.Controller.Fleet;
 
 namespace RunnerFleet.Controller.GitHub;
 
-// GitHub REST shapes, only the fields RunnerFleet reads (shared/reference/github-api-facts.md).
+// GitHub REST shapes, only the fields RunnerFleet reads (GitHub's REST docs and OpenAPI description, api.github.com 2022-11-28).
 
 internal sealed record WorkflowRunList(int TotalCount, IReadOnlyList<WorkflowRun> WorkflowRuns);
 
@@ -64,7 +64,7 @@ internal sealed record GitHubError(string? Message, string? DocumentationUrl);
 
 internal sealed record WebhookRepository(long Id, string? Name, string FullName, bool Private, bool? Fork);
 
-/// <summary>A <c>workflow_job</c> webhook body (shared/reference/github-webhooks).</summary>
+/// <summary>A <c>workflow_job</c> webhook body (real examples: tests/RunnerFleet.Controller.Tests/TestData/github-webhooks).</summary>
 internal sealed record WorkflowJobEvent(string? Action, WorkflowJob? WorkflowJob, WebhookRepository? Repository);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]

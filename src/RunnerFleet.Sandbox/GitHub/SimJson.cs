@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 
 namespace RunnerFleet.Sandbox.GitHub;
 
-/// <summary>Renders simulator state in GitHub's REST and webhook shapes (see shared/reference).</summary>
+/// <summary>Renders simulator state in GitHub's REST and webhook shapes (GitHub's REST docs; the webhook examples in tests/…/TestData/github-webhooks).</summary>
 internal static class SimJson
 {
     public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)

@@ -8,7 +8,7 @@ using Microsoft.AspNetCore.Routing;
 namespace RunnerFleet.Sandbox.Hetzner;
 
 /// <summary>
-/// Hetzner Cloud API under <c>/v1</c> in the spec's shapes (shared/reference/hetzner/cloud.spec.json), and
+/// Hetzner Cloud API under <c>/v1</c> in the spec's shapes (Hetzner's OpenAPI description, copied in tests/RunnerFleet.Controller.Tests/TestData/hetzner), and
 /// its sandbox control under <c>/_sandbox/hetzner</c>.
 /// </summary>
 public static class HetznerSimulatorEndpoints

@@ -2,7 +2,7 @@ using System.Text.Json.Serialization;
 
 namespace RunnerFleet.Controller.GitHub.ScaleSets;
 
-// The Actions service's shapes for runner scale sets (shared/reference/github-scaleset-facts.md), only what RunnerFleet reads.
+// The Actions service's shapes for runner scale sets (actions/scaleset types.go, client.go), only what RunnerFleet reads.
 
 internal sealed record ActionsRegistration(string Url, string Token)
 {
