@@ -9,22 +9,10 @@ using RunnerFleet.Sandbox.GitHub;
 namespace RunnerFleet.Controller.Tests.GitHub;
 
 /// <summary>The controller's GitHub client against the simulator, over real HTTP on loopback.</summary>
-public sealed class GitHubApiClientTests : IAsyncLifetime
+public sealed class GitHubApiClientTests : GitHubSimulatorFixture
 {
-    private SandboxServer _server = null!;
-
-    private GitHubSimulator Sim => _server.Simulator;
-
-    public async ValueTask InitializeAsync()
-    {
-        _server = await SandboxServer.StartAsync(["http://127.0.0.1:0"], new GitHubSimulatorOptions(), TimeProvider.System, ct: TestContext.Current.CancellationToken);
-        Sim.EnsureRepository("octo/app");
-    }
-
-    public async ValueTask DisposeAsync() => await _server.DisposeAsync();
-
     private GitHubApiClient Client(string token = "sandbox-token", GitHubAppOptions? app = null, TimeProvider? time = null, RunnerFleet.Controller.Telemetry.FleetTelemetry? telemetry = null) =>
-        TestServices.GitHubClient(new GitHubOptions { ApiUrl = _server.BaseUrl, Token = app is null ? token : null, App = app ?? new(), Repositories = ["octo/app"] }, time, telemetry);
+        TestServices.GitHubClient(new GitHubOptions { ApiUrl = Server.BaseUrl, Token = app is null ? token : null, App = app ?? new(), Repositories = ["octo/app"] }, time, telemetry);
 
     [Fact]
     public async Task An_unchanged_poll_is_answered_304_and_costs_no_rate_limit()

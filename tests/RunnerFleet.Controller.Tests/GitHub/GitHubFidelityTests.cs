@@ -14,21 +14,9 @@ namespace RunnerFleet.Controller.Tests.GitHub;
 /// GitHub as it really answers (issue 13): secondary limits, permission errors, non-idempotent retries, GHE.com.
 /// Each of these failed before the fix.
 /// </summary>
-public sealed class GitHubFidelityTests : IAsyncLifetime
+public sealed class GitHubFidelityTests : GitHubSimulatorFixture
 {
-    private SandboxServer _server = null!;
-
-    private GitHubSimulator Sim => _server.Simulator;
-
-    public async ValueTask InitializeAsync()
-    {
-        _server = await SandboxServer.StartAsync(["http://127.0.0.1:0"], new GitHubSimulatorOptions(), TimeProvider.System, ct: TestContext.Current.CancellationToken);
-        Sim.EnsureRepository("octo/app");
-    }
-
-    public async ValueTask DisposeAsync() => await _server.DisposeAsync();
-
-    private GitHubOptions Options() => new() { ApiUrl = _server.BaseUrl, Token = "sandbox-token", Repositories = ["octo/app"] };
+    private GitHubOptions Options() => new() { ApiUrl = Server.BaseUrl, Token = "sandbox-token", Repositories = ["octo/app"] };
 
     [Fact]
     public async Task A_secondary_limit_with_remaining_budget_and_no_retry_after_waits_a_minute_without_holding_the_write_lock()
