@@ -7,7 +7,9 @@ token=${ACTIONS_RUNNER_INPUT_TOKEN:-}
 name=${ACTIONS_RUNNER_INPUT_NAME:-$(hostname)}
 labels=${ACTIONS_RUNNER_INPUT_LABELS:-}
 ephemeral=${ACTIONS_RUNNER_INPUT_EPHEMERAL:-false}
-no_default_labels=${ACTIONS_RUNNER_INPUT_NO_DEFAULT_LABELS:-false}
+# Only the flag: actions/runner reads flags' environment forms as ACTIONS_RUNNER_INPUT_<NAME> with the name
+# as written (no-default-labels), so ACTIONS_RUNNER_INPUT_NO_DEFAULT_LABELS is never read.
+no_default_labels=false
 while [ $# -gt 0 ]; do
     case "$1" in
         --url) url=$2; shift ;;

@@ -67,7 +67,10 @@ public sealed class DockerEnvironment : IAsyncLifetime
         }
         else
         {
-            var pid = int.Parse((await RunAsync("pidof", "-s", "dockerd")).Output.Trim(), System.Globalization.CultureInfo.InvariantCulture);
+            // The engine of /var/run/docker.sock (its pid file), not any dockerd: a test may run a second one.
+            var pid = File.Exists("/var/run/docker.pid")
+                ? int.Parse((await File.ReadAllTextAsync("/var/run/docker.pid")).Trim(), System.Globalization.CultureInfo.InvariantCulture)
+                : int.Parse((await RunAsync("pidof", "-s", "dockerd")).Output.Trim(), System.Globalization.CultureInfo.InvariantCulture);
             var command = (await File.ReadAllTextAsync($"/proc/{pid}/cmdline")).TrimEnd('\0').Split('\0');
             await RunAsync("kill", "-TERM", pid.ToString(System.Globalization.CultureInfo.InvariantCulture));
             for (var i = 0; i < 600 && Directory.Exists($"/proc/{pid}"); i++)

@@ -66,7 +66,7 @@ public sealed class ForkPullRequestTests(DockerEnvironment docker)
     }
 
     [Fact]
-    public async Task A_refused_job_that_a_runner_of_its_repository_takes_anyway_has_its_run_cancelled_and_the_runner_destroyed()
+    public async Task A_refused_job_that_a_runner_of_its_repository_takes_anyway_fails_before_its_first_step_and_the_runner_is_destroyed()
     {
         using var logs = new CapturedLogs();
         await using var fleet = await FleetUnderTest.StartAsync(docker, ["octo/public"],
@@ -80,11 +80,111 @@ public sealed class ForkPullRequestTests(DockerEnvironment docker)
 
         var jobs = fleet.GitHub.AllJobs().ToDictionary(j => j.Id);
         Assert.Equal("success", jobs[push.Id].Conclusion);
-        Assert.Equal("cancelled", jobs[fork.Id].Conclusion);
+        // None of its steps ran: the runner's own pre-job hook refused it, or the controller cancelled the run first.
+        Assert.Contains(jobs[fork.Id].Conclusion, new[] { "failure", "cancelled" });
+        Assert.False(jobs[fork.Id].StepsRan);
+        Assert.True(jobs[push.Id].StepsRan);
+        // The runner is gone with its job (the controller retires it too, if it sees the job before the runner exits).
         var runners = await fleet.Store.ListRunnersAsync(100, TestContext.Current.CancellationToken);
-        var violator = Assert.Single(runners, r => r.State == RunnerState.Failed);
-        Assert.Contains("which policy refused", violator.FailureReason, StringComparison.Ordinal);
-        Assert.Contains(logs.Lines, l => l.Contains("cancelling its run and destroying the runner", StringComparison.Ordinal));
+        Assert.True(RunnerStateMachine.IsFinal(Assert.Single(runners, r => r.Name == jobs[fork.Id].RunnerName).State));
         Assert.Empty(await DockerEnvironment.ContainersAsync(fleet.Fleet));
     }
+
+    /// <summary>
+    /// With polling only and an idle runner waiting, a fork's job is taken within moments and first seen
+    /// in progress (a lost webhook or a restart does the same): the old policy allowed every job not seen queued.
+    /// </summary>
+    [Fact]
+    public async Task A_fork_job_an_idle_runner_takes_before_the_controller_sees_it_is_refused_on_the_runner_by_the_pre_job_hook()
+    {
+        await using var fleet = await FleetUnderTest.StartAsync(docker, ["octo/public"],
+            [new() { ["Name"] = "linux", ["Labels:0"] = "linux", ["MaxRunners"] = "2", ["MinIdle"] = "1" }], webhooks: false,
+            extra: new Dictionary<string, string> { ["GitHub:PollInterval"] = "01:00:00" });
+        await WaitForIdleRunnerAsync(fleet);
+
+        var fork = fleet.GitHub.QueueJobs("octo/public", s_linux, 1, TimeSpan.FromMinutes(5), "PR", "pull_request", "mallory/public").Jobs[0];
+
+        await FleetUnderTest.WaitUntilAsync(() => Task.FromResult(fleet.GitHub.AllJobs().Single(j => j.Id == fork.Id).Status == "completed"), TimeSpan.FromMinutes(2), fleet.DescribeAsync);
+        var job = fleet.GitHub.AllJobs().Single(j => j.Id == fork.Id);
+        Assert.Equal(("failure", false), (job.Conclusion, job.StepsRan));
+    }
+
+    /// <summary>
+    /// The controller's layer, for runners whose image runs no hook: a job judged on one of our runners whatever
+    /// its status. Refused: the run is cancelled and the runner destroyed; a 403 on cancel (no "actions: write")
+    /// is an error line and a metric, and the runner is destroyed all the same.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_fork_job_first_seen_in_progress_on_our_runner_is_contained(bool cancelForbidden)
+    {
+        using var logs = new CapturedLogs();
+        await using var fleet = await FleetUnderTest.StartAsync(docker, ["octo/public"], [WithoutHook()], webhooks: false, logs: logs,
+            extra: new Dictionary<string, string> { ["GitHub:PollInterval"] = "01:00:00" });
+        await WaitForIdleRunnerAsync(fleet);
+        if (cancelForbidden)
+        {
+            fleet.GitHub.AddFault(new RunnerFleet.Sandbox.GitHub.SimFault { PathPrefix = "/repos/octo/public/actions/runs/", PathContains = "/cancel", Method = "POST", Status = 403, Count = 100 });
+        }
+
+        var fork = fleet.GitHub.QueueJobs("octo/public", s_linux, 1, TimeSpan.FromMinutes(5), "PR", "pull_request", "mallory/public").Jobs[0];
+        await FleetUnderTest.WaitUntilAsync(() => Task.FromResult(fleet.GitHub.AllJobs().Single(j => j.Id == fork.Id).Status == "in_progress"), TimeSpan.FromMinutes(2), fleet.DescribeAsync);
+        var runnerName = fleet.GitHub.AllJobs().Single(j => j.Id == fork.Id).RunnerName;
+
+        // The next poll sees it in progress on our runner.
+        await fleet.App.Services.GetRequiredService<RunnerFleet.Controller.Channels.Rest.RestPollingJobSource>().PollAsync(TestContext.Current.CancellationToken);
+
+        await FleetUnderTest.WaitUntilAsync(async () => (await fleet.Store.FindRunnerByNameAsync(runnerName!, CancellationToken.None))?.State == RunnerState.Failed
+                && (await DockerEnvironment.DockerAsync("ps", "-aq", "--filter", $"name={runnerName}")).Output.Trim().Length == 0
+                && (cancelForbidden || fleet.GitHub.AllJobs().Single(j => j.Id == fork.Id).Status == "completed"),
+            TimeSpan.FromMinutes(2), fleet.DescribeAsync);
+        var job = fleet.GitHub.AllJobs().Single(j => j.Id == fork.Id);
+        var runner = await fleet.Store.FindRunnerByNameAsync(runnerName!, TestContext.Current.CancellationToken);
+        Assert.Contains("which policy refused", runner!.FailureReason, StringComparison.Ordinal);
+        if (cancelForbidden)
+        {
+            // Not cancelled, but its runner is gone: the job cannot succeed.
+            Assert.NotEqual("success", job.Conclusion);
+            Assert.Contains(logs.Lines, l => l.Contains("lacks \"actions: write\"", StringComparison.Ordinal));
+        }
+        else
+        {
+            Assert.Equal("cancelled", job.Conclusion);
+        }
+    }
+
+    /// <summary>Undecided on our runner (the run cannot be read) means contained: the runner is destroyed, fail closed.</summary>
+    [Fact]
+    public async Task A_job_on_our_runner_whose_run_cannot_be_read_stops_the_runner()
+    {
+        using var logs = new CapturedLogs();
+        await using var fleet = await FleetUnderTest.StartAsync(docker, ["octo/public"], [WithoutHook()], webhooks: true, logs: logs,
+            extra: new Dictionary<string, string> { ["GitHub:PollInterval"] = "01:00:00" });
+        await WaitForIdleRunnerAsync(fleet);
+        // Webhooks carry no run origin; every read of a run fails (GET /repos/…/actions/runs/{id}, never its jobs list).
+        fleet.GitHub.AddFault(new RunnerFleet.Sandbox.GitHub.SimFault { PathPrefix = "/repos/octo/public/actions/runs/", Method = "GET", Status = 404, Count = 1000 });
+
+        var fork = fleet.GitHub.QueueJobs("octo/public", s_linux, 1, TimeSpan.FromMinutes(5), "PR", "pull_request", "mallory/public").Jobs[0];
+        await FleetUnderTest.WaitUntilAsync(async () => fleet.GitHub.AllJobs().Single(j => j.Id == fork.Id).RunnerName is { } name
+                && (await fleet.Store.FindRunnerByNameAsync(name, CancellationToken.None))?.State == RunnerState.Failed
+                && (await DockerEnvironment.DockerAsync("ps", "-aq", "--filter", $"name={name}")).Output.Trim().Length == 0,
+            TimeSpan.FromMinutes(2), fleet.DescribeAsync);
+
+        var job = fleet.GitHub.AllJobs().Single(j => j.Id == fork.Id);
+        Assert.NotEqual("success", job.Conclusion);
+        var runner = await fleet.Store.FindRunnerByNameAsync(job.RunnerName!, TestContext.Current.CancellationToken);
+        Assert.Contains("could not be checked (fail closed)", runner!.FailureReason, StringComparison.Ordinal);
+        Assert.Contains(logs.Lines, l => l.Contains("destroying the runner (fail closed)", StringComparison.Ordinal));
+    }
+
+    /// <summary>A pool whose runners start <c>run.sh</c> without the pre-job hook (an image that ignores it): only the controller guards it.</summary>
+    private static Dictionary<string, string> WithoutHook() => new()
+    {
+        ["Name"] = "linux", ["Labels:0"] = "linux", ["MaxRunners"] = "2", ["MinIdle"] = "1",
+        ["Docker:Command:0"] = "/bin/sh", ["Docker:Command:1"] = "-c", ["Docker:Command:2"] = "unset ACTIONS_RUNNER_HOOK_JOB_STARTED; exec /home/runner/run.sh",
+    };
+
+    private static Task WaitForIdleRunnerAsync(FleetUnderTest fleet) =>
+        FleetUnderTest.WaitUntilAsync(() => Task.FromResult(fleet.GitHub.AllRunners().Any(r => fleet.GitHub.IsOnline(r) && r.Job is null)), TimeSpan.FromMinutes(2), fleet.DescribeAsync);
 }

@@ -166,6 +166,35 @@ public sealed class IsolationTests(DockerEnvironment docker)
         Assert.Equal("queued", Assert.Single(fleet.GitHub.AllJobs()).Status);
     }
 
+    /// <summary>
+    /// Registration-token mode: the token opens the whole repository to new runners, so no process a job can
+    /// read holds it. The old code put it in the container's environment (readable in <c>/proc/1/environ</c>).
+    /// </summary>
+    [Fact]
+    public async Task A_token_mode_runners_job_can_read_the_registration_token_from_no_process()
+    {
+        await using var fleet = await FleetUnderTest.StartAsync(docker, ["octo/app"],
+            [new() { ["Name"] = "tok", ["Labels:0"] = "linux", ["MaxRunners"] = "1", ["Registration"] = "RegistrationToken" }]);
+        var job = fleet.GitHub.QueueJobs("octo/app", s_linux, 1, TimeSpan.FromMinutes(5)).Jobs[0];
+        await FleetUnderTest.WaitUntilAsync(() => Task.FromResult(fleet.GitHub.AllJobs().Single().Status == "in_progress"), TimeSpan.FromMinutes(2), fleet.DescribeAsync);
+        var container = Assert.Single(await DockerEnvironment.ContainersAsync(fleet.Fleet));
+
+        // What the job's user (the container's user) can read: every process's environment and command line.
+        var seen = await DockerEnvironment.DockerAsync("exec", container, "/bin/sh", "-c",
+            "for p in /proc/[0-9]*; do tr '\\0' '\\n' < $p/environ; tr '\\0' ' ' < $p/cmdline; echo; done 2>/dev/null");
+        var inspect = await DockerEnvironment.DockerAsync("inspect", "-f", "{{json .Config.Env}} {{json .Config.Cmd}}", container);
+
+        Assert.Contains("ACTIONS_RUNNER_HOOK_JOB_STARTED", seen.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("ACTIONS_RUNNER_INPUT_TOKEN", seen.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("--token", seen.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("TOKEN", inspect.Output, StringComparison.Ordinal);
+        // Registered with exactly the pool's labels: --no-default-labels reached config.sh as an argument.
+        var registered = Assert.Single(fleet.GitHub.Registrations);
+        Assert.Equal("token", registered.Mode);
+        Assert.DoesNotContain(fleet.GitHub.AllRunners().Single().Labels, l => l is "X64" or "x64" or "Linux");
+        Assert.Equal(job.Id, fleet.GitHub.AllJobs().Single().Id);
+    }
+
     private static async Task<(int Code, string Output)> RunAsync(string file, string[] args)
     {
         var start = new System.Diagnostics.ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };

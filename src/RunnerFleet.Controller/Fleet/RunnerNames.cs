@@ -23,15 +23,18 @@ internal static class RunnerNames
     /// Whether <paramref name="name"/> is a runner of this fleet: exactly "{fleet}-{pool}-{10 hex}" for one of its
     /// pools. Not a prefix match: fleet "prod" must never take (and delete) fleet "prod-eu"'s runners.
     /// </summary>
-    public static bool IsOf(string fleet, IEnumerable<string> pools, string? name)
+    public static bool IsOf(string fleet, IEnumerable<string> pools, string? name) => PoolOf(fleet, pools, name) is not null;
+
+    /// <summary>The pool (of <paramref name="pools"/>) whose runner <paramref name="name"/> is, by the exact name shape; null when none.</summary>
+    public static string? PoolOf(string fleet, IEnumerable<string> pools, string? name)
     {
         if (name is null || name.Length < 12 || name[^11] != '-' || !name[^10..].All(c => c is (>= '0' and <= '9') or (>= 'a' and <= 'f')))
         {
-            return false;
+            return null;
         }
 
         var head = name[..^11];
-        return pools.Any(p => string.Equals(Head(fleet, p), head, StringComparison.Ordinal));
+        return pools.FirstOrDefault(p => string.Equals(Head(fleet, p), head, StringComparison.Ordinal));
     }
 
     private static string Head(string fleet, string pool)

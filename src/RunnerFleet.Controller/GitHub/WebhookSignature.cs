@@ -8,15 +8,20 @@ internal static class WebhookSignature
 {
     private const string Prefix = "sha256=";
 
-    public static bool IsValid(string secret, ReadOnlySpan<byte> body, string? header)
+    public static bool IsValid(string secret, ReadOnlySpan<byte> body, string? header) =>
+        !string.IsNullOrEmpty(secret) && Matches(Compute(secret, body), header);
+
+    /// <summary>The HMAC-SHA256 of a body with the secret.</summary>
+    public static byte[] Compute(string secret, ReadOnlySpan<byte> body) => HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), body);
+
+    /// <summary>Whether the header names <paramref name="mac"/>, compared in constant time.</summary>
+    public static bool Matches(ReadOnlySpan<byte> mac, string? header)
     {
-        if (string.IsNullOrEmpty(secret) || header is null || !header.StartsWith(Prefix, StringComparison.Ordinal) || header.Length != Prefix.Length + 64)
+        if (header is null || !header.StartsWith(Prefix, StringComparison.Ordinal) || header.Length != Prefix.Length + 64 || mac.Length != 32)
         {
             return false;
         }
 
-        Span<byte> expected = stackalloc byte[32];
-        HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), body, expected);
         Span<byte> given = stackalloc byte[32];
         try
         {
@@ -30,7 +35,7 @@ internal static class WebhookSignature
             return false;
         }
 
-        return CryptographicOperations.FixedTimeEquals(expected, given);
+        return CryptographicOperations.FixedTimeEquals(mac, given);
     }
 
     public static string Sign(string secret, ReadOnlySpan<byte> body) =>

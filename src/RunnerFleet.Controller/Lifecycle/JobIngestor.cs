@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using RunnerFleet.Controller.Configuration;
 using RunnerFleet.Controller.Fleet;
 using RunnerFleet.Controller.Store;
+using RunnerFleet.Controller.Telemetry;
 
 namespace RunnerFleet.Controller.Lifecycle;
 
@@ -14,7 +15,7 @@ namespace RunnerFleet.Controller.Lifecycle;
 /// </summary>
 internal sealed partial class JobIngestor(
     IFleetStore store, PoolCatalog pools, IOptions<GitHubOptions> github, RunnerTracker tracker, IEnumerable<IJobPolicy> policies,
-    Reaper reaper, RunnerChannels channels, IFleetSignals signals, ILogger<JobIngestor> logger)
+    Reaper reaper, RunnerChannels channels, IFleetSignals signals, FleetTelemetry telemetry, ILogger<JobIngestor> logger)
 {
     private readonly IJobPolicy[] _policies = [.. policies];
 
@@ -35,7 +36,13 @@ internal sealed partial class JobIngestor(
                 continue;
             }
 
-            var verdict = assigned is not null || pool is null ? JobVerdict.Allowed : await DecideAsync(pool, job, ct).ConfigureAwait(false);
+            // Fail closed: a job on one of our runners is judged whatever its status and whatever matched it (it may
+            // have been taken before it was ever seen queued: an idle runner, a lost webhook, a restart, an
+            // organization runner taking a job of a repository nobody watches). A queued job is judged for its pool.
+            var ourPool = assigned is null && job.Status != JobStatus.Queued ? tracker.PoolOf(job.RunnerName) : null;
+            var verdict = ourPool is not null ? await DecideAsync(ourPool, job, ct).ConfigureAwait(false)
+                : assigned is null && pool is not null && job.Status == JobStatus.Queued ? await DecideAsync(pool, job, ct).ConfigureAwait(false)
+                : JobVerdict.Allowed;
             var refusal = verdict.Refusal;
             var served = refusal is null && !verdict.IsUndecided;
             var change = await store.UpsertJobAsync(job with { Pool = served ? pool?.Name : null, Refusal = refusal, Scope = ScopeFor(job.Repository) }, ct).ConfigureAwait(false);
@@ -62,6 +69,12 @@ internal sealed partial class JobIngestor(
                 if (change.Stored.Refusal is { } reason && tracker.IsOurs(change.Stored.RunnerName))
                 {
                     await ContainAsync(change.Stored, reason, ct).ConfigureAwait(false);
+                }
+                else if (verdict.IsUndecided && ourPool is not null && change.Stored.Status == JobStatus.InProgress)
+                {
+                    // Undecided on our runner: stop it now, decide later (the job's next observation asks again,
+                    // and cancels the run if it then turns out refused).
+                    await ContainUndecidedAsync(change.Stored, ct).ConfigureAwait(false);
                 }
             }
         }
@@ -93,6 +106,7 @@ internal sealed partial class JobIngestor(
     private async Task ContainAsync(JobRecord job, string reason, CancellationToken ct)
     {
         LogContained(logger, job.RunnerName!, job.Id, job.Repository, reason);
+        telemetry.PolicyContained("refused");
         foreach (var policy in _policies)
         {
             await policy.ContainAsync(job, ct).ConfigureAwait(false);
@@ -101,6 +115,17 @@ internal sealed partial class JobIngestor(
         if (await store.FindRunnerByNameAsync(job.RunnerName!, ct).ConfigureAwait(false) is { } runner)
         {
             await reaper.RetireAsync(new Retirement(runner.Id, runner.Name, RetirementKind.PolicyViolation, $"took job {job.Id}, which policy refused: {reason}"), ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>One of our runners runs a job no policy could decide on (its run unreadable): destroy the runner, fail closed.</summary>
+    private async Task ContainUndecidedAsync(JobRecord job, CancellationToken ct)
+    {
+        LogContainedUndecided(logger, job.RunnerName!, job.Id, job.Repository);
+        telemetry.PolicyContained("undecided");
+        if (await store.FindRunnerByNameAsync(job.RunnerName!, ct).ConfigureAwait(false) is { } runner)
+        {
+            await reaper.RetireAsync(new Retirement(runner.Id, runner.Name, RetirementKind.PolicyViolation, $"took job {job.Id}, whose origin could not be checked (fail closed)"), ct).ConfigureAwait(false);
         }
     }
 
@@ -115,6 +140,9 @@ internal sealed partial class JobIngestor(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Runner {RunnerName} took job {JobId} of {Repository}, which policy refused ({Refusal}); cancelling its run and destroying the runner")]
     private static partial void LogContained(ILogger logger, string runnerName, long jobId, string repository, string refusal);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Runner {RunnerName} took job {JobId} of {Repository}, whose run could not be read to check for a fork pull request; destroying the runner (fail closed) and asking again at the job's next observation")]
+    private static partial void LogContainedUndecided(ILogger logger, string runnerName, long jobId, string repository);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} in {Repository} gets no runner: {Refusal} (via {Source})")]
     private static partial void LogRefused(ILogger logger, long jobId, string repository, string refusal, string source);

@@ -18,6 +18,9 @@ internal sealed class RunnerTracker(IFleetStore store, RunnerTransitions transit
     /// <summary>A runner of this fleet by its exact name shape (never a prefix: another fleet may share it).</summary>
     public bool IsOurs(string? runnerName) => RunnerNames.IsOf(pools.FleetName, _poolNames, runnerName);
 
+    /// <summary>The pool of one of our runners, by its name; null for anyone else's runner.</summary>
+    public PoolDefinition? PoolOf(string? runnerName) => RunnerNames.PoolOf(pools.FleetName, _poolNames, runnerName) is { } pool ? pools.Find(pool) : null;
+
     public Task OnJobAsync(JobRecord job, CancellationToken ct) =>
         OnRunnerJobAsync(job.RunnerName, job.Id, job.Status, job.StartedAt, job.CompletedAt, job.QueuedAt, job.Conclusion, ct);
 

@@ -21,6 +21,8 @@ internal sealed class FleetTelemetry : IDisposable
     private readonly Histogram<double> _jobWait;
     private readonly Histogram<double> _runnerBoot;
     private readonly Counter<long> _webhooks;
+    private readonly Counter<long> _contained;
+    private readonly Counter<long> _cancelFailures;
     private volatile IReadOnlyDictionary<(string Pool, string State), int> _runners = new Dictionary<(string, string), int>();
     private volatile IReadOnlyDictionary<string, int> _queued = new Dictionary<string, int>();
     private readonly ConcurrentDictionary<string, long> _rateRemaining = new();
@@ -58,6 +60,8 @@ internal sealed class FleetTelemetry : IDisposable
         _githubRequests = _meter.CreateCounter<long>(MetricNames.GitHubRequests, description: "GitHub REST requests by endpoint and status");
         _cost = _meter.CreateCounter<double>(MetricNames.Cost, "EUR", "Money spent on runners");
         _webhooks = _meter.CreateCounter<long>(MetricNames.Webhooks, description: "Webhook deliveries by outcome");
+        _contained = _meter.CreateCounter<long>(MetricNames.PolicyContained, description: "Runners destroyed because they took a job policy refused (refused) or could not decide (undecided)");
+        _cancelFailures = _meter.CreateCounter<long>(MetricNames.PolicyCancelFailures, description: "Runs policy wanted cancelled that GitHub would not cancel, by reason (forbidden: the token lacks actions: write)");
     }
 
     public void SetFleetState(IReadOnlyDictionary<(string Pool, string State), int> runners, IReadOnlyDictionary<string, int> queued)
@@ -94,6 +98,10 @@ internal sealed class FleetTelemetry : IDisposable
     public void RunnerBoot(string pool, TimeSpan boot) => _runnerBoot.Record(boot.TotalSeconds, new KeyValuePair<string, object?>("pool", pool));
 
     public void Cost(string pool, decimal euros) => _cost.Add((double)euros, new KeyValuePair<string, object?>("pool", pool));
+
+    public void PolicyContained(string verdict) => _contained.Add(1, new KeyValuePair<string, object?>("verdict", verdict));
+
+    public void PolicyCancelFailed(string reason) => _cancelFailures.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
     public void Webhook(string outcome) => _webhooks.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
 

@@ -17,4 +17,6 @@ internal static class MetricNames
     public const string PoolUnavailable = "runnerfleet.pool.unavailable";
     public const string Webhooks = "runnerfleet.webhooks";
     public const string ScaleSetDesired = "runnerfleet.scaleset.desired";
+    public const string PolicyContained = "runnerfleet.policy.contained";
+    public const string PolicyCancelFailures = "runnerfleet.policy.cancel_failures";
 }

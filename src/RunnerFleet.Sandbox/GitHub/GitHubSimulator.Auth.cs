@@ -162,6 +162,15 @@ public sealed partial class GitHubSimulator
         }
     }
 
+    /// <summary>Drops every injected fault not yet answered: GitHub answers normally again.</summary>
+    public void ClearFaults()
+    {
+        lock (_gate)
+        {
+            _faults.Clear();
+        }
+    }
+
     /// <summary>How many injected faults were answered so far.</summary>
     public int FaultsServed { get; private set; }
 

@@ -113,7 +113,7 @@ public sealed partial class GitHubSimulator
         }
     }
 
-    public bool CompleteJob(SimRunner runner, long jobId, string conclusion, string? machine = null)
+    public bool CompleteJob(SimRunner runner, long jobId, string conclusion, string? machine = null, bool stepsRan = true)
     {
         SimJob job;
         lock (_gate)
@@ -129,6 +129,7 @@ public sealed partial class GitHubSimulator
             job.Conclusion = conclusion is "success" or "failure" or "cancelled" ? conclusion : "success";
             job.CompletedAt = now;
             job.RunnerMachine = machine;
+            job.StepsRan = stepsRan;
             job.Run.UpdatedAt = now;
             ScaleSetJobEventLocked("JobCompleted", job, runner);
             runner.JobDone = true;

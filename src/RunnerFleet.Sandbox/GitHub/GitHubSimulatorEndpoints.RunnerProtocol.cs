@@ -47,7 +47,9 @@ public static partial class GitHubSimulatorEndpoints
             var job = await sim.AcquireJobAsync(runner, sim.Options.AcquireWait, ctx.RequestAborted).ConfigureAwait(false);
             return job is null
                 ? Results.Text("none\n", "text/plain")
-                : Results.Text(string.Create(CultureInfo.InvariantCulture, $"job_id={job.Id}\nduration={(int)Math.Ceiling(job.Duration.TotalSeconds)}\nduration_ms={(long)job.Duration.TotalMilliseconds}\n"), "text/plain");
+                : Results.Text(string.Create(CultureInfo.InvariantCulture, $"job_id={job.Id}\nduration={(int)Math.Ceiling(job.Duration.TotalSeconds)}\nduration_ms={(long)job.Duration.TotalMilliseconds}\n" +
+                    // The job message's github context: event name, repository, and the event payload (base64, one line).
+                    $"event_name={job.Run.Event}\nrepository={job.Run.Repository.FullName}\nevent={Convert.ToBase64String(Encoding.UTF8.GetBytes(SimJson.EventPayload(job.Run).ToJsonString()))}\n"), "text/plain");
         });
 
         app.MapPost("/_runner/complete", async (HttpContext ctx) =>
@@ -58,7 +60,7 @@ public static partial class GitHubSimulatorEndpoints
                 return Results.Text("error=unauthorized\n", "text/plain", statusCode: 401);
             }
 
-            return sim.CompleteJob(runner, jobId, form.GetValueOrDefault("conclusion") ?? "success", form.GetValueOrDefault("machine"))
+            return sim.CompleteJob(runner, jobId, form.GetValueOrDefault("conclusion") ?? "success", form.GetValueOrDefault("machine"), stepsRan: form.GetValueOrDefault("steps") is not "skipped")
                 ? Results.Text("ok\n", "text/plain")
                 : Results.Text("error=not your job\n", "text/plain", statusCode: 409);
         });

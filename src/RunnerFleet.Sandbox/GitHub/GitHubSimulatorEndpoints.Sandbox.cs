@@ -62,6 +62,7 @@ public static partial class GitHubSimulatorEndpoints
             o["repository"] = j.Run.Repository.FullName;
             o["assignments"] = j.Assignments;
             o["runner_machine"] = j.RunnerMachine;
+            o["steps_ran"] = j.StepsRan;
             return (JsonNode)o;
         })]).ToJsonString()), "application/json"));
 

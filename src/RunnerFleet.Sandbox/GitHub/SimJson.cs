@@ -63,6 +63,37 @@ internal static class SimJson
         ["head_repository"] = run.HeadRepository is { } fork ? Fork(fork, run.Repository) : Repository(run.Repository),
     };
 
+    /// <summary>
+    /// The webhook event payload the runner writes to <c>GITHUB_EVENT_PATH</c> for the job's steps and hooks
+    /// (actions/runner: the job message's <c>github.event</c>). For <c>pull_request*</c> events it carries
+    /// <c>pull_request.head.repo</c> (the fork, for a pull request from a fork) and <c>pull_request.base.repo</c>,
+    /// as GitHub's "pull_request" webhook payload does (docs.github.com/en/webhooks/webhook-events-and-payloads#pull_request);
+    /// other events carry the repository and ref.
+    /// </summary>
+    public static JsonObject EventPayload(SimWorkflowRun run)
+    {
+        var payload = new JsonObject { ["repository"] = Repository(run.Repository), ["sender"] = new JsonObject { ["login"] = run.Repository.Owner, ["type"] = "User" } };
+        if (run.Event.StartsWith("pull_request", StringComparison.Ordinal))
+        {
+            payload["action"] = "synchronize";
+            payload["number"] = 1;
+            payload["pull_request"] = new JsonObject
+            {
+                ["number"] = 1,
+                ["state"] = "open",
+                ["head"] = new JsonObject { ["ref"] = "feature", ["sha"] = run.HeadSha, ["repo"] = run.HeadRepository is { } fork ? Fork(fork, run.Repository) : Repository(run.Repository) },
+                ["base"] = new JsonObject { ["ref"] = "main", ["repo"] = Repository(run.Repository) },
+            };
+        }
+        else
+        {
+            payload["ref"] = "refs/heads/main";
+            payload["after"] = run.HeadSha;
+        }
+
+        return payload;
+    }
+
     /// <summary>A fork's repository object, as a run's head_repository.</summary>
     private static JsonObject Fork(string fullName, SimRepository parent)
     {

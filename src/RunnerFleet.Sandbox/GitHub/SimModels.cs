@@ -55,6 +55,12 @@ public sealed class SimJob
     /// <summary>What <c>uname -m</c> said on the runner that ran the job (x86_64, aarch64).</summary>
     public string? RunnerMachine { get; set; }
 
+    /// <summary>
+    /// Whether the runner reported running the job's steps (false while it runs, when its job-started hook refused
+    /// the job, or when the job ended otherwise, e.g. cancelled, before the runner reported).
+    /// </summary>
+    public bool StepsRan { get; set; }
+
     /// <summary>The scale set the job is assigned to (its <c>runs-on</c> is the scale set's name), if any.</summary>
     public long? ScaleSetId { get; set; }
 

@@ -395,7 +395,8 @@ public sealed class HetznerSimulator
         server.RunnerStop = stop;
         _ = Task.Run(async () =>
         {
-            var runner = new SimulatedRunner(_runnerHttp, _time);
+            // The user data's pre-job hook, run as actions/runner runs ACTIONS_RUNNER_HOOK_JOB_STARTED.
+            var runner = new SimulatedRunner(_runnerHttp, _time) { JobStartedHook = JobStartedHook.FromUserData(server.UserData) };
             try
             {
                 if (env.TryGetValue("ACTIONS_RUNNER_INPUT_JITCONFIG", out var jit))
@@ -404,8 +405,11 @@ public sealed class HetznerSimulator
                 }
                 else if (env.TryGetValue("ACTIONS_RUNNER_INPUT_TOKEN", out var token))
                 {
+                    // config.sh reads --ephemeral and --no-default-labels from its command line only (actions/runner).
+                    var script = ParseWriteFiles(server.UserData).GetValueOrDefault("/usr/local/sbin/runnerfleet-start") ?? string.Empty;
                     await runner.RunWithRegistrationTokenAsync(new Uri(env["ACTIONS_RUNNER_INPUT_URL"]), token, env.GetValueOrDefault("ACTIONS_RUNNER_INPUT_NAME") ?? server.Name,
-                        (env.GetValueOrDefault("ACTIONS_RUNNER_INPUT_LABELS") ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries), stop.Token).ConfigureAwait(false);
+                        (env.GetValueOrDefault("ACTIONS_RUNNER_INPUT_LABELS") ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries), stop.Token,
+                        ephemeral: script.Contains("--ephemeral", StringComparison.Ordinal), noDefaultLabels: script.Contains("--no-default-labels", StringComparison.Ordinal)).ConfigureAwait(false);
                 }
             }
             catch (Exception e) when (e is OperationCanceledException or HttpRequestException or FormatException or KeyNotFoundException)
@@ -424,27 +428,65 @@ public sealed class HetznerSimulator
         });
     }
 
-    /// <summary>Finds <c>ACTIONS_RUNNER_INPUT_*=value</c> lines anywhere in the user data (RunnerFleet writes them to an env file).</summary>
+    /// <summary>The runner settings RunnerFleet's user data writes to <c>/etc/runnerfleet/runner.env</c> (<c>KEY=value</c> lines).</summary>
     public static Dictionary<string, string> ParseRunnerEnvironment(string? userData)
     {
         var env = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var raw in (userData ?? string.Empty).Split('\n'))
+        if (!ParseWriteFiles(userData).TryGetValue("/etc/runnerfleet/runner.env", out var file))
         {
-            var line = raw.Trim();
-            var at = line.IndexOf("ACTIONS_RUNNER_INPUT_", StringComparison.Ordinal);
-            if (at < 0)
-            {
-                continue;
-            }
+            return env;
+        }
 
-            var kv = line[at..].Split('=', 2);
-            if (kv.Length == 2)
+        foreach (var line in file.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            var kv = line.Split('=', 2);
+            if (kv.Length == 2 && !line.StartsWith('#'))
             {
-                env[kv[0]] = kv[1].Trim().Trim('"', '\'');
+                env[kv[0]] = kv[1].Trim('"', '\'');
             }
         }
 
         return env;
+    }
+
+    /// <summary>
+    /// The files of a <c>#cloud-config</c>'s <c>write_files</c> whose content is a literal block (<c>content: |</c>),
+    /// by path, as cloud-init writes them (cloudinit.readthedocs.io, module "Write Files"). Only what RunnerFleet
+    /// writes is understood; anything else is not a file here.
+    /// </summary>
+    public static Dictionary<string, string> ParseWriteFiles(string? userData)
+    {
+        var files = new Dictionary<string, string>(StringComparer.Ordinal);
+        var lines = (userData ?? string.Empty).Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n');
+        if (lines.Length == 0 || lines[0] != "#cloud-config")
+        {
+            return files;
+        }
+
+        string? path = null;
+        for (var i = 0; i < lines.Length; i++)
+        {
+            var trimmed = lines[i].Trim();
+            if (trimmed.StartsWith("- path:", StringComparison.Ordinal))
+            {
+                path = trimmed["- path:".Length..].Trim();
+            }
+            else if (path is not null && trimmed == "content: |")
+            {
+                var indent = lines[i].Length - lines[i].TrimStart().Length + 2;
+                var body = new System.Text.StringBuilder();
+                for (i++; i < lines.Length && (lines[i].Trim().Length == 0 || lines[i].Length - lines[i].TrimStart().Length >= indent); i++)
+                {
+                    body.Append(lines[i].Length >= indent ? lines[i][indent..] : string.Empty).Append('\n');
+                }
+
+                i--;
+                files[path] = body.ToString().TrimEnd('\n') + "\n";
+                path = null;
+            }
+        }
+
+        return files;
     }
 }
 

@@ -66,7 +66,11 @@ internal sealed partial class InProcessRunnerProvider(IHttpClientFactory httpCli
 
     private async Task RunAsync(Entry entry, RunnerLaunch launch, CancellationToken ct)
     {
-        var runner = new SimulatedRunner(httpClients.CreateClient(nameof(InProcessRunnerProvider)), time);
+        // The same pre-job hook and settings the Docker and Hetzner providers install on their runners.
+        var runner = new SimulatedRunner(httpClients.CreateClient(nameof(InProcessRunnerProvider)), time)
+        {
+            JobStartedHook = new JobStartedHook(Controller.Providers.RunnerHook.Script, Controller.Providers.RunnerHook.Settings(launch.Pool)),
+        };
         try
         {
             if (_bootDelay > TimeSpan.Zero)

@@ -10,6 +10,9 @@ namespace RunnerFleet.Sandbox.Runner;
 /// </summary>
 public sealed class SimulatedRunner(HttpClient http, TimeProvider time)
 {
+    /// <summary>The runner's pre-job hook (<c>ACTIONS_RUNNER_HOOK_JOB_STARTED</c>), if its machine installs one.</summary>
+    public JobStartedHook? JobStartedHook { get; init; }
+
     /// <summary>Runs to completion. Returns the job id it ran, or null if it got none before <paramref name="ct"/>.</summary>
     public async Task<long?> RunWithJitConfigAsync(string encodedJitConfig, CancellationToken ct)
     {
@@ -18,10 +21,10 @@ public sealed class SimulatedRunner(HttpClient http, TimeProvider time)
     }
 
     /// <summary>What <c>config.sh --url … --token … --ephemeral --no-default-labels</c> followed by <c>run.sh</c> does.</summary>
-    public async Task<long?> RunWithRegistrationTokenAsync(Uri scopeUrl, string token, string name, IReadOnlyList<string> labels, CancellationToken ct)
+    public async Task<long?> RunWithRegistrationTokenAsync(Uri scopeUrl, string token, string name, IReadOnlyList<string> labels, CancellationToken ct, bool ephemeral = true, bool noDefaultLabels = true)
     {
         var baseUrl = new Uri(scopeUrl.GetLeftPart(UriPartial.Authority));
-        var body = $"url={Uri.EscapeDataString(scopeUrl.ToString())}\ntoken={Uri.EscapeDataString(token)}\nname={Uri.EscapeDataString(name)}\nlabels={Uri.EscapeDataString(string.Join(',', labels))}\nephemeral=true\nno_default_labels=true\n";
+        var body = $"url={Uri.EscapeDataString(scopeUrl.ToString())}\ntoken={Uri.EscapeDataString(token)}\nname={Uri.EscapeDataString(name)}\nlabels={Uri.EscapeDataString(string.Join(',', labels))}\nephemeral={(ephemeral ? "true" : "false")}\nno_default_labels={(noDefaultLabels ? "true" : "false")}\n";
         var answer = ParseLines(await PostAsync(new Uri(baseUrl, "/_runner/register"), body, ct).ConfigureAwait(false));
         return await RunAsync(baseUrl, answer["runner_id"], answer["credential"], ct).ConfigureAwait(false);
     }
@@ -36,6 +39,15 @@ public sealed class SimulatedRunner(HttpClient http, TimeProvider time)
             if (!answer.TryGetValue("job_id", out var jobId))
             {
                 continue;
+            }
+
+            if (JobStartedHook is { } hook
+                && !await hook.AllowsAsync(answer.GetValueOrDefault("event_name") ?? string.Empty, answer.GetValueOrDefault("repository") ?? string.Empty,
+                    Encoding.UTF8.GetString(Convert.FromBase64String(answer.GetValueOrDefault("event") ?? string.Empty)), ct).ConfigureAwait(false))
+            {
+                // The hook refused: the job fails before its first step.
+                await PostAsync(new Uri(baseUrl, "/_runner/complete"), auth + $"job_id={jobId}\nconclusion=failure\nsteps=skipped\nmachine={Machine}\n", ct).ConfigureAwait(false);
+                return long.Parse(jobId, CultureInfo.InvariantCulture);
             }
 
             var ms = long.Parse(answer.GetValueOrDefault("duration_ms") ?? "0", CultureInfo.InvariantCulture);

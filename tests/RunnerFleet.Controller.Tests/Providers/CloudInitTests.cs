@@ -29,7 +29,11 @@ public sealed class CloudInitTests
         var off = text.LastIndexOf("poweroff", StringComparison.Ordinal);
         Assert.True(block > 0 && block < run && run < off);
         Assert.Contains("permissions: '0600'", text, StringComparison.Ordinal);
-        Assert.Contains("sudo -E -u runner", text, StringComparison.Ordinal);
+        // Forwarded traffic too, and the runner in a clean login environment (HOME set, nothing of root's).
+        Assert.Contains("iptables -w -I FORWARD -d 169.254.169.254 -j REJECT", text, StringComparison.Ordinal);
+        Assert.Contains("env -i HOME=/home/runner USER=runner LOGNAME=runner SHELL=/bin/bash", text, StringComparison.Ordinal);
+        Assert.Contains("runuser -u runner -- ./run.sh", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("sudo -E", text, StringComparison.Ordinal);
         Assert.True(Encoding.UTF8.GetByteCount(text) < CloudInit.MaxBytes);
     }
 
@@ -42,16 +46,36 @@ public sealed class CloudInitTests
     }
 
     [Fact]
-    public void Registration_token_mode_configures_an_ephemeral_runner_with_exactly_the_pools_labels()
+    [Trait("Category", "Security")]
+    public void Registration_token_mode_registers_out_of_band_so_run_sh_never_holds_the_token()
     {
         var text = CloudInit.Render(Launch(jit: false));
         var env = HetznerSimulator.ParseRunnerEnvironment(text);
+        var script = HetznerSimulator.ParseWriteFiles(text)["/usr/local/sbin/runnerfleet-start"].Split('\n');
 
         Assert.Equal("REGTOKEN", env["ACTIONS_RUNNER_INPUT_TOKEN"]);
         Assert.Equal("self-hosted,linux,arm64", env["ACTIONS_RUNNER_INPUT_LABELS"]);
-        Assert.Equal("true", env["ACTIONS_RUNNER_INPUT_EPHEMERAL"]);
-        Assert.Equal("true", env["ACTIONS_RUNNER_INPUT_NO_DEFAULT_LABELS"]);
-        Assert.Contains("./config.sh && ./run.sh", text, StringComparison.Ordinal);
+        var config = Assert.Single(script, l => l.Contains("./config.sh", StringComparison.Ordinal));
+        var run = Assert.Single(script, l => l.Contains("./run.sh", StringComparison.Ordinal));
+        // The flags are arguments (actions/runner never reads ACTIONS_RUNNER_INPUT_NO_DEFAULT_LABELS), the token is config.sh's alone.
+        Assert.Contains("--ephemeral --no-default-labels", config, StringComparison.Ordinal);
+        Assert.Contains("ACTIONS_RUNNER_INPUT_TOKEN=", config, StringComparison.Ordinal);
+        Assert.DoesNotContain("ACTIONS_RUNNER_INPUT_TOKEN", run, StringComparison.Ordinal);
+        Assert.StartsWith("env -i ", run, StringComparison.Ordinal);
+        Assert.True(Array.IndexOf(script, config) < Array.FindIndex(script, l => l == "unset ACTIONS_RUNNER_INPUT_TOKEN") && Array.IndexOf(script, run) > Array.IndexOf(script, config));
+        Assert.DoesNotContain("NO_DEFAULT_LABELS", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("DISABLEUPDATE", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_start_script_fails_closed()
+    {
+        var script = HetznerSimulator.ParseWriteFiles(CloudInit.Render(Launch()))["/usr/local/sbin/runnerfleet-start"];
+
+        Assert.StartsWith("#!/bin/bash\n", script, StringComparison.Ordinal);
+        Assert.Contains("set -euo pipefail", script, StringComparison.Ordinal);
+        Assert.Contains("trap '", script, StringComparison.Ordinal);
+        Assert.Contains("poweroff' ERR", script, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -65,7 +89,7 @@ public sealed class CloudInitTests
     public void The_yaml_keeps_its_block_indentation()
     {
         var lines = CloudInit.Render(Launch()).Split('\n');
-        var content = lines.SkipWhile(l => !l.Contains("runnerfleet-start", StringComparison.Ordinal)).Skip(4).TakeWhile(l => !l.StartsWith("runcmd:", StringComparison.Ordinal)).ToList();
+        var content = lines.SkipWhile(l => !l.Contains("path: /usr/local/sbin/runnerfleet-start", StringComparison.Ordinal)).Skip(4).TakeWhile(l => !l.StartsWith("runcmd:", StringComparison.Ordinal)).ToList();
 
         Assert.NotEmpty(content);
         Assert.All(content.Where(l => l.Length > 0), l => Assert.StartsWith("      ", l, StringComparison.Ordinal));

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using RunnerFleet.Controller.Fleet;
 using RunnerFleet.Controller.GitHub;
+using RunnerFleet.Controller.Telemetry;
 
 namespace RunnerFleet.Controller.Channels.Rest;
 
@@ -12,7 +13,7 @@ namespace RunnerFleet.Controller.Channels.Rest;
 /// is read once and remembered. When the run cannot be read the job is undecided: it gets no pool for
 /// now and is asked about again at its next observation (the poller observes it again).
 /// </summary>
-internal sealed partial class ForkPolicy(GitHubApiClient github, ILogger<ForkPolicy> logger) : IJobPolicy
+internal sealed partial class ForkPolicy(GitHubApiClient github, FleetTelemetry telemetry, ILogger<ForkPolicy> logger) : IJobPolicy
 {
     private const int MaxRemembered = 10_000;
     private readonly ConcurrentDictionary<long, JobOrigin> _runs = new();
@@ -20,7 +21,8 @@ internal sealed partial class ForkPolicy(GitHubApiClient github, ILogger<ForkPol
     /// <summary>Whether the pool may serve the job: <see cref="JobVerdict.Allowed"/>, refused (with the reason), or undecided for now.</summary>
     public async Task<JobVerdict> DecideAsync(PoolDefinition pool, JobRecord job, CancellationToken ct)
     {
-        if (pool.AllowForkPullRequests || job.Status != JobStatus.Queued || job.Origin?.RepositoryPrivate == true)
+        // Whatever the job's status: the ingestor asks about queued jobs and about every job on one of our runners.
+        if (pool.AllowForkPullRequests || job.Origin?.RepositoryPrivate == true)
         {
             return JobVerdict.Allowed;
         }
@@ -44,10 +46,20 @@ internal sealed partial class ForkPolicy(GitHubApiClient github, ILogger<ForkPol
     {
         try
         {
-            await github.CancelRunAsync(job.Repository, job.RunId, ct).ConfigureAwait(false);
+            if (!await github.CancelRunAsync(job.Repository, job.RunId, ct).ConfigureAwait(false))
+            {
+                LogNotCancellable(logger, job.RunId, job.Repository);
+            }
+        }
+        catch (GitHubApiException e) when (e.Status == System.Net.HttpStatusCode.Forbidden)
+        {
+            // The token may read runs but not cancel them: the App needs "actions: write" (README, infra/github-app).
+            telemetry.PolicyCancelFailed("forbidden");
+            LogCancelForbidden(logger, job.RunId, job.Repository, e.Message);
         }
         catch (GitHubApiException e)
         {
+            telemetry.PolicyCancelFailed("error");
             LogCancelFailed(logger, job.RunId, job.Repository, e.Message);
         }
     }
@@ -84,6 +96,12 @@ internal sealed partial class ForkPolicy(GitHubApiClient github, ILogger<ForkPol
         _runs[job.RunId] = origin;
         return origin;
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Run {RunId} of {Repository} could not be cancelled: the GitHub token lacks \"actions: write\" ({Error}); its runner is destroyed, but the run's other jobs may still go to other runners")]
+    private static partial void LogCancelForbidden(ILogger logger, long runId, string repository, string error);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId} of {Repository} was not cancelled: it had already finished")]
+    private static partial void LogNotCancellable(ILogger logger, long runId, string repository);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Run {RunId} of {Repository} could not be cancelled: {Error}")]
     private static partial void LogCancelFailed(ILogger logger, long runId, string repository, string error);

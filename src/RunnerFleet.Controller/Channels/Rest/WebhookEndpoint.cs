@@ -62,22 +62,57 @@ internal static class WebhookEndpoint
                 return Results.StatusCode(StatusCodes.Status413PayloadTooLarge);
             }
 
-            byte[] body;
+            // Hashed while it streams into a buffer capped at MaxWebhookBytes (also without a Content-Length:
+            // chunked bodies are cut off at the cap, not buffered whole first).
+            ReadOnlyMemory<byte> body;
+            byte[] mac;
             try
             {
-                using var buffer = new MemoryStream();
-                await ctx.Request.Body.CopyToAsync(buffer, ctx.RequestAborted).ConfigureAwait(false);
-                body = buffer.ToArray();
+                (body, mac) = await ReadSignedBodyAsync(ctx.Request.Body, ctx.Request.ContentLength, options.Value.WebhookSecret!, ctx.RequestAborted).ConfigureAwait(false);
             }
             catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
             {
                 return Results.StatusCode(StatusCodes.Status413PayloadTooLarge);
             }
 
-            var outcome = await webhooks.HandleAsync(eventName, delivery, signature, body, ctx.RequestAborted).ConfigureAwait(false);
+            if (body.Length > MaxWebhookBytes)
+            {
+                return Results.StatusCode(StatusCodes.Status413PayloadTooLarge);
+            }
+
+            var outcome = await webhooks.HandleAsync(eventName, delivery, signature, body, mac, ctx.RequestAborted).ConfigureAwait(false);
             return outcome.Error is null ? Results.StatusCode(outcome.StatusCode) : Results.Json(new { error = outcome.Error }, statusCode: outcome.StatusCode);
         }).RequireRateLimiting(Policy);
 
         return app;
+    }
+
+    /// <summary>
+    /// Reads the body into one buffer (sized from Content-Length when given, grown otherwise) while feeding
+    /// an HMAC-SHA256 with the secret; stops one byte past <see cref="MaxWebhookBytes"/> (the caller answers 413).
+    /// </summary>
+    internal static async Task<(ReadOnlyMemory<byte> Body, byte[] Mac)> ReadSignedBodyAsync(Stream stream, long? contentLength, string secret, CancellationToken ct)
+    {
+        using var hmac = System.Security.Cryptography.IncrementalHash.CreateHMAC(System.Security.Cryptography.HashAlgorithmName.SHA256, System.Text.Encoding.UTF8.GetBytes(secret));
+        var buffer = new byte[(int)Math.Clamp(contentLength ?? 16 * 1024, 1, MaxWebhookBytes + 1)];
+        var length = 0;
+        while (length <= MaxWebhookBytes)
+        {
+            if (length == buffer.Length)
+            {
+                Array.Resize(ref buffer, (int)Math.Min(buffer.Length * 2L, MaxWebhookBytes + 1));
+            }
+
+            var read = await stream.ReadAsync(buffer.AsMemory(length), ct).ConfigureAwait(false);
+            if (read == 0)
+            {
+                break;
+            }
+
+            hmac.AppendData(buffer, length, read);
+            length += read;
+        }
+
+        return (buffer.AsMemory(0, length), hmac.GetHashAndReset());
     }
 }

@@ -13,12 +13,16 @@ namespace RunnerFleet.Controller.Channels.Rest;
 /// Takes <c>workflow_job</c> deliveries: the signature is checked in constant time before the body is
 /// parsed; other events are acknowledged and ignored.
 /// </summary>
-internal sealed partial class WebhookJobSource(JobIngestor ingestor, IFleetStore store, IOptions<GitHubOptions> options, FleetTelemetry telemetry, ILogger<WebhookJobSource> logger)
+internal sealed partial class WebhookJobSource(JobIngestor ingestor, IFleetStore store, IOptions<GitHubOptions> options, RunnerTracker tracker, FleetTelemetry telemetry, ILogger<WebhookJobSource> logger)
 {
-    public async Task<WebhookOutcome> HandleAsync(string? eventName, string? delivery, string? signature, ReadOnlyMemory<byte> body, CancellationToken ct)
+    public Task<WebhookOutcome> HandleAsync(string? eventName, string? delivery, string? signature, ReadOnlyMemory<byte> body, CancellationToken ct) =>
+        HandleAsync(eventName, delivery, signature, body, string.IsNullOrEmpty(options.Value.WebhookSecret) ? null : WebhookSignature.Compute(options.Value.WebhookSecret, body.Span), ct);
+
+    /// <param name="mac">The HMAC-SHA256 of <paramref name="body"/> with the webhook secret, computed while the body streamed in (null without a secret).</param>
+    public async Task<WebhookOutcome> HandleAsync(string? eventName, string? delivery, string? signature, ReadOnlyMemory<byte> body, byte[]? mac, CancellationToken ct)
     {
         var secret = options.Value.WebhookSecret;
-        if (string.IsNullOrEmpty(secret) || !WebhookSignature.IsValid(secret, body.Span, signature))
+        if (string.IsNullOrEmpty(secret) || mac is null || !WebhookSignature.Matches(mac, signature))
         {
             telemetry.Webhook("bad_signature");
             LogBadSignature(logger, Truncate(delivery), Truncate(eventName), string.IsNullOrEmpty(secret) ? "no webhook secret is configured" : signature is null ? "no signature" : "signature mismatch");
@@ -58,11 +62,13 @@ internal sealed partial class WebhookJobSource(JobIngestor ingestor, IFleetStore
             return WebhookOutcome.Ignored;
         }
 
-        // Only repositories this fleet watches (listed, or in a listed organization), with names fit for a URL.
+        // Only repositories this fleet watches (listed, or in a listed organization), with names fit for a URL;
+        // and any job one of our runners took, wherever it comes from: it is judged like every job on our runners.
         var repository = e.Repository!.FullName;
         var gh = options.Value;
         if (!RepositoryNames.IsValidRepository(repository)
-            || !(gh.Repositories.Contains(repository, StringComparer.OrdinalIgnoreCase) || gh.Organizations.Contains(repository.Split('/')[0], StringComparer.OrdinalIgnoreCase)))
+            || !(gh.Repositories.Contains(repository, StringComparer.OrdinalIgnoreCase) || gh.Organizations.Contains(repository.Split('/')[0], StringComparer.OrdinalIgnoreCase)
+                 || tracker.IsOurs(e.WorkflowJob?.RunnerName)))
         {
             telemetry.Webhook("foreign");
             LogForeign(logger, Truncate(delivery), Truncate(repository));

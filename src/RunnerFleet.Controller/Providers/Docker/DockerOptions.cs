@@ -35,8 +35,21 @@ internal sealed class DockerEndpointOptions
 {
     public string? Name { get; set; }
 
-    /// <summary>unix:///var/run/docker.sock, or tcp://host:2376 (with TLS from the environment's DOCKER_CERT_PATH).</summary>
+    /// <summary>unix:///var/run/docker.sock, or tcp://host:2376 with mutual TLS (<see cref="CertPath"/>).</summary>
     public Uri? Uri { get; set; }
+
+    /// <summary>
+    /// For a <c>tcp://</c> engine: a folder with <c>ca.pem</c> (the CA the engine's certificate must chain to),
+    /// <c>cert.pem</c> and <c>key.pem</c> (this controller's client certificate), as Docker's own
+    /// <c>DOCKER_CERT_PATH</c> holds them. The engine runs with <c>--tlsverify</c>.
+    /// </summary>
+    public string? CertPath { get; set; }
+
+    /// <summary>Allow a <c>tcp://</c> engine without TLS (anyone on the path can run containers on it). Off by default; warned about at start.</summary>
+    public bool AllowPlainTcp { get; set; }
+
+    /// <summary>Whether the engine is reached over TCP (as opposed to a local socket).</summary>
+    public bool IsTcp => Uri?.Scheme is "tcp" or "http" or "https";
 
     public int MaxRunners { get; set; } = 20;
 }

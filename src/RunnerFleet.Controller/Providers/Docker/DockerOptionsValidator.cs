@@ -23,6 +23,24 @@ internal sealed class DockerOptionsValidator : IValidateOptions<DockerOptions>
                 Fail($"Docker:Endpoints:{i}:Uri must be unix:///path or tcp://host:port (was '{e.Uri}').");
             }
 
+            if (e.IsTcp && e.CertPath is null && !e.AllowPlainTcp)
+            {
+                Fail($"Docker:Endpoints:{i}:CertPath must name a folder with ca.pem, cert.pem and key.pem for the TCP engine {e.Uri} (mutual TLS); set Docker:Endpoints:{i}:AllowPlainTcp=true only for an engine no one else can reach.");
+            }
+
+            if (e.CertPath is { } certs)
+            {
+                foreach (var file in new[] { "ca.pem", "cert.pem", "key.pem" }.Where(f => !File.Exists(Path.Combine(certs, f))))
+                {
+                    Fail($"Docker:Endpoints:{i}:CertPath has no {file} (looked in '{certs}').");
+                }
+
+                if (!e.IsTcp)
+                {
+                    Fail($"Docker:Endpoints:{i}:CertPath is for tcp:// engines (was given for '{e.Uri}').");
+                }
+            }
+
             if (e.MaxRunners < 1)
             {
                 Fail($"Docker:Endpoints:{i}:MaxRunners must be at least 1 (was {e.MaxRunners}).");

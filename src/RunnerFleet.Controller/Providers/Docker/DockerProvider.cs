@@ -125,12 +125,21 @@ internal sealed partial class DockerProvider : IRunnerProvider, IDisposable
 
         try
         {
+            // The pre-job hook and the pool's settings for it, root-owned, before the runner starts.
+            await InstallHookAsync(client, created.ID, launch.Pool, ct).ConfigureAwait(false);
             await client.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), ct).ConfigureAwait(false);
         }
         catch (DockerApiException e)
         {
             await RemoveAsync(client, created.ID, CancellationToken.None).ConfigureAwait(false);
             throw new ProviderException("start_failed", $"docker start on {endpoint.Name} failed: {(int)e.StatusCode} {Message(e)}", e);
+        }
+
+        if (launch.JitConfig is null && settings.Command.Count == 0)
+        {
+            // Registration-token mode, out of band: config.sh runs as its own process with the token in its
+            // environment only, and exits; run.sh (waiting for the settings config.sh writes) never sees it.
+            await ConfigureOutOfBandAsync(client, endpoint.Name!, created.ID, launch, ct).ConfigureAwait(false);
         }
 
         Watch(endpoint.Name!, created.ID, launch.Name);
@@ -287,39 +296,120 @@ internal sealed partial class DockerProvider : IRunnerProvider, IDisposable
     // ---------------------------------------------------------------- helpers
 
     private DockerClient Client(string endpointName) => _clients.GetOrAdd(endpointName, name =>
+        Connect(_options.EffectiveEndpoints.First(e => string.Equals(e.Name, name, StringComparison.OrdinalIgnoreCase)), _options.ApiVersion, _logger));
+
+    /// <summary>
+    /// A client for one engine. A TCP engine speaks mutual TLS: this controller's certificate (<c>cert.pem</c>,
+    /// <c>key.pem</c>) and the engine's checked against <c>ca.pem</c> only (not the machine's trust store), as
+    /// <c>docker --tlsverify</c> does; plain TCP only when the endpoint allows it, with a warning.
+    /// </summary>
+    internal static DockerClient Connect(DockerEndpointOptions endpoint, string apiVersion, ILogger logger)
     {
-        var endpoint = _options.EffectiveEndpoints.First(e => string.Equals(e.Name, name, StringComparison.OrdinalIgnoreCase));
-        return new DockerClientBuilder().WithEndpoint(endpoint.Uri!).WithApiVersion(System.Version.Parse(_options.ApiVersion)).Build();
-    });
+        var builder = new DockerClientBuilder().WithEndpoint(endpoint.Uri!).WithApiVersion(System.Version.Parse(apiVersion));
+        if (endpoint.CertPath is { } certs)
+        {
+            var ca = global::Docker.DotNet.X509.DockerTlsCertificates.LoadCertificateAuthorityFromPemFile(Path.Combine(certs, "ca.pem"));
+            var cert = global::Docker.DotNet.X509.DockerTlsCertificates.LoadCertificateFromPemFiles(Path.Combine(certs, "cert.pem"), Path.Combine(certs, "key.pem"));
+            builder = builder.WithAuthProvider(new global::Docker.DotNet.X509.CertificateCredentials(cert)
+            {
+                ServerCertificateValidationCallback = global::Docker.DotNet.X509.DockerTlsCertificates.CreateCertificateAuthorityValidationCallback(ca),
+            });
+        }
+        else if (endpoint.IsTcp)
+        {
+            LogPlainTcp(logger, endpoint.Name!, endpoint.Uri!);
+        }
+
+        return builder.Build();
+    }
 
     private static List<string> Environment(RunnerLaunch launch)
     {
-        if (launch.JitConfig is { } jit)
-        {
-            return [$"ACTIONS_RUNNER_INPUT_JITCONFIG={jit}"];
-        }
-
-        // Every config.sh argument can be given as ACTIONS_RUNNER_INPUT_<NAME>; keeps the token out of argv.
-        return
-        [
-            $"ACTIONS_RUNNER_INPUT_URL={launch.RegistrationUrl}",
-            $"ACTIONS_RUNNER_INPUT_TOKEN={launch.RegistrationToken}",
-            $"ACTIONS_RUNNER_INPUT_NAME={launch.Name}",
-            $"ACTIONS_RUNNER_INPUT_LABELS={string.Join(',', launch.Pool.Labels)}",
-            "ACTIONS_RUNNER_INPUT_EPHEMERAL=true",
-            // The pool's labels are the runner's labels; config.sh would add self-hosted/OS/arch on its own.
-            "ACTIONS_RUNNER_INPUT_NO_DEFAULT_LABELS=true",
-            "ACTIONS_RUNNER_INPUT_UNATTENDED=true",
-            "ACTIONS_RUNNER_INPUT_DISABLEUPDATE=true",
-        ];
+        var hook = $"{RunnerHook.EnvironmentVariable}={RunnerHook.ScriptPath}";
+        // The JIT config is the runner's own one-runner credential; in token mode nothing secret is here.
+        return launch.JitConfig is { } jit ? [$"ACTIONS_RUNNER_INPUT_JITCONFIG={jit}", hook] : [hook];
     }
 
+    /// <summary>
+    /// Token mode: the container waits for the runner's settings (<c>.runner</c>), written by
+    /// <see cref="ConfigureOutOfBandAsync"/>; then it runs <c>run.sh</c>, whose environment never held the token.
+    /// </summary>
     private static IReadOnlyList<string> Command(RunnerLaunch launch) =>
         launch.Pool.ProviderSettingsAs<DockerPoolSettings>().Command is { Count: > 0 } command
         ? command
         : (launch.JitConfig is not null
             ? ["/home/runner/run.sh"]
-            : ["/bin/sh", "-c", "/home/runner/config.sh && exec /home/runner/run.sh"]);
+            : ["/bin/sh", "-c", "until [ -f /home/runner/.runner ]; do sleep 1; done; exec /home/runner/run.sh"]);
+
+    /// <summary>Copies the hook and its settings into the container (a tar extracted at /, as <c>docker cp</c> does).</summary>
+    private static async Task InstallHookAsync(DockerClient client, string containerId, PoolDefinition pool, CancellationToken ct)
+    {
+        using var tar = new MemoryStream();
+        using (var writer = new System.Formats.Tar.TarWriter(tar, System.Formats.Tar.TarEntryFormat.Pax, leaveOpen: true))
+        {
+            const System.IO.UnixFileMode dir = (System.IO.UnixFileMode)0b111_101_101;
+            writer.WriteEntry(new System.Formats.Tar.PaxTarEntry(System.Formats.Tar.TarEntryType.Directory, "etc/runnerfleet/") { Mode = dir });
+            foreach (var (path, text, mode) in new[] { (RunnerHook.ScriptPath, RunnerHook.Script, dir), (RunnerHook.SettingsPath, RunnerHook.Settings(pool), (System.IO.UnixFileMode)0b110_100_100) })
+            {
+                var entry = new System.Formats.Tar.PaxTarEntry(System.Formats.Tar.TarEntryType.RegularFile, path.TrimStart('/'))
+                {
+                    Mode = mode,
+                    DataStream = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(text)),
+                };
+                writer.WriteEntry(entry);
+            }
+        }
+
+        tar.Position = 0;
+        await client.Containers.ExtractArchiveToContainerAsync(containerId, new CopyToContainerParameters { Path = "/" }, tar, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Registers a token-mode runner: <c>config.sh</c> as its own exec process, the token in that process's
+    /// environment only (never in argv, never in the container's environment, so no job reads it from
+    /// <c>/proc/1/environ</c>). Labels and <c>--no-default-labels</c> are arguments: actions/runner reads
+    /// that flag from the command line (its environment form would be <c>ACTIONS_RUNNER_INPUT_NO-DEFAULT-LABELS</c>).
+    /// </summary>
+    private async Task ConfigureOutOfBandAsync(DockerClient client, string endpoint, string containerId, RunnerLaunch launch, CancellationToken ct)
+    {
+        try
+        {
+            var exec = await client.Exec.CreateContainerExecAsync(containerId, new ContainerExecCreateParameters
+            {
+                Cmd = ["/home/runner/config.sh", "--unattended", "--url", launch.RegistrationUrl!.ToString(), "--name", launch.Name,
+                       "--labels", string.Join(',', launch.Pool.Labels), "--ephemeral", "--no-default-labels"],
+                Env = [$"ACTIONS_RUNNER_INPUT_TOKEN={launch.RegistrationToken}"],
+                WorkingDir = "/home/runner",
+                AttachStdout = true,
+                AttachStderr = true,
+            }, ct).ConfigureAwait(false);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(TimeSpan.FromMinutes(5));
+            // The engine's exec API streams the process's output until it exits (config.sh prints no secret).
+            string output;
+            using (var stream = await client.Exec.StartContainerExecAsync(exec.ID, new ContainerExecStartParameters(), timeout.Token).ConfigureAwait(false))
+            {
+                var (stdout, stderr) = await stream.ReadOutputToEndAsync(timeout.Token).ConfigureAwait(false);
+                output = (stdout + stderr).Trim();
+            }
+
+            var state = await client.Exec.InspectContainerExecAsync(exec.ID, timeout.Token).ConfigureAwait(false);
+            if (state.Running || state.ExitCode != 0)
+            {
+                throw new ProviderException("register_failed", $"config.sh in {launch.Name} on {endpoint} exited with {state.ExitCode}: {(output.Length > 300 ? output[^300..] : output)}");
+            }
+        }
+        catch (Exception e) when (e is DockerApiException or ProviderException or OperationCanceledException)
+        {
+            await RemoveAsync(client, containerId, CancellationToken.None).ConfigureAwait(false);
+            if (e is OperationCanceledException && ct.IsCancellationRequested)
+            {
+                throw;
+            }
+
+            throw e as ProviderException ?? new ProviderException("register_failed", $"registering {launch.Name} on {endpoint} failed: {(e is DockerApiException d ? Message(d) : "config.sh took over 5 minutes")}", e);
+        }
+    }
 
     private async Task<DockerEndpointOptions> PickEndpointAsync(PoolDefinition pool, CancellationToken ct)
     {
@@ -523,6 +613,9 @@ internal sealed partial class DockerProvider : IRunnerProvider, IDisposable
     }
 
     private static string Message(DockerApiException e) => e.ResponseBody?.Trim() is { Length: > 0 } body ? body : e.Message;
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Docker engine {Endpoint} at {Uri} is reached over plain TCP without TLS (AllowPlainTcp): anyone who can reach that port can run containers as root there")]
+    private static partial void LogPlainTcp(ILogger logger, string endpoint, Uri uri);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Started container for {RunnerName} on {Endpoint} from {Image} ({Platform})")]
     private static partial void LogStarted(ILogger logger, string runnerName, string endpoint, string image, string platform);

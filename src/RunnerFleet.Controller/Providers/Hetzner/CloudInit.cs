@@ -6,10 +6,14 @@ namespace RunnerFleet.Controller.Providers.Hetzner;
 
 /// <summary>
 /// The cloud-init user data of a runner server (<c>#cloud-config</c>, under Hetzner's 32 KiB). It writes the
-/// runner's settings to a root-only env file, blocks the metadata service (169.254.169.254) before any job
-/// can run, installs the runner only when the image is not a prepared snapshot, runs the runner once as
-/// the unprivileged <c>runner</c> user, and powers the server off when it exits; the controller then
-/// deletes the server.
+/// runner's settings to a root-only env file, the pre-job hook and its settings (<see cref="RunnerHook"/>)
+/// root-owned, and a start script that runs once as root and fails closed: any failed step powers the
+/// server off before a runner starts. The script blocks the metadata service (169.254.169.254) for local
+/// and forwarded traffic, installs the runner only when the image is not a prepared snapshot, registers a
+/// token-mode runner out of band (config.sh alone holds the token and exits before run.sh starts), and runs
+/// the runner once as the unprivileged <c>runner</c> user with a clean login environment (HOME, USER,
+/// LOGNAME, SHELL, PATH and the runner's own variables; nothing of root's), then powers off; the controller
+/// then deletes the server.
 /// </summary>
 internal static class CloudInit
 {
@@ -28,25 +32,60 @@ internal static class CloudInit
             env.Append("ACTIONS_RUNNER_INPUT_URL=").Append(launch.RegistrationUrl).Append('\n')
                .Append("ACTIONS_RUNNER_INPUT_TOKEN=").Append(launch.RegistrationToken).Append('\n')
                .Append("ACTIONS_RUNNER_INPUT_NAME=").Append(launch.Name).Append('\n')
-               .Append("ACTIONS_RUNNER_INPUT_LABELS=").Append(string.Join(',', launch.Pool.Labels)).Append('\n')
-               .Append("ACTIONS_RUNNER_INPUT_EPHEMERAL=true\nACTIONS_RUNNER_INPUT_UNATTENDED=true\nACTIONS_RUNNER_INPUT_DISABLEUPDATE=true\nACTIONS_RUNNER_INPUT_NO_DEFAULT_LABELS=true\n");
+               .Append("ACTIONS_RUNNER_INPUT_LABELS=").Append(string.Join(',', launch.Pool.Labels)).Append('\n');
         }
 
+        // A clean environment for everything run as the runner user: nothing of root's (cloud-init's) environment.
+        const string Clean = "env -i HOME=/home/runner USER=runner LOGNAME=runner SHELL=/bin/bash LANG=C.UTF-8 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
         var start = launch.JitConfig is not null
-            ? "./run.sh"
-            : "./config.sh && ./run.sh";
-        var install = settings.PreparedImage
-            ? "      # Prepared snapshot: the runner is already in /home/runner.\n"
+            ? $"""
+              {Clean} ACTIONS_RUNNER_INPUT_JITCONFIG="$ACTIONS_RUNNER_INPUT_JITCONFIG" {RunnerHook.EnvironmentVariable}={RunnerHook.ScriptPath} runuser -u runner -- ./run.sh || echo "runnerfleet-start: run.sh exited with $?"
+              """
             : $"""
-                  if [ ! -x /home/runner/run.sh ]; then
-                    id runner >/dev/null 2>&1 || useradd -m -s /bin/bash runner
-                    arch=$(uname -m); case "$arch" in aarch64) ra=arm64 ;; *) ra=x64 ;; esac
-                    curl -fsSL -o /tmp/runner.tgz "https://github.com/actions/runner/releases/download/v{settings.RunnerVersion}/actions-runner-linux-$ra-{settings.RunnerVersion}.tar.gz"
-                    tar -xzf /tmp/runner.tgz -C /home/runner && rm -f /tmp/runner.tgz
-                    /home/runner/bin/installdependencies.sh >/dev/null
-                    chown -R runner:runner /home/runner
-                  fi
+              # Token mode, out of band: config.sh alone holds the token (in its environment, never argv) and exits;
+              # run.sh starts afterwards without it. The flags are arguments: actions/runner reads no-default-labels
+              # from the command line only.
+              {Clean} ACTIONS_RUNNER_INPUT_TOKEN="$ACTIONS_RUNNER_INPUT_TOKEN" runuser -u runner -- ./config.sh --unattended --url "$ACTIONS_RUNNER_INPUT_URL" --name "$ACTIONS_RUNNER_INPUT_NAME" --labels "$ACTIONS_RUNNER_INPUT_LABELS" --ephemeral --no-default-labels
+              unset ACTIONS_RUNNER_INPUT_TOKEN
+              {Clean} {RunnerHook.EnvironmentVariable}={RunnerHook.ScriptPath} runuser -u runner -- ./run.sh || echo "runnerfleet-start: run.sh exited with $?"
+              """;
+        var install = settings.PreparedImage
+            ? "# Prepared snapshot: the runner is already in /home/runner.\n"
+            : $"""
+              if [ ! -x /home/runner/run.sh ]; then
+                arch=$(uname -m); case "$arch" in aarch64) ra=arm64 ;; *) ra=x64 ;; esac
+                curl -fsSL --retry 5 -o /tmp/runner.tgz "https://github.com/actions/runner/releases/download/v{settings.RunnerVersion}/actions-runner-linux-$ra-{settings.RunnerVersion}.tar.gz"
+                tar -xzf /tmp/runner.tgz -C /home/runner && rm -f /tmp/runner.tgz
+                /home/runner/bin/installdependencies.sh >/dev/null
+                chown -R runner:runner /home/runner
+              fi
 
+              """;
+
+        var script = $"""
+            #!/bin/bash
+            # Runs once, as root, from cloud-init's runcmd. Fails closed: any failed step powers the server off
+            # before a runner starts.
+            set -euo pipefail
+            trap 'echo "runnerfleet-start: failed at line $LINENO; powering off" >&2; poweroff' ERR
+            # No job may reach the metadata service (the server's identity and user data): local and forwarded traffic.
+            if command -v iptables >/dev/null; then
+              iptables -w -I OUTPUT -d 169.254.169.254 -j REJECT
+              iptables -w -I FORWARD -d 169.254.169.254 -j REJECT
+              iptables -w -C OUTPUT -d 169.254.169.254 -j REJECT
+            else
+              nft add table inet runnerfleet
+              nft add chain inet runnerfleet output '{NftChain("output")}'
+              nft add chain inet runnerfleet forward '{NftChain("forward")}'
+              nft add rule inet runnerfleet output ip daddr 169.254.169.254 reject
+              nft add rule inet runnerfleet forward ip daddr 169.254.169.254 reject
+            fi
+            id runner >/dev/null 2>&1 || useradd -m -s /bin/bash runner
+            {install}. /etc/runnerfleet/runner.env
+            rm -f /etc/runnerfleet/runner.env
+            cd /home/runner
+            {start}
+            poweroff
             """;
 
         var yaml = $"""
@@ -58,19 +97,21 @@ internal static class CloudInit
                 permissions: '0600'
                 content: |
             {Indent(env.ToString(), 6)}
+              - path: {RunnerHook.SettingsPath}
+                owner: root:root
+                permissions: '0644'
+                content: |
+            {Indent(RunnerHook.Settings(launch.Pool), 6)}
+              - path: {RunnerHook.ScriptPath}
+                owner: root:root
+                permissions: '0755'
+                content: |
+            {Indent(RunnerHook.Script, 6)}
               - path: /usr/local/sbin/runnerfleet-start
                 owner: root:root
                 permissions: '0700'
                 content: |
-                  #!/bin/bash
-                  set -u
-                  # No job may reach the metadata service (it would learn the server's identity and user data).
-                  iptables -I OUTPUT -d 169.254.169.254 -j REJECT
-                  ip6tables -I OUTPUT -d fe80::a9fe:a9fe -j REJECT 2>/dev/null || true
-            {install}      set -a; . /etc/runnerfleet/runner.env; set +a
-                  rm -f /etc/runnerfleet/runner.env
-                  cd /home/runner && sudo -E -u runner bash -c '{start}'
-                  poweroff
+            {Indent(script, 6)}
             runcmd:
               - [ /usr/local/sbin/runnerfleet-start ]
             """;
@@ -79,6 +120,8 @@ internal static class CloudInit
             ? text
             : throw new ProviderException("invalid_input", $"cloud-init user data for {launch.Name} exceeds {MaxBytes} bytes");
     }
+
+    private static string NftChain(string hook) => "{ type filter hook " + hook + " priority 0 ; }";
 
     private static string Indent(string text, int spaces)
     {
