@@ -144,8 +144,9 @@ public sealed class HetznerTests(DockerEnvironment docker)
         Assert.InRange(runners.Count(r => r.Pool == "cax"), 1, 4);
     }
 
+    /// <summary>A create whose action ends in error is a capacity refusal: the server is deleted and the next pair tried at once.</summary>
     [Fact]
-    public async Task A_create_whose_action_fails_is_deleted_and_the_job_is_served_after_a_retry()
+    public async Task A_create_whose_action_fails_is_deleted_and_the_next_pair_serves_the_job()
     {
         await using var fleet = await StartAsync(docker, null, ArmPool());
         fleet.Hetzner.FailNextCreateActions = 1;
@@ -153,11 +154,58 @@ public sealed class HetznerTests(DockerEnvironment docker)
 
         await WaitDoneAsync(fleet);
 
-        var runners = await fleet.Store.ListRunnersAsync(100, TestContext.Current.CancellationToken);
-        Assert.Equal(2, fleet.Hetzner.AllServers().Count);
+        var runner = Assert.Single(await fleet.Store.ListRunnersAsync(100, TestContext.Current.CancellationToken));
+        Assert.Equal(RunnerState.Gone, runner.State);
+        Assert.Equal([("cax21", "fsn1"), ("cax21", "nbg1")], fleet.Hetzner.AllServers().Select(s => (s.Type.Name, s.Location)));
         Assert.All(fleet.Hetzner.AllServers(), s => Assert.True(s.Deleted));
-        Assert.Contains(runners, r => r.State == RunnerState.Failed && r.FailureReason!.Contains("ended in error", StringComparison.Ordinal) && r.DestroyedAt is not null);
-        Assert.Contains(runners, r => r.State == RunnerState.Gone && r.JobId is not null);
+    }
+
+    /// <summary>Refusals Hetzner answers for an advertised type and location move to the next pair like resource_unavailable.</summary>
+    [Theory]
+    [InlineData(SimCreateRefusal.PlacementError)]
+    [InlineData(SimCreateRefusal.UnsupportedLocation)]
+    public async Task Placement_errors_and_unsupported_locations_move_to_the_next_pair(SimCreateRefusal refusal)
+    {
+        await using var fleet = await StartAsync(docker, null, ArmPool());
+        fleet.Hetzner.RefuseCreates("cax21", "fsn1", refusal);
+        fleet.GitHub.QueueJobs("octo/app", s_arm, 2, TimeSpan.FromMilliseconds(300));
+
+        await WaitDoneAsync(fleet);
+
+        Assert.Equal(2, fleet.Hetzner.AllServers().Count);
+        Assert.All(fleet.Hetzner.AllServers(), s => Assert.Equal(("cax21", "nbg1"), (s.Type.Name, s.Location)));
+        Assert.All(await fleet.Store.ListRunnersAsync(100, TestContext.Current.CancellationToken), r => Assert.Equal(RunnerState.Gone, r.State));
+    }
+
+    /// <summary>The image is resolved per architecture: an ARM type gets the arm image's id, never the x86 default of the name.</summary>
+    [Fact]
+    public async Task Servers_are_created_from_the_image_of_their_architecture()
+    {
+        await using var fleet = await StartAsync(docker, null, ArmPool());
+        fleet.GitHub.QueueJobs("octo/app", s_arm, 2, TimeSpan.FromMilliseconds(300));
+
+        await WaitDoneAsync(fleet);
+
+        var arm = HetznerSimulator.Images.Single(i => i.Name == "ubuntu-24.04" && i.Architecture == "arm").Id;
+        Assert.Equal(2, fleet.Hetzner.AllServers().Count);
+        Assert.All(fleet.Hetzner.AllServers(), s => Assert.Equal(arm, s.ImageId));
+    }
+
+    /// <summary>An x86 snapshot cannot boot a CAX server: found at start-up, the pool is unavailable and overflow serves its jobs.</summary>
+    [Fact]
+    public async Task A_snapshot_of_the_wrong_architecture_stops_the_pool_at_start_up_and_overflow_takes_the_jobs()
+    {
+        using var logs = new CapturedLogs();
+        var pool = ArmPool(overflow: "emulated");
+        pool["Hetzner:Image"] = HetznerSimulator.Images.Single(i => i.Name == "debian-12" && i.Architecture == "x86").Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await using var fleet = await StartAsync(docker, null, [pool, EmulatedPool()], null, logs);
+        fleet.GitHub.QueueJobs("octo/app", s_arm, 2, TimeSpan.FromMilliseconds(300));
+
+        await WaitDoneAsync(fleet);
+
+        Assert.Empty(fleet.Hetzner.AllServers());
+        Assert.All(fleet.GitHub.AllJobs(), j => Assert.Equal("aarch64", j.RunnerMachine));
+        Assert.Contains(logs.Lines, l => l.Contains("its Hetzner image does not fit its server types", StringComparison.Ordinal) && l.Contains("is x86, server type cax21 is arm", StringComparison.Ordinal));
     }
 
     [Fact]

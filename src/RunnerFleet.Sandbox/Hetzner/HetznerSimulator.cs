@@ -18,6 +18,7 @@ public sealed class HetznerSimulator
     private readonly Dictionary<long, SimServer> _servers = [];
     private readonly Dictionary<long, SimAction> _actions = [];
     private readonly Dictionary<(string Type, string Location), bool> _availability = [];
+    private readonly Dictionary<(string Type, string Location), SimCreateRefusal> _refusals = [];
     private readonly List<SimHetznerFault> _faults = [];
     private readonly List<(long Id, string Name, string Fingerprint, string PublicKey)> _sshKeys = [];
     private readonly List<(long Id, string Name, JsonArray Rules, JsonObject Labels)> _firewalls = [];
@@ -84,6 +85,27 @@ public sealed class HetznerSimulator
         lock (_gate)
         {
             _availability[(type, location)] = available;
+        }
+    }
+
+    /// <summary>
+    /// How creates of a type in a location are refused while they are advertised as available, as Hetzner
+    /// refuses them in practice: <c>placement_error</c> ("error during placement", hcloud-go's
+    /// ErrorCodePlacementError) and <c>invalid_input</c> "unsupported location for server type" (seen in 2026 for
+    /// types the API still listed in that location). Null: no refusal.
+    /// </summary>
+    public void RefuseCreates(string type, string location, SimCreateRefusal? refusal)
+    {
+        lock (_gate)
+        {
+            if (refusal is null)
+            {
+                _refusals.Remove((type, location));
+            }
+            else
+            {
+                _refusals[(type, location)] = refusal.Value;
+            }
         }
     }
 
@@ -161,10 +183,37 @@ public sealed class HetznerSimulator
                 return new(null, null, "invalid_input", $"invalid input in field 'location': location {loc} not found");
             }
 
-            var img = Images.FirstOrDefault(i => (i.Name == image || i.Id.ToString(CultureInfo.InvariantCulture) == image) && i.Architecture == type.Architecture);
+            // Hetzner: "name: Name of the Server to create (must be unique per Project and a valid hostname as per
+            // RFC 1123)" (openapi, POST /servers); a hostname label is at most 63 characters.
+            if (!IsHostname(name))
+            {
+                return new(null, null, "invalid_input", $"invalid input in field 'name': '{name}' is not a valid hostname (RFC 1123, at most 63 characters per label)");
+            }
+
+            // Labels (docs.hetzner.cloud, "Labels"): values at most 63 characters of [a-z0-9A-Z-_.], starting and
+            // ending alphanumeric, or empty; keys an optional DNS prefix and a name of the same shape.
+            if (labels.FirstOrDefault(l => !IsLabelKey(l.Key) || !IsLabelValue(l.Value)) is { Key: not null } bad)
+            {
+                return new(null, null, "invalid_input", $"invalid input in field 'labels': label {bad.Key}={bad.Value} is not valid");
+            }
+
+            // An image id names one image; a name exists once per architecture (hcloud-go: "Image names are not
+            // unique across architectures", hence Image.GetForArchitecture). Given by name alone, the API takes
+            // the x86 image, so an ARM type created with "ubuntu-24.04" is refused: clients must resolve the id.
+            var img = Images.FirstOrDefault(i => i.Id.ToString(CultureInfo.InvariantCulture) == image);
             if (img == default)
             {
-                return new(null, null, "invalid_input", $"invalid input in field 'image': image {image} not found for architecture {type.Architecture}");
+                img = Images.Where(i => i.Name == image).OrderBy(i => i.Architecture == "x86" ? 0 : 1).FirstOrDefault();
+            }
+
+            if (img == default)
+            {
+                return new(null, null, "invalid_input", $"invalid input in field 'image': image {image} not found");
+            }
+
+            if (img.Architecture != type.Architecture)
+            {
+                return new(null, null, "invalid_input", $"invalid input in field 'image': image {image} ({img.Architecture}) does not match the architecture of server type {type.Name} ({type.Architecture})");
             }
 
             if (_servers.Values.Any(s => !s.Deleted && s.Name == name))
@@ -180,6 +229,13 @@ public sealed class HetznerSimulator
             if (!_availability.GetValueOrDefault((type.Name, loc), true))
             {
                 return new(null, null, "resource_unavailable", $"server type {type.Name} is unavailable in {loc}");
+            }
+
+            if (_refusals.TryGetValue((type.Name, loc), out var refusal))
+            {
+                return refusal == SimCreateRefusal.PlacementError
+                    ? new(null, null, "placement_error", "error during placement")
+                    : new(null, null, "invalid_input", $"unsupported location for server type: {type.Name} in {loc}");
             }
 
             if (userData is { Length: > 32 * 1024 })
@@ -428,6 +484,21 @@ public sealed class HetznerSimulator
         });
     }
 
+    private static bool IsHostname(string name) =>
+        name.Length is > 0 and <= 253 && name.Split('.').All(l => l.Length is > 0 and <= 63 && char.IsAsciiLetterOrDigit(l[0]) && char.IsAsciiLetterOrDigit(l[^1])
+            && l.All(c => char.IsAsciiLetterOrDigit(c) || c == '-'));
+
+    private static bool IsLabelValue(string value) =>
+        value.Length == 0 || (value.Length <= 63 && char.IsAsciiLetterOrDigit(value[0]) && char.IsAsciiLetterOrDigit(value[^1])
+            && value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'));
+
+    private static bool IsLabelKey(string key)
+    {
+        var slash = key.LastIndexOf('/');
+        var prefix = slash < 0 ? null : key[..slash];
+        return IsLabelValue(key[(slash + 1)..]) && key.Length > slash + 1 && (prefix is null || (prefix.Length <= 253 && IsHostname(prefix)));
+    }
+
     /// <summary>The runner settings RunnerFleet's user data writes to <c>/etc/runnerfleet/runner.env</c> (<c>KEY=value</c> lines).</summary>
     public static Dictionary<string, string> ParseRunnerEnvironment(string? userData)
     {
@@ -488,6 +559,13 @@ public sealed class HetznerSimulator
 
         return files;
     }
+}
+
+/// <summary>How <see cref="HetznerSimulator.RefuseCreates"/> refuses creates of an advertised type and location.</summary>
+public enum SimCreateRefusal
+{
+    PlacementError,
+    UnsupportedLocation,
 }
 
 /// <summary>A server type of the simulator, one hourly gross price in every location.</summary>

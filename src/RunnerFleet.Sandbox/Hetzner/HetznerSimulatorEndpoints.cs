@@ -98,6 +98,10 @@ public static class HetznerSimulatorEndpoints
         v1.MapGet("/locations", (HttpContext ctx, string? name) => Paged(ctx, "locations",
             HetznerSimulator.Locations.Where(l => name is null || l.Name == name).Select(Location).ToList()));
 
+        v1.MapGet("/images/{id:long}", (long id) => HetznerSimulator.Images.FirstOrDefault(i => i.Id == id) is { Name: not null } i
+            ? Json(new JsonObject { ["image"] = Image(i.Id, i.Name, i.Architecture) })
+            : ErrorResult("not_found", $"image with ID '{id}' not found"));
+
         v1.MapGet("/images", (HttpContext ctx, string? name, string? architecture) => Paged(ctx, "images",
             HetznerSimulator.Images.Where(i => (name is null || i.Name == name) && (architecture is null || i.Architecture == architecture)).Select(i => Image(i.Id, i.Name, i.Architecture)).ToList()));
 
@@ -171,6 +175,13 @@ public static class HetznerSimulatorEndpoints
             if (ids.Count == 0)
             {
                 return ErrorResult("invalid_input", "invalid input in field 'id': is required");
+            }
+
+            // At most 25 ids per request: hcloud-go's action waiter asks in batches of 25 (ActionClient.WaitForFunc),
+            // the most the API answers for one "id" filter; more is refused here rather than silently cut.
+            if (ids.Count > 25)
+            {
+                return ErrorResult("invalid_input", "invalid input in field 'id': at most 25 ids");
             }
 
             return Paged(ctx, "actions", sim.Read(() => sim.GetActions(ids).Select(Action).ToList()));

@@ -43,6 +43,23 @@ public sealed class OptionsValidationTests
     public void A_bad_plugin_setting_names_its_key(string key, string value, string expected) =>
         Assert.Contains(FleetFromKeys(new() { [key] = value }), f => f.StartsWith(expected, StringComparison.Ordinal));
 
+    /// <summary>github.com has no AAAA record: an IPv6-only server without NAT64 would never reach it.</summary>
+    [Fact]
+    [Trait("Category", "Hetzner")]
+    public void An_ipv6_only_hetzner_pool_needs_dns64()
+    {
+        var pool = new Dictionary<string, string?>
+        {
+            ["Provider"] = "hetzner", ["Hetzner:ServerTypes:0"] = "cax21", ["Hetzner:Locations:0"] = "fsn1", ["Hetzner:EnableIpv4"] = "false",
+        };
+
+        Assert.Contains(FleetFromKeys(pool), f => f.StartsWith("Fleet:Pools:0:Hetzner:EnableIpv4 is false", StringComparison.Ordinal) && f.Contains("Dns64Servers", StringComparison.Ordinal));
+        pool["Hetzner:Dns64Servers:0"] = "192.0.2.1";
+        Assert.Contains(FleetFromKeys(pool), f => f.StartsWith("Fleet:Pools:0:Hetzner:Dns64Servers must list IPv6", StringComparison.Ordinal));
+        pool["Hetzner:Dns64Servers:0"] = "2001:db8::64";
+        Assert.Empty(FleetFromKeys(pool));
+    }
+
     [Fact]
     public void Known_provider_and_channel_names_come_from_what_is_registered()
     {

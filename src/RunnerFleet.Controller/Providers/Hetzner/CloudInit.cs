@@ -80,7 +80,7 @@ internal static class CloudInit
               nft add rule inet runnerfleet output ip daddr 169.254.169.254 reject
               nft add rule inet runnerfleet forward ip daddr 169.254.169.254 reject
             fi
-            id runner >/dev/null 2>&1 || useradd -m -s /bin/bash runner
+            {Dns64(settings)}id runner >/dev/null 2>&1 || useradd -m -s /bin/bash runner
             {install}. /etc/runnerfleet/runner.env
             rm -f /etc/runnerfleet/runner.env
             cd /home/runner
@@ -120,6 +120,11 @@ internal static class CloudInit
             ? text
             : throw new ProviderException("invalid_input", $"cloud-init user data for {launch.Name} exceeds {MaxBytes} bytes");
     }
+
+    /// <summary>An IPv6-only server resolves through DNS64 (names of IPv4-only hosts such as github.com get NAT64 addresses).</summary>
+    private static string Dns64(HetznerPoolSettings settings) => settings.Dns64Servers.Count == 0
+        ? string.Empty
+        : $"mkdir -p /etc/systemd/resolved.conf.d\nprintf '[Resolve]\\nDNS={string.Join(' ', settings.Dns64Servers)}\\n' > /etc/systemd/resolved.conf.d/runnerfleet-dns64.conf\nsystemctl restart systemd-resolved\n";
 
     private static string NftChain(string hook) => "{ type filter hook " + hook + " priority 0 ; }";
 

@@ -57,7 +57,8 @@ internal sealed partial class HetznerClient(HttpClient http, IOptions<HetznerOpt
         }
 
         var all = new List<HAction>();
-        foreach (var chunk in ids.Chunk(50))
+        // At most 25 ids per request, as hcloud-go's waiter batches them.
+        foreach (var chunk in ids.Chunk(25))
         {
             all.AddRange(await ListAsync("/actions?" + string.Join('&', chunk.Select(i => $"id={i}")), HetznerJsonContext.Default.HActionsResponse, r => r.Actions, r => r.Meta, ct).ConfigureAwait(false));
         }
@@ -104,6 +105,10 @@ internal sealed partial class HetznerClient(HttpClient http, IOptions<HetznerOpt
     /// <summary>Images by name and architecture (<c>ubuntu-24.04</c> exists as x86 and as arm).</summary>
     public Task<IReadOnlyList<HImage>> ListImagesAsync(string? name, string? architecture, CancellationToken ct) =>
         ListAsync($"/images?{Query("name", name)}&{Query("architecture", architecture)}", HetznerJsonContext.Default.HImagesResponse, r => r.Images, r => r.Meta, ct);
+
+    /// <summary>An image or snapshot by id; null when there is none.</summary>
+    public async Task<HImage?> GetImageAsync(long id, CancellationToken ct) =>
+        (await SendAsync(HttpMethod.Get, $"/images/{id}", null, HetznerJsonContext.Default.HImageResponse, ct, notFoundIsNull: true).ConfigureAwait(false))?.Image;
 
     public Task<IReadOnlyList<HSshKey>> ListSshKeysAsync(CancellationToken ct) =>
         ListAsync("/ssh_keys?", HetznerJsonContext.Default.HSshKeysResponse, r => r.SshKeys, r => r.Meta, ct);

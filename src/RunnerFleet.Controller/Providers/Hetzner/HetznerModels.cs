@@ -91,6 +91,8 @@ internal sealed record HLocationsResponse(IReadOnlyList<HLocation> Locations, HM
 
 internal sealed record HImagesResponse(IReadOnlyList<HImage> Images, HMeta? Meta);
 
+internal sealed record HImageResponse(HImage Image);
+
 internal sealed record HSshKeysResponse(IReadOnlyList<HSshKey> SshKeys, HMeta? Meta);
 
 internal sealed record HFirewallsResponse(IReadOnlyList<HFirewall> Firewalls, HMeta? Meta);
@@ -109,6 +111,7 @@ internal sealed record HFirewallResponse(HFirewall Firewall, IReadOnlyList<HActi
 [JsonSerializable(typeof(HServerTypesResponse))]
 [JsonSerializable(typeof(HLocationsResponse))]
 [JsonSerializable(typeof(HImagesResponse))]
+[JsonSerializable(typeof(HImageResponse))]
 [JsonSerializable(typeof(HSshKeysResponse))]
 [JsonSerializable(typeof(HFirewallsResponse))]
 [JsonSerializable(typeof(HFirewallResponse))]

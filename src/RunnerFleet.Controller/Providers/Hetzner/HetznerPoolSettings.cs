@@ -22,8 +22,14 @@ internal sealed class HetznerPoolSettings
     /// <summary>A firewall by name; default "runnerfleet-{fleet}", made with no inbound rules when missing.</summary>
     public string? Firewall { get; set; }
 
-    /// <summary>False makes IPv6-only servers, which saves the IPv4 charge.</summary>
+    /// <summary>
+    /// False makes IPv6-only servers, which saves the IPv4 charge; they cannot reach github.com (no AAAA record)
+    /// without NAT64, so <see cref="Dns64Servers"/> is then required.
+    /// </summary>
     public bool EnableIpv4 { get; set; } = true;
+
+    /// <summary>IPv6 addresses of DNS64 resolvers (of a NAT64 service) an IPv6-only server resolves names with.</summary>
+    public List<string> Dns64Servers { get; set; } = [];
 
     public long? PlacementGroup { get; set; }
 
@@ -40,6 +46,16 @@ internal sealed class HetznerPoolSettings
         if (s.Locations.Count == 0 || s.Locations.Any(string.IsNullOrWhiteSpace))
         {
             yield return $"{key}:Locations must list at least one location (e.g. fsn1).";
+        }
+
+        if (!s.EnableIpv4 && s.Dns64Servers.Count == 0)
+        {
+            yield return $"{key}:EnableIpv4 is false, but an IPv6-only server cannot reach github.com (it has no AAAA record): set {key}:Dns64Servers to the DNS64 resolvers of a NAT64 service, or leave IPv4 on.";
+        }
+
+        foreach (var server in s.Dns64Servers.Where(d => !System.Net.IPAddress.TryParse(d, out var a) || a.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6))
+        {
+            yield return $"{key}:Dns64Servers must list IPv6 addresses (was '{server}').";
         }
     }
 

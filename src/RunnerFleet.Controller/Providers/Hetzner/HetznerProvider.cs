@@ -19,6 +19,7 @@ internal sealed partial class HetznerProvider(HetznerClient client, PoolCatalog 
     private readonly SemaphoreSlim _typesGate = new(1, 1);
     private readonly Dictionary<string, long> _firewalls = new(StringComparer.Ordinal);
     private (DateTimeOffset At, IReadOnlyList<HServerType> Types)? _types;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Name, string Architecture), string> _images = new();
 
     /// <summary>The provider's name, as pools name it (<c>Provider: hetzner</c>).</summary>
     public const string KindName = "hetzner";
@@ -56,18 +57,23 @@ internal sealed partial class HetznerProvider(HetznerClient client, PoolCatalog 
             [RunnerLabels.Runner] = launch.Name,
         };
 
+        string? lastRefusal = null;
         foreach (var (type, location) in candidates)
         {
             HCreateServerResponse created;
             try
             {
+                // The image by id for the type's architecture: a name alone means its x86 image to the API.
+                var image = await ImageIdAsync(settings.Image, type.Architecture, ct).ConfigureAwait(false);
                 created = await client.CreateServerAsync(new HCreateServerRequest(
-                    launch.Name, type.Name, settings.Image, location, true, settings.SshKeys.Count > 0 ? settings.SshKeys : null,
+                    launch.Name, type.Name, image, location, true, settings.SshKeys.Count > 0 ? settings.SshKeys : null,
                     [new HFirewallRef(firewall)], userData, labels, new HPublicNetRequest(settings.EnableIpv4, true), settings.PlacementGroup), ct).ConfigureAwait(false);
             }
-            catch (HetznerApiException e) when (e.Code == "resource_unavailable")
+            catch (HetznerApiException e) when (IsCapacityRefusal(e))
             {
-                LogUnavailable(logger, type.Name, location, launch.Name);
+                // No room for this pair right now, whatever the type list said: the next pair, then overflow.
+                lastRefusal = $"{type.Name}@{location}: {e.Code} {e.Message}";
+                LogUnavailable(logger, type.Name, location, launch.Name, e.Code);
                 continue;
             }
             catch (HetznerApiException e) when (e.Code == "uniqueness_error")
@@ -93,16 +99,19 @@ internal sealed partial class HetznerProvider(HetznerClient client, PoolCatalog 
             var actions = await client.WaitForActionsAsync([created.Action.Id, .. (created.NextActions ?? []).Select(a => a.Id)], ct).ConfigureAwait(false);
             if (actions.FirstOrDefault(a => a.Status == "error") is { } failed)
             {
-                // Never leave a half-made server behind.
+                // Never leave a half-made server behind; a create that ends in error is a capacity refusal
+                // (the host it was placed on could not take it): the next pair, then overflow.
                 await DeleteWithRetryAsync(created.Server.Id, ct).ConfigureAwait(false);
-                throw new ProviderException("create_failed", $"Hetzner {failed.Command} for {type.Name}@{location} ended in error: {failed.Error?.Code} {failed.Error?.Message}");
+                lastRefusal = $"{type.Name}@{location}: {failed.Command} ended in error ({failed.Error?.Code} {failed.Error?.Message})";
+                LogUnavailable(logger, type.Name, location, launch.Name, failed.Error?.Code ?? "action_error");
+                continue;
             }
 
             LogCreated(logger, launch.Name, type.Name, location, type.HourlyGross(location) ?? 0);
             return ToProvisioned(created.Server) with { HourlyPrice = type.HourlyGross(location) };
         }
 
-        throw new ProviderException("no_capacity", $"every server type/location of pool {launch.Pool.Name} answered resource_unavailable");
+        throw new ProviderException("no_capacity", $"every server type/location of pool {launch.Pool.Name} was refused (last: {lastRefusal})");
     }
 
     public async Task DestroyAsync(ProvisionedRunner runner, CancellationToken ct)
@@ -136,6 +145,81 @@ internal sealed partial class HetznerProvider(HetznerClient client, PoolCatalog 
         {
             yield return ToProvisioned(s);
         }
+    }
+
+    /// <summary>
+    /// What Hetzner answers when a type has no room in a location, whatever <c>GET /server_types</c> advertised:
+    /// <c>resource_unavailable</c>, <c>placement_error</c> (hcloud-go ErrorCodePlacementError), and
+    /// <c>invalid_input</c> "unsupported location for server type" (seen in 2026 while the type was still listed there).
+    /// </summary>
+    internal static bool IsCapacityRefusal(HetznerApiException e) =>
+        e.Code is "resource_unavailable" or "placement_error"
+        || (e.Code == "invalid_input" && e.Message.Contains("unsupported location", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>
+    /// The image id to create from: a snapshot or image id as given; a name resolved for the architecture, as the
+    /// hcloud CLI and fleeting-plugin-hetzner do (<c>GET /images?name=…&amp;architecture=…</c>), cached.
+    /// </summary>
+    internal async Task<string> ImageIdAsync(string image, string architecture, CancellationToken ct)
+    {
+        if (long.TryParse(image, CultureInfo.InvariantCulture, out _))
+        {
+            return image;
+        }
+
+        if (_images.TryGetValue((image, architecture), out var id))
+        {
+            return id;
+        }
+
+        var found = (await client.ListImagesAsync(image, architecture, ct).ConfigureAwait(false)).FirstOrDefault(i => i.Architecture == architecture)
+            ?? throw new ProviderException("invalid_input", $"Hetzner has no image '{image}' for architecture {architecture}");
+        return _images[(image, architecture)] = found.Id.ToString(CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>
+    /// Whether every server type of a pool has its image: a name must exist for each type's architecture, a
+    /// snapshot id must be of that architecture. Null when so, else what is wrong (checked at start-up).
+    /// </summary>
+    public async Task<string?> ProbeImageAsync(PoolDefinition pool, CancellationToken ct)
+    {
+        var settings = pool.ProviderSettingsAs<HetznerPoolSettings>();
+        var types = await ServerTypesAsync(ct).ConfigureAwait(false);
+        var problems = new List<string>();
+        foreach (var name in settings.ServerTypes)
+        {
+            if (types.FirstOrDefault(t => t.Name == name) is not { } type)
+            {
+                problems.Add($"server type {name} does not exist");
+                continue;
+            }
+
+            if (long.TryParse(settings.Image, CultureInfo.InvariantCulture, out var snapshot))
+            {
+                var image = await client.GetImageAsync(snapshot, ct).ConfigureAwait(false);
+                if (image is null)
+                {
+                    problems.Add($"image {snapshot} does not exist");
+                }
+                else if (image.Architecture != type.Architecture)
+                {
+                    problems.Add($"image {snapshot} is {image.Architecture}, server type {name} is {type.Architecture}");
+                }
+
+                continue;
+            }
+
+            try
+            {
+                await ImageIdAsync(settings.Image, type.Architecture, ct).ConfigureAwait(false);
+            }
+            catch (ProviderException e)
+            {
+                problems.Add($"{e.Message} (server type {name})");
+            }
+        }
+
+        return problems.Count == 0 ? null : string.Join("; ", problems.Distinct());
     }
 
     private async Task DeleteWithRetryAsync(long id, CancellationToken ct)
@@ -233,8 +317,8 @@ internal sealed partial class HetznerProvider(HetznerClient client, PoolCatalog 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Hetzner server for {RunnerName} already existed ({ServerId}): an earlier create attempt made it; adopted")]
     private static partial void LogAdopted(ILogger logger, string runnerName, long serverId);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Hetzner {ServerType} unavailable in {Location} for {RunnerName}; trying the next")]
-    private static partial void LogUnavailable(ILogger logger, string serverType, string location, string runnerName);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Hetzner {ServerType} unavailable in {Location} for {RunnerName} ({Code}); trying the next")]
+    private static partial void LogUnavailable(ILogger logger, string serverType, string location, string runnerName, string code);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Hetzner server for {RunnerName}: {ServerType} in {Location} at {HourlyPrice} EUR/h")]
     private static partial void LogCreated(ILogger logger, string runnerName, string serverType, string location, decimal hourlyPrice);
