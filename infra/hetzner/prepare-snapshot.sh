@@ -4,9 +4,11 @@
 # runner server's own user data runs on first boot. Run as root on the throwaway server, then snapshot it:
 #   hcloud server create --name rf-prep --type cax21 --image ubuntu-24.04 --location fsn1 --ssh-key <key>
 #   ssh root@<ip> 'bash -s' < infra/hetzner/prepare-snapshot.sh
-#   hcloud server shutdown rf-prep && hcloud server create-image --type snapshot --description runnerfleet-arm64 rf-prep
+#   hcloud server shutdown rf-prep && hcloud server create-image --type snapshot --description runnerfleet-arm64 \
+#     --label runnerfleet.runner-version=<the version this script printed> rf-prep
 #   hcloud server delete rf-prep
-# Then: Fleet:Pools:N:Hetzner:Image = <snapshot id>, Fleet:Pools:N:Hetzner:PreparedImage = true.
+# Then: Fleet:Pools:N:Hetzner:Image = <snapshot id>, Fleet:Pools:N:Hetzner:PreparedImage = true. The label lets the
+# controller warn when GitHub releases a newer runner (the snapshot's runner then updates itself on every boot).
 set -euo pipefail
 RUNNER_VERSION="${RUNNER_VERSION:-2.330.0}"
 case "$(uname -m)" in aarch64) arch=arm64 ;; x86_64) arch=x64 ;; *) echo "unsupported $(uname -m)" >&2; exit 1 ;; esac

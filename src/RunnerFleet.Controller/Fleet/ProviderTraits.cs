@@ -8,4 +8,7 @@ internal sealed record ProviderTraits
 
     /// <summary>Its resources are billed per started hour: spending caps apply, and cost is recorded.</summary>
     public bool BillsPerHour { get; init; }
+
+    /// <summary>Its machines may install actions/runner themselves: registration passes the current release (<see cref="RunnerPackage"/>).</summary>
+    public bool InstallsRunner { get; init; }
 }

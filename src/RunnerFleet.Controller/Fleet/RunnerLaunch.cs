@@ -20,5 +20,8 @@ internal sealed class RunnerLaunch
     /// <summary>The URL <c>config.sh --url</c> takes, in registration-token mode.</summary>
     public Uri? RegistrationUrl { get; init; }
 
+    /// <summary>The current actions/runner release for Linux, per architecture (download URL and SHA-256), for machines that install it.</summary>
+    public IReadOnlyList<RunnerPackage> Packages { get; init; } = [];
+
     public override string ToString() => $"RunnerLaunch {{ Name = {Name}, Pool = {Pool.Name}, Mode = {(JitConfig is null ? "token" : "jit")} }}";
 }

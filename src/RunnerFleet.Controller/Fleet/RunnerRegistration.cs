@@ -18,5 +18,8 @@ internal sealed class RunnerRegistration
     /// <summary>The URL <c>config.sh --url</c> takes, with a registration token.</summary>
     public Uri? RegistrationUrl { get; init; }
 
+    /// <summary>The current actions/runner release for Linux, per architecture, for machines that install it (empty when GitHub did not say).</summary>
+    public IReadOnlyList<RunnerPackage> Packages { get; init; } = [];
+
     public override string ToString() => $"RunnerRegistration {{ GitHubRunnerId = {GitHubRunnerId}, Mode = {(JitConfig is null ? "token" : "jit")} }}";
 }

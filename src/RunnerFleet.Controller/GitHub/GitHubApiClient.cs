@@ -79,6 +79,10 @@ internal sealed partial class GitHubApiClient(
         (await ListAsync($"{ScopePath(scope)}/actions/runners?name={Uri.EscapeDataString(name)}&per_page=100", "runners", GitHubJsonContext.Default.GitHubRunnerList, l => l.Runners, ct).ConfigureAwait(false))
         .FirstOrDefault(r => string.Equals(r.Name, name, StringComparison.Ordinal));
 
+    /// <summary>The runner application's current release per OS and architecture ("List runner applications"), or null (404).</summary>
+    public Task<List<RunnerApplication>?> ListRunnerApplicationsAsync(string scope, CancellationToken ct) =>
+        GetAsync($"{ScopePath(scope)}/actions/runners/downloads", "runner-downloads", GitHubJsonContext.Default.ListRunnerApplication, ct);
+
     public Task<GitHubRunner?> GetRunnerAsync(string scope, long runnerId, CancellationToken ct) =>
         GetAsync($"{ScopePath(scope)}/actions/runners/{runnerId}", "runner", GitHubJsonContext.Default.GitHubRunner, ct);
 

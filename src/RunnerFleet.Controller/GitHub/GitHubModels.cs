@@ -62,6 +62,9 @@ internal sealed record AuthenticationToken(string Token, DateTimeOffset ExpiresA
 
 internal sealed record GitHubError(string? Message, string? DocumentationUrl);
 
+/// <summary>One entry of <c>GET …/actions/runners/downloads</c> ("List runner applications").</summary>
+internal sealed record RunnerApplication(string Os, string Architecture, string DownloadUrl, string Filename, string? Sha256Checksum);
+
 internal sealed record WebhookRepository(long Id, string? Name, string FullName, bool Private, bool? Fork);
 
 /// <summary>A <c>workflow_job</c> webhook body (real examples: tests/RunnerFleet.Controller.Tests/TestData/github-webhooks).</summary>
@@ -78,5 +81,6 @@ internal sealed record WorkflowJobEvent(string? Action, WorkflowJob? WorkflowJob
 [JsonSerializable(typeof(JitConfigResponse))]
 [JsonSerializable(typeof(AuthenticationToken))]
 [JsonSerializable(typeof(GitHubError))]
+[JsonSerializable(typeof(List<RunnerApplication>))]
 [JsonSerializable(typeof(WorkflowJobEvent))]
 internal sealed partial class GitHubJsonContext : JsonSerializerContext;

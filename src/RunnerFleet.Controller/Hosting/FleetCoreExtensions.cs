@@ -54,6 +54,7 @@ internal static class FleetCoreExtensions
 
         services.AddHttpClient<GitHubCredentials>(c => c.Timeout = TimeSpan.FromSeconds(30));
         services.AddHttpClient<GitHubApiClient>(c => c.Timeout = TimeSpan.FromSeconds(30));
+        services.AddSingleton<RunnerReleases>();
 
         services.AddSingleton<Reconciler>();
         return services.AddFleetLifecycle();

@@ -113,6 +113,7 @@ internal sealed partial class Provisioner(
             JitConfig = registration.JitConfig,
             RegistrationToken = registration.RegistrationToken,
             RegistrationUrl = registration.RegistrationUrl,
+            Packages = registration.Packages,
         });
     }
 

@@ -26,6 +26,10 @@ public static partial class GitHubSimulatorEndpoints
                 : Results.Text($"runner_id={runner.Id}\nname={runner.Name}\ncredential={runner.Credential}\n", "text/plain", statusCode: 201);
         });
 
+        app.MapGet("/_runner/downloads/{file}", (string file) => file.StartsWith("actions-runner-", StringComparison.Ordinal)
+            ? Results.Bytes(SimRunnerRelease.Archive, "application/gzip")
+            : Results.NotFound());
+
         app.MapPost("/_runner/session", async (HttpContext ctx) =>
         {
             if (await RunnerOf(ctx, sim).ConfigureAwait(false) is not { } runner)

@@ -26,6 +26,28 @@ public static partial class GitHubSimulatorEndpoints
                 return Respond(ctx, sim, body, links);
             });
 
+            // "List runner applications": the current release per OS and architecture. Archives are served by the
+            // simulator itself (where runners reach it); GitHub's point at github.com/actions/runner/releases.
+            app.MapGet(prefix + "/actions/runners/downloads", (HttpContext ctx, string owner, string? repo) =>
+            {
+                if (ScopeOf(sim, owner, repo) is null)
+                {
+                    return NotFound(ctx, sim);
+                }
+
+                var baseUrl = (sim.Options.RunnerBaseUrl ?? $"{ctx.Request.Scheme}://{ctx.Request.Host}").TrimEnd('/');
+                var body = new JsonArray([.. new[] { ("osx", "x64"), ("osx", "arm64"), ("linux", "x64"), ("linux", "arm"), ("linux", "arm64"), ("win", "x64"), ("win", "arm64") }
+                    .Select(p => (JsonNode)new JsonObject
+                    {
+                        ["os"] = p.Item1,
+                        ["architecture"] = p.Item2,
+                        ["download_url"] = $"{baseUrl}/_runner/downloads/{SimRunnerRelease.FileName(p.Item1, p.Item2)}",
+                        ["filename"] = SimRunnerRelease.FileName(p.Item1, p.Item2),
+                        ["sha256_checksum"] = SimRunnerRelease.Sha256,
+                    })]);
+                return Respond(ctx, sim, body);
+            });
+
             app.MapGet(prefix + "/actions/runners/{runnerId:long}", (HttpContext ctx, string owner, string? repo, long runnerId) =>
                 ScopeOf(sim, owner, repo) is { } scope && sim.FindRunner(scope, runnerId) is { } runner
                     ? Respond(ctx, sim, sim.Read(() => SimJson.Runner(runner, sim.IsOnline(runner))))

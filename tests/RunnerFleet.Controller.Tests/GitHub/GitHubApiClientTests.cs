@@ -30,6 +30,25 @@ public sealed class GitHubApiClientTests : GitHubSimulatorFixture
         Assert.Equal(1, Sim.NotModifiedResponses);
     }
 
+    /// <summary>The current runner release per architecture, and the archive it names hashes to the listed SHA-256.</summary>
+    [Fact]
+    [Trait("Category", "Hetzner")]
+    public async Task The_runner_release_is_read_from_githubs_downloads_list_with_its_checksum()
+    {
+        var releases = new RunnerReleases(Client(), Microsoft.Extensions.Options.Options.Create(new GitHubOptions { ApiUrl = Server.BaseUrl }), TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger<RunnerReleases>.Instance);
+
+        var packages = await releases.LinuxAsync("octo/app", TestContext.Current.CancellationToken);
+        var charged = Sim.RateLimitedRequests;
+        Assert.Same(packages, await releases.LinuxAsync("octo/app", TestContext.Current.CancellationToken));
+
+        Assert.Equal(charged, Sim.RateLimitedRequests);
+        Assert.Equal(["arm64", "x64"], packages.Select(p => p.Architecture).Order());
+        Assert.All(packages, p => Assert.Equal((SimRunnerRelease.Version, SimRunnerRelease.Sha256), (p.Version, p.Sha256)));
+        using var http = new HttpClient();
+        var archive = await http.GetByteArrayAsync(packages[0].DownloadUrl, TestContext.Current.CancellationToken);
+        Assert.Equal(packages[0].Sha256, Convert.ToHexStringLower(SHA256.HashData(archive)));
+    }
+
     [Fact]
     public async Task A_change_is_seen_on_the_next_poll()
     {

@@ -73,7 +73,8 @@ public sealed class GitHubFidelityTests : GitHubSimulatorFixture
         // Before: the provision failed and the first runner stayed registered, never started.
         Sim.AddFault(new SimFault { PathPrefix = "/repos/octo/app/actions/runners/generate-jitconfig", Status = 502, AfterWork = true });
         var options = Options();
-        var channel = new RestChannel(TestServices.GitHubClient(options), Microsoft.Extensions.Options.Options.Create(options));
+        var client = TestServices.GitHubClient(options);
+        var channel = new RestChannel(client, new RunnerReleases(client, Microsoft.Extensions.Options.Options.Create(options), TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger<RunnerReleases>.Instance), Microsoft.Extensions.Options.Options.Create(options));
         var pool = new PoolDefinition { Name = "linux", Labels = ["self-hosted", "linux"], Provider = "docker", Channel = RestChannel.KindName };
         var runner = new RunnerRecord { Id = "r1", Name = "fleet-linux-0123456789ab", Pool = "linux", Provider = "docker", Scope = "octo/app", State = RunnerState.Requested, RequestedAt = DateTimeOffset.UtcNow };
 

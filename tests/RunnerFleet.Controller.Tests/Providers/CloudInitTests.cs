@@ -16,7 +16,14 @@ public sealed class CloudInitTests
         JitConfig = jit ? "SECRETJITBLOB==" : null,
         RegistrationToken = jit ? null : "REGTOKEN",
         RegistrationUrl = jit ? null : new Uri("https://github.com/octo/app"),
+        Packages = s_packages,
     };
+
+    private static readonly RunnerPackage[] s_packages =
+    [
+        new("x64", new Uri("https://github.com/actions/runner/releases/download/v2.330.0/actions-runner-linux-x64-2.330.0.tar.gz"), new string('a', 64), "2.330.0"),
+        new("arm64", new Uri("https://github.com/actions/runner/releases/download/v2.330.0/actions-runner-linux-arm64-2.330.0.tar.gz"), new string('b', 64), "2.330.0"),
+    ];
 
     [Fact]
     public void Blocks_the_metadata_service_before_the_runner_starts_and_powers_off_after()
@@ -76,6 +83,21 @@ public sealed class CloudInitTests
         Assert.Contains("set -euo pipefail", script, StringComparison.Ordinal);
         Assert.Contains("trap '", script, StringComparison.Ordinal);
         Assert.Contains("poweroff' ERR", script, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [Trait("Category", "Hetzner")]
+    public void A_stock_image_installs_githubs_current_release_for_its_architecture_and_checks_the_checksum()
+    {
+        var script = HetznerSimulator.ParseWriteFiles(CloudInit.Render(Launch()))["/usr/local/sbin/runnerfleet-start"];
+
+        Assert.Contains($"aarch64) url='{s_packages[1].DownloadUrl}'; sha='{s_packages[1].Sha256}' ;;", script, StringComparison.Ordinal);
+        Assert.Contains($"x86_64) url='{s_packages[0].DownloadUrl}'; sha='{s_packages[0].Sha256}' ;;", script, StringComparison.Ordinal);
+        var check = script.IndexOf("sha256sum -c", StringComparison.Ordinal);
+        Assert.True(check > 0 && check < script.IndexOf("tar -xzf", StringComparison.Ordinal));
+        Assert.Contains("--retry 5", script, StringComparison.Ordinal);
+        var unknown = Assert.Throws<ProviderException>(() => CloudInit.Render(new RunnerLaunch { Fleet = "f", Name = "f-cax-0123456789", Pool = Launch().Pool, JitConfig = "x" }));
+        Assert.Equal("runner_release_unknown", unknown.Code);
     }
 
     [Fact]

@@ -102,7 +102,7 @@ public sealed class RunnerHookTests
         RunnerLaunch Launch(PoolDefinition pool) => new()
         {
             Fleet = "f", Name = "f-cax-0123456789", JitConfig = "SECRET",
-            Pool = new PoolDefinition { Name = pool.Name, Labels = pool.Labels, Provider = "hetzner", AllowForkPullRequests = pool.AllowForkPullRequests, ProviderSettings = new HetznerPoolSettings() },
+            Pool = new PoolDefinition { Name = pool.Name, Labels = pool.Labels, Provider = "hetzner", AllowForkPullRequests = pool.AllowForkPullRequests, ProviderSettings = new HetznerPoolSettings { PreparedImage = true } },
         };
 
         var strict = JobStartedHook.FromUserData(CloudInit.Render(Launch(s_strict)));

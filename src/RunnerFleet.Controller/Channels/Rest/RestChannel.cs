@@ -11,7 +11,7 @@ namespace RunnerFleet.Controller.Channels.Rest;
 /// Workflow jobs from REST polling and <c>workflow_job</c> webhooks, matched to pools by labels; runners
 /// registered with a JIT config (default) or a registration token, removed through the REST API.
 /// </summary>
-internal sealed class RestChannel(GitHubApiClient github, IOptions<GitHubOptions> options) : IRunnerChannel
+internal sealed class RestChannel(GitHubApiClient github, RunnerReleases releases, IOptions<GitHubOptions> options) : IRunnerChannel
 {
     /// <summary>The channel's name, as pools name it (<c>Discovery: Jobs</c>, the default).</summary>
     public const string KindName = "Jobs";
@@ -44,11 +44,14 @@ internal sealed class RestChannel(GitHubApiClient github, IOptions<GitHubOptions
                 jit = await github.GenerateJitConfigAsync(runner.Scope, request, ct).ConfigureAwait(false);
             }
 
-            return new RunnerRegistration { GitHubRunnerId = jit.Runner.Id, JitConfig = jit.EncodedJitConfig };
+            return new RunnerRegistration { GitHubRunnerId = jit.Runner.Id, JitConfig = jit.EncodedJitConfig, Packages = pool.Traits.InstallsRunner ? await releases.LinuxAsync(runner.Scope, ct).ConfigureAwait(false) : [] };
         }
 
         var token = await github.CreateRegistrationTokenAsync(runner.Scope, ct).ConfigureAwait(false);
-        return new RunnerRegistration { RegistrationToken = token.Token, RegistrationUrl = new Uri(options.Value.EffectiveWebUrl, runner.Scope) };
+        return new RunnerRegistration
+        {
+            RegistrationToken = token.Token, RegistrationUrl = new Uri(options.Value.EffectiveWebUrl, runner.Scope), Packages = pool.Traits.InstallsRunner ? await releases.LinuxAsync(runner.Scope, ct).ConfigureAwait(false) : [],
+        };
     }
 
     public async Task<bool> DeregisterAsync(RunnerRecord runner, PoolDefinition pool, CancellationToken ct)

@@ -11,7 +11,7 @@ namespace RunnerFleet.Controller.Channels.ScaleSet;
 /// listener hears of them (<see cref="ScaleSetListener"/>); runners get the set's JIT configs and are removed
 /// through the Actions service (never while they run a job).
 /// </summary>
-internal sealed class ScaleSetChannel(ActionsServiceClient actions, GitHubApiClient github, ScaleSetRegistry registry, PoolCatalog pools) : IRunnerChannel
+internal sealed class ScaleSetChannel(ActionsServiceClient actions, GitHubApiClient github, RunnerReleases releases, ScaleSetRegistry registry, PoolCatalog pools) : IRunnerChannel
 {
     /// <summary>The channel's name, as pools name it (<c>Discovery: ScaleSet</c>).</summary>
     public const string KindName = "ScaleSet";
@@ -29,7 +29,7 @@ internal sealed class ScaleSetChannel(ActionsServiceClient actions, GitHubApiCli
         var (scope, scaleSetId) = registry.Find(pool.Name)
             ?? throw new ProviderException("scale_set_unknown", $"the scale set {pool.ChannelSettingsAs<ScaleSetChannelSettings>().NameFor(pool.Name)} of pool {pool.Name} is not known yet (its listener has not started)");
         var config = await actions.GenerateJitConfigAsync(scope, scaleSetId, runner.Name, ct).ConfigureAwait(false);
-        return new RunnerRegistration { GitHubRunnerId = config.Runner.Id, JitConfig = config.EncodedJitConfig };
+        return new RunnerRegistration { GitHubRunnerId = config.Runner.Id, JitConfig = config.EncodedJitConfig, Packages = pool.Traits.InstallsRunner ? await releases.LinuxAsync(runner.Scope, ct).ConfigureAwait(false) : [] };
     }
 
     public async Task<bool> DeregisterAsync(RunnerRecord runner, PoolDefinition pool, CancellationToken ct) =>

@@ -49,18 +49,7 @@ internal static class CloudInit
               unset ACTIONS_RUNNER_INPUT_TOKEN
               {Clean} {RunnerHook.EnvironmentVariable}={RunnerHook.ScriptPath} runuser -u runner -- ./run.sh || echo "runnerfleet-start: run.sh exited with $?"
               """;
-        var install = settings.PreparedImage
-            ? "# Prepared snapshot: the runner is already in /home/runner.\n"
-            : $"""
-              if [ ! -x /home/runner/run.sh ]; then
-                arch=$(uname -m); case "$arch" in aarch64) ra=arm64 ;; *) ra=x64 ;; esac
-                curl -fsSL --retry 5 -o /tmp/runner.tgz "https://github.com/actions/runner/releases/download/v{settings.RunnerVersion}/actions-runner-linux-$ra-{settings.RunnerVersion}.tar.gz"
-                tar -xzf /tmp/runner.tgz -C /home/runner && rm -f /tmp/runner.tgz
-                /home/runner/bin/installdependencies.sh >/dev/null
-                chown -R runner:runner /home/runner
-              fi
-
-              """;
+        var install = settings.PreparedImage ? "# Prepared snapshot: the runner is already in /home/runner.\n" : Install(launch);
 
         var script = $"""
             #!/bin/bash
@@ -119,6 +108,42 @@ internal static class CloudInit
         return Encoding.UTF8.GetByteCount(text) <= MaxBytes
             ? text
             : throw new ProviderException("invalid_input", $"cloud-init user data for {launch.Name} exceeds {MaxBytes} bytes");
+    }
+
+    /// <summary>
+    /// Installs the current actions/runner release GitHub listed for the scope (never a pinned one: GitHub refuses
+    /// jobs to runners more than 30 days behind), for the server's architecture, with retries, and checks its
+    /// SHA-256 before unpacking; a mismatch fails the script (and powers the server off). Updates stay on.
+    /// </summary>
+    private static string Install(RunnerLaunch launch)
+    {
+        var packages = launch.Packages.Where(p => p.Architecture is "x64" or "arm64").ToList();
+        if (packages.Count == 0)
+        {
+            throw new ProviderException("runner_release_unknown", $"GitHub did not list the actions/runner release for {launch.Name}'s scope, and pool {launch.Pool.Name} installs it (not a PreparedImage)");
+        }
+
+        var cases = new StringBuilder();
+        foreach (var p in packages)
+        {
+            cases.Append("  ").Append(p.Architecture == "arm64" ? "aarch64" : "x86_64")
+                 .Append(") url='").Append(p.DownloadUrl).Append("'; sha='").Append(p.Sha256).Append("' ;;\n");
+        }
+
+        return $"""
+            if [ ! -x /home/runner/run.sh ]; then
+              case "$(uname -m)" in
+            {cases}  *) echo "runnerfleet-start: GitHub listed no runner release for $(uname -m)" >&2; false ;;
+              esac
+              curl -fsSL --retry 5 --retry-all-errors --retry-delay 2 -o /tmp/runner.tgz "$url"
+              echo "$sha  /tmp/runner.tgz" | sha256sum -c --quiet -
+              tar -xzf /tmp/runner.tgz -C /home/runner
+              rm -f /tmp/runner.tgz
+              /home/runner/bin/installdependencies.sh >/dev/null
+              chown -R runner:runner /home/runner
+            fi
+
+            """;
     }
 
     /// <summary>An IPv6-only server resolves through DNS64 (names of IPv4-only hosts such as github.com get NAT64 addresses).</summary>

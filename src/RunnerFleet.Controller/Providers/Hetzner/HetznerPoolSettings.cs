@@ -33,8 +33,6 @@ internal sealed class HetznerPoolSettings
 
     public long? PlacementGroup { get; set; }
 
-    /// <summary>actions/runner release installed by cloud-init when the image is not prepared.</summary>
-    public string RunnerVersion { get; set; } = "2.329.0";
 
     internal static IEnumerable<string> Validate(HetznerPoolSettings s, string key)
     {

@@ -20,6 +20,7 @@ internal sealed partial class HetznerProvider(HetznerClient client, PoolCatalog 
     private readonly Dictionary<string, long> _firewalls = new(StringComparer.Ordinal);
     private (DateTimeOffset At, IReadOnlyList<HServerType> Types)? _types;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Name, string Architecture), string> _images = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(long Image, string Version), bool> _snapshotsChecked = new();
 
     /// <summary>The provider's name, as pools name it (<c>Provider: hetzner</c>).</summary>
     public const string KindName = "hetzner";
@@ -50,6 +51,7 @@ internal sealed partial class HetznerProvider(HetznerClient client, PoolCatalog 
 
         var firewall = await FirewallAsync(settings, ct).ConfigureAwait(false);
         var userData = CloudInit.Render(launch);
+        await WarnIfSnapshotIsBehindAsync(settings, launch.Packages, ct).ConfigureAwait(false);
         var labels = new Dictionary<string, string>
         {
             [RunnerLabels.Fleet] = launch.Fleet,
@@ -222,6 +224,35 @@ internal sealed partial class HetznerProvider(HetznerClient client, PoolCatalog 
         return problems.Count == 0 ? null : string.Join("; ", problems.Distinct());
     }
 
+    /// <summary>
+    /// A prepared snapshot whose runner (its <c>runnerfleet.runner-version</c> label, set by prepare-snapshot.sh) is
+    /// older than GitHub's current release boots a runner that updates itself first (+30–60 s per job); said once
+    /// per snapshot and release, with how to refresh it.
+    /// </summary>
+    private async Task WarnIfSnapshotIsBehindAsync(HetznerPoolSettings settings, IReadOnlyList<RunnerPackage> packages, CancellationToken ct)
+    {
+        if (!settings.PreparedImage || !long.TryParse(settings.Image, CultureInfo.InvariantCulture, out var id)
+            || packages.Select(p => Version.TryParse(p.Version, out var v) ? v : null).Max() is not { } latest
+            || !_snapshotsChecked.TryAdd((id, latest.ToString()), true))
+        {
+            return;
+        }
+
+        try
+        {
+            var image = await client.GetImageAsync(id, ct).ConfigureAwait(false);
+            var has = image?.Labels?.GetValueOrDefault("runnerfleet.runner-version");
+            if (has is null || !Version.TryParse(has, out var version) || version < latest)
+            {
+                LogSnapshotBehind(logger, id, has ?? "unknown (no runnerfleet.runner-version label)", latest.ToString());
+            }
+        }
+        catch (HetznerApiException)
+        {
+            _snapshotsChecked.TryRemove((id, latest.ToString()), out _);
+        }
+    }
+
     private async Task DeleteWithRetryAsync(long id, CancellationToken ct)
     {
         for (var attempt = 1; ; attempt++)
@@ -313,6 +344,9 @@ internal sealed partial class HetznerProvider(HetznerClient client, PoolCatalog 
         },
         HourlyPrice = s.ServerType.HourlyGross(s.Location.Name),
     };
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Prepared snapshot {Image} has actions/runner {Has}, GitHub's current release is {Latest}: each runner updates itself before its job (+30-60 s). Refresh the snapshot (infra/hetzner/prepare-snapshot.sh)")]
+    private static partial void LogSnapshotBehind(ILogger logger, long image, string has, string latest);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Hetzner server for {RunnerName} already existed ({ServerId}): an earlier create attempt made it; adopted")]
     private static partial void LogAdopted(ILogger logger, string runnerName, long serverId);

@@ -13,7 +13,7 @@ internal static class HetznerProviderExtensions
         services.AddHttpClient<HetznerClient>(c => c.Timeout = TimeSpan.FromSeconds(60));
         services.AddHostedService<HetznerImageCheck>();
         // Servers are billed per started hour: spending caps and cost apply.
-        return services.AddRunnerProvider<HetznerProvider, HetznerPoolSettings>(HetznerProvider.KindName, "Hetzner", new ProviderTraits { BillsPerHour = true },
+        return services.AddRunnerProvider<HetznerProvider, HetznerPoolSettings>(HetznerProvider.KindName, "Hetzner", new ProviderTraits { BillsPerHour = true, InstallsRunner = true },
             HetznerPoolSettings.Validate, HetznerPoolSettings.Describe);
     }
 }
