@@ -70,3 +70,4 @@ echo "prepare: Docker engine $(docker version --format '{{.Server.Version}} (API
 
 bash infra/sim-runner/build.sh
 bash infra/sim-runner/build.sh arm64
+bash infra/cloudinit-test/build.sh

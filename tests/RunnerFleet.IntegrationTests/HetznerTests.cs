@@ -144,6 +144,24 @@ public sealed class HetznerTests(DockerEnvironment docker)
         Assert.InRange(runners.Count(r => r.Pool == "cax"), 1, 4);
     }
 
+    /// <summary>
+    /// The project's 3,600 requests an hour must last: a shared server list, action polls that back off, no
+    /// per-create list. Every request the simulator answered, start-up included, over the runners made.
+    /// </summary>
+    [Fact]
+    public async Task A_runner_costs_at_most_six_hetzner_requests()
+    {
+        await using var fleet = await StartAsync(docker, new HetznerSimulatorOptions { BootDelay = TimeSpan.FromSeconds(2), ActionDelay = TimeSpan.FromMilliseconds(100) }, ArmPool());
+        fleet.GitHub.QueueJobs("octo/app", s_arm, 10, TimeSpan.FromSeconds(1));
+
+        await WaitDoneAsync(fleet);
+
+        var runners = (await fleet.Store.ListRunnersAsync(100, TestContext.Current.CancellationToken)).Count;
+        Assert.Equal(10, runners);
+        var perRunner = (double)fleet.Hetzner.RequestsServed / runners;
+        Assert.True(perRunner <= 6, $"{fleet.Hetzner.RequestsServed} Hetzner requests for {runners} runners ({perRunner:F1} each)");
+    }
+
     /// <summary>A create whose action ends in error is a capacity refusal: the server is deleted and the next pair tried at once.</summary>
     [Fact]
     public async Task A_create_whose_action_fails_is_deleted_and_the_next_pair_serves_the_job()

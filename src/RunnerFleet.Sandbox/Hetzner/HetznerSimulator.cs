@@ -131,6 +131,13 @@ public sealed class HetznerSimulator
         }
     }
 
+    /// <summary>Every API request answered so far (for the request budget per runner).</summary>
+    public int RequestsServed => Volatile.Read(ref _requestsServed);
+
+    private int _requestsServed;
+
+    public void CountRequest() => Interlocked.Increment(ref _requestsServed);
+
     /// <summary>Charges one request: (allowed, limit, remaining, reset epoch seconds).</summary>
     public (bool Allowed, int Limit, int Remaining, long Reset) ChargeRequest()
     {

@@ -31,6 +31,7 @@ public static class HetznerSimulatorEndpoints
                 return;
             }
 
+            sim.CountRequest();
             var (allowed, limit, remaining, reset) = sim.ChargeRequest();
             ctx.Response.Headers["RateLimit-Limit"] = limit.ToString(CultureInfo.InvariantCulture);
             ctx.Response.Headers["RateLimit-Remaining"] = remaining.ToString(CultureInfo.InvariantCulture);

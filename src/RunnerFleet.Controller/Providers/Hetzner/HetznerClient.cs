@@ -22,6 +22,11 @@ internal sealed partial class HetznerClient(HttpClient http, IOptions<HetznerOpt
 {
     private const int MaxAttempts = 5;
 
+    /// <summary>Below this many requests left in the hour, requests are spaced a second apart (the refill rate).</summary>
+    private const long LowBudget = 60;
+
+    private long _remaining = -1;
+
     /// <summary>How often a long wait for actions logs its progress.</summary>
     private static readonly TimeSpan s_progressEvery = TimeSpan.FromSeconds(15);
 
@@ -66,14 +71,22 @@ internal sealed partial class HetznerClient(HttpClient http, IOptions<HetznerOpt
         return all;
     }
 
-    /// <summary>Waits until every action is done, polling them in one batch request per round.</summary>
+    /// <summary>
+    /// Waits until every action is done, polling them in one batch request per round, first after
+    /// <see cref="HetznerOptions.ActionPollInterval"/>, then half again as long each round up to 8 times it: a
+    /// server's create takes 10-40 s, and polling it every second would spend most of the project's 3,600
+    /// requests an hour on waiting.
+    /// </summary>
     public async Task<IReadOnlyList<HAction>> WaitForActionsAsync(IReadOnlyCollection<long> ids, CancellationToken ct)
     {
         var started = time.GetUtcNow();
         var deadline = started + options.Value.ActionTimeout;
         var nextProgress = started + s_progressEvery;
+        var interval = options.Value.ActionPollInterval;
         while (true)
         {
+            await Task.Delay(interval, time, ct).ConfigureAwait(false);
+            interval = TimeSpan.FromTicks(Math.Min((long)(interval.Ticks * 1.5), options.Value.ActionPollInterval.Ticks * 8));
             var actions = await GetActionsAsync(ids, ct).ConfigureAwait(false);
             if (actions.All(a => a.IsDone))
             {
@@ -91,8 +104,6 @@ internal sealed partial class HetznerClient(HttpClient http, IOptions<HetznerOpt
             {
                 throw new HetznerApiException("timeout", $"actions {string.Join(",", ids)} still running after {options.Value.ActionTimeout}", HttpStatusCode.GatewayTimeout);
             }
-
-            await Task.Delay(options.Value.ActionPollInterval, time, ct).ConfigureAwait(false);
         }
     }
 
@@ -150,6 +161,12 @@ internal sealed partial class HetznerClient(HttpClient http, IOptions<HetznerOpt
         var url = new Uri(o.ApiUrl.ToString().TrimEnd('/') + pathAndQuery);
         for (var attempt = 1; ; attempt++)
         {
+            // Running low on the hourly budget (it refills one request a second): one request a second, not a burst into 429.
+            if (Volatile.Read(ref _remaining) is >= 0 and < LowBudget)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), time, ct).ConfigureAwait(false);
+            }
+
             using var request = new HttpRequestMessage(method, url) { Content = content?.Invoke() };
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", o.Token);
             request.Headers.UserAgent.ParseAdd("RunnerFleet/1.0");
@@ -267,6 +284,7 @@ internal sealed partial class HetznerClient(HttpClient http, IOptions<HetznerOpt
         if (response.Headers.TryGetValues("RateLimit-Remaining", out var values) && long.TryParse(values.FirstOrDefault(), CultureInfo.InvariantCulture, out var remaining))
         {
             telemetry.HetznerRateLimitRemaining(remaining);
+            Volatile.Write(ref _remaining, remaining);
         }
     }
 

@@ -13,8 +13,14 @@ internal sealed class HetznerOptions
     /// <summary>How long one API request may take before it is abandoned and retried.</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>How often running actions are polled (in batches).</summary>
-    public TimeSpan ActionPollInterval { get; set; } = TimeSpan.FromSeconds(1);
+    /// <summary>The first wait before running actions are polled (in batches); each later wait is half again as long, up to 8 times this.</summary>
+    public TimeSpan ActionPollInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// How long one list of the fleet's servers serves every reader (the reaper, the reconciler, creates) before
+    /// it is read again; the provider's own creates and deletes update it meanwhile.
+    /// </summary>
+    public TimeSpan ServerListMaxAge { get; set; } = TimeSpan.FromSeconds(15);
 
     /// <summary>How long a server create may take before it counts as failed.</summary>
     public TimeSpan ActionTimeout { get; set; } = TimeSpan.FromMinutes(5);

@@ -13,10 +13,14 @@ namespace RunnerFleet.Controller.Providers.Hetzner;
 /// none is left the pool reports no capacity and its demand goes to its overflow pool. A create whose
 /// action ends in error is deleted. Servers get a firewall with no inbound rules.
 /// </summary>
-internal sealed partial class HetznerProvider(HetznerClient client, PoolCatalog pools, TimeProvider time, ILogger<HetznerProvider> logger) : IRunnerProvider
+internal sealed partial class HetznerProvider(HetznerClient client, PoolCatalog pools, Microsoft.Extensions.Options.IOptions<HetznerOptions> options, TimeProvider time, ILogger<HetznerProvider> logger) : IRunnerProvider
 {
     private static readonly TimeSpan s_typesFor = TimeSpan.FromSeconds(30);
     private readonly SemaphoreSlim _typesGate = new(1, 1);
+    private readonly SemaphoreSlim _serversGate = new(1, 1);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<long, (HServer Server, DateTimeOffset At)> _made = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<long, DateTimeOffset> _deleted = new();
+    private (DateTimeOffset At, IReadOnlyList<HServer> Servers)? _servers;
     private readonly Dictionary<string, long> _firewalls = new(StringComparer.Ordinal);
     private (DateTimeOffset At, IReadOnlyList<HServerType> Types)? _types;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Name, string Architecture), string> _images = new();
@@ -29,9 +33,9 @@ internal sealed partial class HetznerProvider(HetznerClient client, PoolCatalog 
 
     public async Task<ProvisionedRunner> CreateAsync(RunnerLaunch launch, CancellationToken ct)
     {
-        // Idempotent: a retried create finds the server by its runner label.
-        var existing = await client.ListServersAsync($"{RunnerLabels.Runner}={launch.Name}", ct).ConfigureAwait(false);
-        if (existing.FirstOrDefault() is { } found)
+        // Idempotent: a retried create finds the server in the fleet's (shared) server list; one made by an attempt
+        // whose answer was lost and not yet listed meets uniqueness_error below and is adopted.
+        if ((await ServersAsync(ct).ConfigureAwait(false)).FirstOrDefault(s => s.Labels?.GetValueOrDefault(RunnerLabels.Runner) == launch.Name) is { } found)
         {
             return ToProvisioned(found);
         }
@@ -110,6 +114,7 @@ internal sealed partial class HetznerProvider(HetznerClient client, PoolCatalog 
             }
 
             LogCreated(logger, launch.Name, type.Name, location, type.HourlyGross(location) ?? 0);
+            Remember(created.Server);
             return ToProvisioned(created.Server) with { HourlyPrice = type.HourlyGross(location) };
         }
 
@@ -136,7 +141,7 @@ internal sealed partial class HetznerProvider(HetznerClient client, PoolCatalog 
         IReadOnlyList<HServer> servers;
         try
         {
-            servers = await client.ListServersAsync($"{RunnerLabels.Fleet}={pools.FleetName}", ct).ConfigureAwait(false);
+            servers = await ServersAsync(ct).ConfigureAwait(false);
         }
         catch (Exception e) when (e is HetznerApiException or HttpRequestException)
         {
@@ -253,6 +258,48 @@ internal sealed partial class HetznerProvider(HetznerClient client, PoolCatalog 
         }
     }
 
+    /// <summary>
+    /// The fleet's servers: one list (<c>GET /servers?label_selector=…</c>) serves every reader for
+    /// <see cref="HetznerOptions.ServerListMaxAge"/>, kept current with this provider's own creates and deletes.
+    /// The reaper reads it every few seconds; without sharing, listing alone would spend the hourly budget.
+    /// </summary>
+    private async Task<IReadOnlyList<HServer>> ServersAsync(CancellationToken ct)
+    {
+        IReadOnlyList<HServer> listed;
+        await _serversGate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            if (_servers is not { } cached || time.GetUtcNow() - cached.At >= options.Value.ServerListMaxAge)
+            {
+                _servers = cached = (time.GetUtcNow(), await client.ListServersAsync($"{RunnerLabels.Fleet}={pools.FleetName}", ct).ConfigureAwait(false));
+            }
+
+            listed = cached.Servers;
+        }
+        finally
+        {
+            _serversGate.Release();
+        }
+
+        // What this provider did since (or while) the list was read: servers it made are in it, servers it deleted are not.
+        var keep = time.GetUtcNow() - (options.Value.ServerListMaxAge * 2);
+        foreach (var old in _made.Where(m => m.Value.At < keep).Select(m => m.Key).ToList())
+        {
+            _made.TryRemove(old, out _);
+        }
+
+        foreach (var old in _deleted.Where(d => d.Value < keep).Select(d => d.Key).ToList())
+        {
+            _deleted.TryRemove(old, out _);
+        }
+
+        return [.. listed.Where(s => !_deleted.ContainsKey(s.Id)), .. _made.Values.Select(m => m.Server).Where(m => !_deleted.ContainsKey(m.Id) && listed.All(s => s.Id != m.Id))];
+    }
+
+    private void Remember(HServer server) => _made[server.Id] = (server, time.GetUtcNow());
+
+    private void Forget(long id) => _deleted[id] = time.GetUtcNow();
+
     private async Task DeleteWithRetryAsync(long id, CancellationToken ct)
     {
         for (var attempt = 1; ; attempt++)
@@ -260,6 +307,7 @@ internal sealed partial class HetznerProvider(HetznerClient client, PoolCatalog 
             try
             {
                 await client.DeleteServerAsync(id, ct).ConfigureAwait(false);
+                Forget(id);
                 return;
             }
             catch (HetznerApiException e) when (e.Code is "locked" or "conflict" && attempt < 8)
