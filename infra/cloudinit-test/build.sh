@@ -18,11 +18,18 @@ mirror=$(sed -n 's/^URIs: *\(http[^ ]*\/debian\)$/\1/p' /etc/apt/sources.list.d/
 mirror=${mirror:-http://deb.debian.org/debian}
 
 root=$(mktemp -d)
-trap 'rm -rf "$root"' EXIT
+cleanup() { umount "$root/proc" 2>/dev/null || true; rm -rf "$root"; }
+trap cleanup EXIT
 echo "Building $tag with debootstrap from $mirror (a few minutes) ..."
-debootstrap --variant=minbase --include=cloud-init,iptables,curl,ca-certificates,busybox,wget,procps,util-linux \
-    bookworm "$root" "$mirror" > /tmp/runnerfleet-debootstrap.log 2>&1 \
+# The base system first, then the packages with apt inside it (debootstrap's own --include cannot order
+# cloud-init's Python dependencies while it configures the base).
+debootstrap --variant=minbase bookworm "$root" "$mirror" > /tmp/runnerfleet-debootstrap.log 2>&1 \
     || { echo "debootstrap failed; see /tmp/runnerfleet-debootstrap.log" >&2; exit 1; }
+mount -t proc proc "$root/proc"
+chroot "$root" /bin/sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    cloud-init iptables curl ca-certificates busybox wget procps util-linux' >> /tmp/runnerfleet-debootstrap.log 2>&1 \
+    || { echo "installing cloud-init in the Debian system failed; see /tmp/runnerfleet-debootstrap.log" >&2; exit 1; }
+umount "$root/proc"
 
 cat > "$root/usr/local/sbin/poweroff" <<'SHIM'
 #!/bin/sh

@@ -151,7 +151,9 @@ public sealed class HetznerTests(DockerEnvironment docker)
     [Fact]
     public async Task A_runner_costs_at_most_six_hetzner_requests()
     {
-        await using var fleet = await StartAsync(docker, new HetznerSimulatorOptions { BootDelay = TimeSpan.FromSeconds(2), ActionDelay = TimeSpan.FromMilliseconds(100) }, ArmPool());
+        // The shipped action polling (the other tests poll every 200 ms to run fast), and a create that takes 2 s.
+        await using var fleet = await StartAsync(docker, new HetznerSimulatorOptions { BootDelay = TimeSpan.FromSeconds(2), ActionDelay = TimeSpan.FromMilliseconds(100) },
+            [ArmPool()], new Dictionary<string, string> { ["Hetzner:ActionPollInterval"] = new RunnerFleet.Controller.Providers.Hetzner.HetznerOptions().ActionPollInterval.ToString() }, null);
         fleet.GitHub.QueueJobs("octo/app", s_arm, 10, TimeSpan.FromSeconds(1));
 
         await WaitDoneAsync(fleet);
