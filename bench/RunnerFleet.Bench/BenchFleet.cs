@@ -45,7 +45,9 @@ internal sealed class BenchFleet : IAsyncDisposable
     /// <param name="settings">Controller settings beside the defaults (GitHub, store, fleet name).</param>
     /// <param name="provider">Replaces the registered providers (e.g. a recording one of kind inprocess).</param>
     /// <param name="gateway">An address runner containers reach the simulator on, besides loopback.</param>
-    public static async Task<BenchFleet> StartAsync(IReadOnlyList<string> repositories, IDictionary<string, string?> settings, IRunnerProvider? provider = null, bool webhooks = true, string? gateway = null, TimeSpan? scaleSetPollWait = null)
+    /// <param name="hetzner">Also start the Hetzner simulator (its API URL and token are set for the controller).</param>
+    public static async Task<BenchFleet> StartAsync(IReadOnlyList<string> repositories, IDictionary<string, string?> settings, IRunnerProvider? provider = null, bool webhooks = true, string? gateway = null, TimeSpan? scaleSetPollWait = null,
+        RunnerFleet.Sandbox.Hetzner.HetznerSimulatorOptions? hetzner = null)
     {
         var port = SandboxServer.FreePort();
         var urls = new List<string> { $"http://127.0.0.1:{port}" };
@@ -56,21 +58,26 @@ internal sealed class BenchFleet : IAsyncDisposable
             simOptions.RunnerBaseUrl = $"http://{gateway}:{port}";
         }
 
-        var sim = await SandboxServer.StartAsync(urls, simOptions, null, TimeProvider.System, null).ConfigureAwait(false);
+        var sim = await SandboxServer.StartAsync(urls, simOptions, hetzner, TimeProvider.System, null).ConfigureAwait(false);
         foreach (var repo in repositories)
         {
             sim.Simulator.EnsureRepository(repo, isPrivate: true);
         }
 
         var db = Path.Combine(Path.GetTempPath(), $"rf-bench-{Guid.NewGuid():N}.db");
-        var all = new FleetSettings("bench")
+        var builder = new FleetSettings("bench")
             .Set("Urls", "http://127.0.0.1:0")
             .Store(db)
             .GitHub(sim.BaseUrl, simOptions.RunnerBaseUrl ?? sim.BaseUrl.ToString(), webhookSecret: Secret)
             .Repositories(repositories)
             .Set("Serilog:MinimumLevel:Default", "Warning")
-            .AllowHostPorts(port)
-            .Build();
+            .AllowHostPorts(port);
+        if (hetzner is not null)
+        {
+            builder.Hetzner(sim.HetznerApiUrl, actionPollInterval: new RunnerFleet.Controller.Providers.Hetzner.HetznerOptions().ActionPollInterval);
+        }
+
+        var all = builder.Build();
         foreach (var (k, v) in settings)
         {
             all[k] = v;

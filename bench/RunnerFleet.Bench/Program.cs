@@ -33,6 +33,12 @@ if (Run("burst"))
     await EconomyBench.RunBurstAsync(output);
 }
 
+if (Run("hetzner"))
+{
+    Console.WriteLine("hetzner: Hetzner API requests per runner, cost per 5-minute cax21 job ...");
+    await HetznerBench.RunAsync(output);
+}
+
 if (Run("docker"))
 {
     Console.WriteLine("docker: webhook to container running, next to bare create + start ...");

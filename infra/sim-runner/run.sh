@@ -36,6 +36,11 @@ while :; do
     [ -n "$job" ] || continue
     ms=$(printf '%s\n' "$answer" | sed -n 's/^duration_ms=//p')
     echo "Running job: $job"
+    # Like the real listener: a shutdown signal (docker stop, an engine going down) from here on ends the job as
+    # failed, also while the job-started hook runs (a shell runs the trap once its foreground command returns).
+    work=
+    steps=skipped
+    trap 'if [ -n "$work" ]; then kill $work 2>/dev/null; fi; echo "The runner has received a shutdown signal."; complete failure $steps > /dev/null 2>&1 || true; rm -f .runner; exit 143' TERM INT
 
     # The job's github context, as actions/runner lays it out: the event payload in
     # _work/_temp/_github_workflow/event.json, named by GITHUB_EVENT_PATH.
@@ -58,10 +63,9 @@ while :; do
         fi
     fi
 
-    # Like the real listener: a shutdown signal (docker stop, an engine going down) ends the job as failed.
+    steps=ran
     usleep $(( ${ms:-0} * 1000 )) &
     work=$!
-    trap 'kill $work 2>/dev/null; echo "The runner has received a shutdown signal."; complete failure ran > /dev/null 2>&1 || true; rm -f .runner; exit 143' TERM INT
     wait $work
     trap - TERM INT
     complete success ran

@@ -211,6 +211,25 @@ public sealed class HetznerTests(DockerEnvironment docker)
         Assert.All(fleet.Hetzner.AllServers(), s => Assert.Equal(arm, s.ImageId));
     }
 
+    /// <summary>A prepared snapshot whose runner is older than GitHub's current release (or unlabelled) is reported once.</summary>
+    [Fact]
+    public async Task A_prepared_snapshot_behind_githubs_current_runner_release_is_reported()
+    {
+        using var logs = new CapturedLogs();
+        var pool = ArmPool();
+        pool["Hetzner:Image"] = HetznerSimulator.Images.Single(i => i.Name == "ubuntu-24.04" && i.Architecture == "arm").Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        pool["Hetzner:PreparedImage"] = "true";
+        await using var fleet = await StartAsync(docker, null, [pool], null, logs);
+        fleet.GitHub.QueueJobs("octo/app", s_arm, 2, TimeSpan.FromMilliseconds(300));
+
+        await WaitDoneAsync(fleet);
+
+        var report = Assert.Single(logs.Lines, l => l.Contains("Prepared snapshot", StringComparison.Ordinal));
+        Assert.Contains("current release is", report, StringComparison.Ordinal);
+        Assert.Contains(RunnerFleet.Sandbox.GitHub.SimRunnerRelease.Version, report, StringComparison.Ordinal);
+        Assert.Contains("no runnerfleet.runner-version label", report, StringComparison.Ordinal);
+    }
+
     /// <summary>An x86 snapshot cannot boot a CAX server: found at start-up, the pool is unavailable and overflow serves its jobs.</summary>
     [Fact]
     public async Task A_snapshot_of_the_wrong_architecture_stops_the_pool_at_start_up_and_overflow_takes_the_jobs()

@@ -73,21 +73,30 @@ public sealed class RemoteEngineTlsTests : IAsyncLifetime
         _dockerd.BeginOutputReadLine();
         _dockerd.BeginErrorReadLine();
 
-        // Up when it answers our client over TLS (a generous bound: a busy machine starts dockerd slowly).
-        using var client = Connect(Good);
-        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        while (true)
+        // Up when it answers our client over TLS (a generous bound: a busy machine starts dockerd slowly). A start
+        // that fails stops this dockerd here: a failed InitializeAsync is not followed by DisposeAsync.
+        try
         {
-            try
+            using var client = Connect(Good);
+            using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+            while (true)
             {
-                Assert.False(_dockerd.HasExited, $"dockerd exited: {_log}");
-                await client.System.PingAsync(cts.Token);
-                return;
+                try
+                {
+                    Assert.False(_dockerd.HasExited, $"dockerd exited: {_log}");
+                    await client.System.PingAsync(cts.Token);
+                    return;
+                }
+                catch (Exception) when (!cts.IsCancellationRequested && !_dockerd.HasExited)
+                {
+                    await Task.Delay(200, CancellationToken.None);
+                }
             }
-            catch (Exception) when (!cts.IsCancellationRequested && !_dockerd.HasExited)
-            {
-                await Task.Delay(200, CancellationToken.None);
-            }
+        }
+        catch
+        {
+            await DisposeAsync();
+            throw;
         }
     }
 
