@@ -6,9 +6,10 @@
 #
 # It refuses pull_request* jobs whose code comes from a fork of a public repository (or from a fork since
 # deleted) unless this runner's pool allows them. The pool's decision is read from a root-owned file the
-# provider writes (/etc/runnerfleet/runner.conf), never from the environment: a workflow's `env:` reaches
-# this script, while GITHUB_* variables cannot be overridden by a workflow (docs: "Variables"), so the
-# event name and payload path are trusted. Anything it cannot read or decide is refused (fail closed).
+# provider writes (/etc/runnerfleet/runner.conf), never from the environment (the runner's environment is the
+# operator's, but a file cannot be shadowed by anything a job sets), and GITHUB_* variables cannot be
+# overridden by a workflow (docs: "Variables"), so the event name and payload path are trusted. Anything it
+# cannot read or decide is refused (fail closed).
 # POSIX sh and awk only: it runs on Ubuntu (dash, mawk), Debian and busybox alike.
 set -u
 # A workflow's env could name other programs: only the system's.
@@ -19,6 +20,17 @@ conf=/etc/runnerfleet/runner.conf
 refuse() {
     echo "::error title=RunnerFleet refused this job::$1"
     echo "RunnerFleet: job refused before its first step: $1" >&2
+    # A failed hook alone does not stop the job: actions/runner still runs steps whose `if:` is always() or
+    # failure() (actions/runner#2811), and a fork's pull request writes its own workflow. So the job's worker
+    # (our parent chain's Runner.Worker) is killed: the job fails and no step runs; the ephemeral runner ends.
+    p=$PPID
+    while [ "${p:-0}" -gt 1 ]; do
+        if [ "$(cat /proc/$p/comm 2>/dev/null)" = Runner.Worker ]; then
+            kill -KILL "$p" 2>/dev/null || true
+            break
+        fi
+        p=$(sed -n 's/^PPid:[[:space:]]*//p' /proc/$p/status 2>/dev/null)
+    done
     exit 1
 }
 

@@ -49,6 +49,48 @@ public sealed class RunnerHookTests
         Assert.Contains("::error title=RunnerFleet refused this job::", hook.LastOutput, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A failed hook alone lets steps with <c>if: always()</c> run (actions/runner#2811): on refusal the hook kills
+    /// the job's Runner.Worker (its parent chain), so nothing of the fork's workflow runs. A worker stands in here:
+    /// a shell whose process name is Runner.Worker, with a "step" after the hook.
+    /// </summary>
+    [Fact]
+    public async Task A_refusal_kills_the_jobs_worker_so_no_always_step_runs()
+    {
+        var dir = Directory.CreateTempSubdirectory("rf-worker-");
+        try
+        {
+            var worker = Path.Combine(dir.FullName, "Runner.Worker");
+            File.Copy("/bin/sh", worker);
+            var hook = Path.Combine(dir.FullName, "job-started.sh");
+            await File.WriteAllTextAsync(hook, RunnerHook.Script, TestContext.Current.CancellationToken);
+            var payload = Path.Combine(dir.FullName, "event.json");
+
+            async Task<(int Code, string Output)> JobAsync(string json)
+            {
+                await File.WriteAllTextAsync(payload, json, TestContext.Current.CancellationToken);
+                var start = new System.Diagnostics.ProcessStartInfo(worker) { RedirectStandardOutput = true, RedirectStandardError = true };
+                start.ArgumentList.Add("-c");
+                start.ArgumentList.Add($"sh -e {hook}; echo an-always-step-ran");
+                start.Environment["GITHUB_EVENT_NAME"] = "pull_request";
+                start.Environment["GITHUB_EVENT_PATH"] = payload;
+                using var process = System.Diagnostics.Process.Start(start)!;
+                var output = await process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+                await process.WaitForExitAsync(TestContext.Current.CancellationToken);
+                return (process.ExitCode, output);
+            }
+
+            var refused = await JobAsync(Payload("mallory/widgets"));
+            Assert.DoesNotContain("an-always-step-ran", refused.Output, StringComparison.Ordinal);
+            Assert.Equal(137, refused.Code);
+            Assert.Contains("an-always-step-ran", (await JobAsync(Payload("acme/widgets"))).Output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
     [Fact]
     public async Task A_pull_request_from_a_deleted_fork_is_refused()
     {

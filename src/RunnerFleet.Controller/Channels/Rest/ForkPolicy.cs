@@ -57,8 +57,9 @@ internal sealed partial class ForkPolicy(GitHubApiClient github, FleetTelemetry 
             telemetry.PolicyCancelFailed("forbidden");
             LogCancelForbidden(logger, job.RunId, job.Repository, e.Message);
         }
-        catch (GitHubApiException e)
+        catch (Exception e) when (e is GitHubApiException or HttpRequestException or TimeoutException || (e is OperationCanceledException && !ct.IsCancellationRequested))
         {
+            // Never let a failed cancel stop the containment: the runner is destroyed next all the same.
             telemetry.PolicyCancelFailed("error");
             LogCancelFailed(logger, job.RunId, job.Repository, e.Message);
         }
@@ -76,8 +77,9 @@ internal sealed partial class ForkPolicy(GitHubApiClient github, FleetTelemetry 
         {
             run = await github.GetRunAsync(job.Repository, job.RunId, ct).ConfigureAwait(false);
         }
-        catch (GitHubApiException e)
+        catch (Exception e) when (e is GitHubApiException or HttpRequestException or TimeoutException || (e is OperationCanceledException && !ct.IsCancellationRequested))
         {
+            // Undecided, not an error of the whole poll: the job (and the jobs after it) are still judged.
             LogUnreadable(logger, job.RunId, job.Repository, e.Message);
             return null;
         }

@@ -22,17 +22,19 @@ internal static class CloudInit
     public static string Render(RunnerLaunch launch)
     {
         var settings = launch.Pool.ProviderSettingsAs<HetznerPoolSettings>();
+        // Sourced by bash as root: every value single-quoted, so nothing in one (a label, say) is ever run.
+        static string Quote(string? value) => "'" + (value ?? string.Empty).Replace("'", "'\\''", StringComparison.Ordinal) + "'";
         var env = new StringBuilder();
         if (launch.JitConfig is { } jit)
         {
-            env.Append("ACTIONS_RUNNER_INPUT_JITCONFIG=").Append(jit).Append('\n');
+            env.Append("ACTIONS_RUNNER_INPUT_JITCONFIG=").Append(Quote(jit)).Append('\n');
         }
         else
         {
-            env.Append("ACTIONS_RUNNER_INPUT_URL=").Append(launch.RegistrationUrl).Append('\n')
-               .Append("ACTIONS_RUNNER_INPUT_TOKEN=").Append(launch.RegistrationToken).Append('\n')
-               .Append("ACTIONS_RUNNER_INPUT_NAME=").Append(launch.Name).Append('\n')
-               .Append("ACTIONS_RUNNER_INPUT_LABELS=").Append(string.Join(',', launch.Pool.Labels)).Append('\n');
+            env.Append("ACTIONS_RUNNER_INPUT_URL=").Append(Quote(launch.RegistrationUrl?.ToString())).Append('\n')
+               .Append("ACTIONS_RUNNER_INPUT_TOKEN=").Append(Quote(launch.RegistrationToken)).Append('\n')
+               .Append("ACTIONS_RUNNER_INPUT_NAME=").Append(Quote(launch.Name)).Append('\n')
+               .Append("ACTIONS_RUNNER_INPUT_LABELS=").Append(Quote(string.Join(',', launch.Pool.Labels))).Append('\n');
         }
 
         // A clean environment for everything run as the runner user: nothing of root's (cloud-init's) environment.
