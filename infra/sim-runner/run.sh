@@ -30,17 +30,20 @@ machine=$(uname -m)" > /dev/null
 post /_runner/session "$auth" > /dev/null
 echo "√ Connected to GitHub as ${name:-runner}"
 echo "Listening for Jobs"
+# Like the real listener: a shutdown signal (docker stop, an engine going down) once a job is ours ends it as
+# failed, at any point: the trap is set before the job is asked for (a shell runs it once its foreground command
+# returns, so an acquire answer that arrives with the signal is still read) and covers the job-started hook.
+answer=
+job=
+work=
+steps=skipped
+trap 'job=${job:-$(printf "%s\n" "$answer" | sed -n "s/^job_id=//p")}; if [ -n "$work" ]; then kill $work 2>/dev/null; fi; echo "The runner has received a shutdown signal."; if [ -n "$job" ]; then complete failure $steps > /dev/null 2>&1 || true; fi; rm -f .runner; exit 143' TERM INT
 while :; do
     answer=$(post /_runner/acquire "$auth") || { sleep 1; continue; }
     job=$(printf '%s\n' "$answer" | sed -n 's/^job_id=//p')
     [ -n "$job" ] || continue
     ms=$(printf '%s\n' "$answer" | sed -n 's/^duration_ms=//p')
     echo "Running job: $job"
-    # Like the real listener: a shutdown signal (docker stop, an engine going down) from here on ends the job as
-    # failed, also while the job-started hook runs (a shell runs the trap once its foreground command returns).
-    work=
-    steps=skipped
-    trap 'if [ -n "$work" ]; then kill $work 2>/dev/null; fi; echo "The runner has received a shutdown signal."; complete failure $steps > /dev/null 2>&1 || true; rm -f .runner; exit 143' TERM INT
 
     # The job's github context, as actions/runner lays it out: the event payload in
     # _work/_temp/_github_workflow/event.json, named by GITHUB_EVENT_PATH.
