@@ -12,8 +12,9 @@ namespace RunnerFleet.Sandbox.Runner;
 /// </summary>
 public sealed class JobStartedHook
 {
-    private const string ScriptPath = "/etc/runnerfleet/job-started.sh";
-    private const string SettingsPath = "/etc/runnerfleet/runner.conf";
+    // Where the providers put the hook and its settings (one definition, the controller's).
+    private const string ScriptPath = Controller.Providers.RunnerHook.ScriptPath;
+    private const string SettingsPath = Controller.Providers.RunnerHook.SettingsPath;
 
     private readonly string _script;
     private readonly string? _settings;
