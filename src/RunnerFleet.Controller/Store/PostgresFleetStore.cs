@@ -152,7 +152,13 @@ internal sealed class PostgresFleetStore(string connectionString, TimeProvider t
     protected override IReadOnlyList<string> Migrations => Schema;
 
     protected override string PrepareSql =>
-        $"SELECT pg_advisory_lock({SchemaLock}); CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL); SELECT pg_advisory_unlock({SchemaLock});";
+        // A transaction-scoped lock (the caller runs this in a transaction): a session lock released before the
+        // CREATE commits lets a second controller's CREATE TABLE IF NOT EXISTS race the first one's on pg_type
+        // ("duplicate key value violates unique constraint pg_type_typname_nsp_index", PostgreSQL's known race for
+        // concurrent IF NOT EXISTS), which stopped a controller of the cluster test at start.
+        $"SELECT pg_advisory_xact_lock({SchemaLock}); CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);";
+
+    protected override bool PrepareInTransaction => true;
 
     protected override string MigrationLockSql => $"SELECT pg_advisory_xact_lock({SchemaLock})";
 

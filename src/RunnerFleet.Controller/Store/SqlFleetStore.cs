@@ -18,6 +18,9 @@ internal abstract class SqlFleetStore(TimeProvider time) : IFleetStore
     /// <summary>Run before migrating, outside a transaction (pragmas; the version table).</summary>
     protected abstract string PrepareSql { get; }
 
+    /// <summary>Whether <see cref="PrepareSql"/> runs in a transaction (SQLite cannot switch to WAL inside one).</summary>
+    protected virtual bool PrepareInTransaction => false;
+
     /// <summary>Run first inside each migration's transaction (PostgreSQL: a lock, so two controllers never migrate at once).</summary>
     protected virtual string? MigrationLockSql => null;
 
@@ -36,7 +39,17 @@ internal abstract class SqlFleetStore(TimeProvider time) : IFleetStore
     public async Task InitializeAsync(CancellationToken ct)
     {
         await using var c = await OpenAsync(ct).ConfigureAwait(false);
-        await ExecAsync(c, PrepareSql, ct).ConfigureAwait(false);
+        if (PrepareInTransaction)
+        {
+            await using var prepare = await c.BeginTransactionAsync(ct).ConfigureAwait(false);
+            await ExecAsync(c, PrepareSql, ct, prepare).ConfigureAwait(false);
+            await prepare.CommitAsync(ct).ConfigureAwait(false);
+        }
+        else
+        {
+            await ExecAsync(c, PrepareSql, ct).ConfigureAwait(false);
+        }
+
         await using var read = c.CreateCommand();
         read.CommandText = "SELECT COALESCE(MAX(version), 0) FROM schema_version";
         var current = Convert.ToInt32(await read.ExecuteScalarAsync(ct).ConfigureAwait(false), CultureInfo.InvariantCulture);

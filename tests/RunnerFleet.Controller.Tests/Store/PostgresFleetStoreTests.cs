@@ -42,6 +42,41 @@ public sealed class PostgresFleetStoreTests : FleetStoreContractTests
         return (reader.GetInt32(0), reader.GetInt32(1));
     }
 
+    [Fact]
+    public async Task Controllers_starting_together_on_an_empty_database_all_create_the_schema_once()
+    {
+        // Two controllers of a cluster starting at once raced on CREATE TABLE IF NOT EXISTS (pg_type's unique index)
+        // while the lock that was meant to order them was already released: one of them stopped at start.
+        var schema = $"t_{Guid.NewGuid():N}";
+        await ExecAsync($"CREATE SCHEMA {schema}");
+        try
+        {
+            for (var round = 0; round < 5; round++)
+            {
+                await ExecAsync($"DROP SCHEMA {schema} CASCADE; CREATE SCHEMA {schema}");
+                var stores = Enumerable.Range(0, 6).Select(_ => new PostgresFleetStore(new NpgsqlConnectionStringBuilder(Admin()) { SearchPath = schema }.ConnectionString, _time)).ToList();
+                try
+                {
+                    await Task.WhenAll(stores.Select(s => Task.Run(() => s.InitializeAsync(TestContext.Current.CancellationToken), TestContext.Current.CancellationToken)));
+                }
+                finally
+                {
+                    stores.ForEach(s => s.Dispose());
+                }
+
+                await using var c = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(Admin()) { SearchPath = schema }.ConnectionString);
+                await c.OpenAsync(TestContext.Current.CancellationToken);
+                await using var cmd = new NpgsqlCommand("SELECT COUNT(*)::int FROM schema_version", c);
+                Assert.Equal(ExpectedSchemaVersion, (int)(await cmd.ExecuteScalarAsync(TestContext.Current.CancellationToken))!);
+            }
+        }
+        finally
+        {
+            NpgsqlConnection.ClearAllPools();
+            await ExecAsync($"DROP SCHEMA IF EXISTS {schema} CASCADE");
+        }
+    }
+
     public override async ValueTask DisposeAsync()
     {
         _store?.Dispose();
