@@ -31,7 +31,10 @@ public sealed class CloudInitBootTests : IAsyncLifetime
     // The metadata service's own address (what the user data blocks), on a network only this test uses.
     private readonly string _subnet = "169.254.169";
     private readonly List<string> _containers = [];
-    private SandboxServer _sim = null!;
+    private SandboxServer? _sim;
+    private bool _networkMade;
+
+    private SandboxServer Sim => _sim ?? throw new InvalidOperationException("the simulator is not started");
     private string _gateway = string.Empty;
 
     private string Metadata => $"{_subnet}.254";
@@ -41,18 +44,41 @@ public sealed class CloudInitBootTests : IAsyncLifetime
         var (code, _, error) = await DockerEnvironment.DockerAsync("image", "inspect", Image);
         Assert.True(code == 0, $"build {Image} with infra/cloudinit-test/build.sh (scripts/prepare.sh does): {error}");
 
-        // A network of this test's own in link-local space, its gateway (this host) serving the GitHub simulator,
-        // and a fake metadata server at .254 (the test's stand-in for 169.254.169.254).
-        _gateway = $"{_subnet}.1";
-        Assert.Equal(0, (await DockerEnvironment.DockerAsync("network", "create", "--driver", "bridge", "--subnet", $"{_subnet}.0/24", "--gateway", _gateway, "--label", "runnerfleet.test=1", _network)).Code);
-        var port = FreePort();
-        var url = $"http://{_gateway}:{port}";
-        _sim = await SandboxServer.StartAsync([url], new GitHubSimulatorOptions { RunnerBaseUrl = url }, null, TimeProvider.System, null);
-        _sim.Simulator.EnsureRepository("octo/app");
-        var metadata = await DockerEnvironment.DockerAsync("run", "-d", "--network", _network, "--ip", Metadata, "--entrypoint", "/bin/sh", DockerEnvironment.Image,
-            "-c", "mkdir -p /tmp/www && echo instance-id: i-fake > /tmp/www/index.html && exec busybox httpd -f -p 80 -h /tmp/www");
-        Assert.True(metadata.Code == 0, metadata.Error);
-        _containers.Add(metadata.Output.Trim());
+        // The subnet is fixed (the metadata address is), so a network of an earlier run that was killed before its
+        // clean-up would hold it: such a leftover (this test's label, nothing attached) goes first.
+        var stale = await DockerEnvironment.DockerAsync("network", "ls", "-q", "--filter", "label=runnerfleet.test=1", "--filter", "name=rf-ci-");
+        foreach (var id in stale.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var attached = await DockerEnvironment.DockerAsync("network", "inspect", "-f", "{{len .Containers}}", id);
+            if (attached.Output.Trim() == "0")
+            {
+                await DockerEnvironment.DockerAsync("network", "rm", id);
+            }
+        }
+
+        // xunit does not call DisposeAsync when InitializeAsync throws: what was made so far is removed here.
+        try
+        {
+            // A network of this test's own in link-local space, its gateway (this host) serving the GitHub simulator,
+            // and a fake metadata server at .254 (the test's stand-in for 169.254.169.254).
+            _gateway = $"{_subnet}.1";
+            var network = await DockerEnvironment.DockerAsync("network", "create", "--driver", "bridge", "--subnet", $"{_subnet}.0/24", "--gateway", _gateway, "--label", "runnerfleet.test=1", _network);
+            Assert.True(network.Code == 0, $"docker network create {_subnet}.0/24: {network.Error}");
+            _networkMade = true;
+            var port = FreePort();
+            var url = $"http://{_gateway}:{port}";
+            _sim = await SandboxServer.StartAsync([url], new GitHubSimulatorOptions { RunnerBaseUrl = url }, null, TimeProvider.System, null);
+            Sim.Simulator.EnsureRepository("octo/app");
+            var metadata = await DockerEnvironment.DockerAsync("run", "-d", "--network", _network, "--ip", Metadata, "--entrypoint", "/bin/sh", DockerEnvironment.Image,
+                "-c", "mkdir -p /tmp/www && echo instance-id: i-fake > /tmp/www/index.html && exec busybox httpd -f -p 80 -h /tmp/www");
+            Assert.True(metadata.Code == 0, metadata.Error);
+            _containers.Add(metadata.Output.Trim());
+        }
+        catch
+        {
+            await DisposeAsync();
+            throw;
+        }
     }
 
     public async ValueTask DisposeAsync()
@@ -62,8 +88,18 @@ public sealed class CloudInitBootTests : IAsyncLifetime
             await DockerEnvironment.DockerAsync("rm", "-f", id);
         }
 
-        await DockerEnvironment.DockerAsync("network", "rm", _network);
-        await _sim.DisposeAsync();
+        _containers.Clear();
+        if (_networkMade)
+        {
+            await DockerEnvironment.DockerAsync("network", "rm", _network);
+            _networkMade = false;
+        }
+
+        if (_sim is not null)
+        {
+            await _sim.DisposeAsync();
+            _sim = null;
+        }
     }
 
     public enum Mode
@@ -81,10 +117,10 @@ public sealed class CloudInitBootTests : IAsyncLifetime
     {
         var launch = await LaunchAsync(mode);
         var userData = CloudInit.Render(launch);
-        var job = _sim.Simulator.QueueJobs("octo/app", s_labels, 1, TimeSpan.FromSeconds(30)).Jobs[0];
+        var job = Sim.Simulator.QueueJobs("octo/app", s_labels, 1, TimeSpan.FromSeconds(30)).Jobs[0];
 
         var container = await BootAsync(userData, launch.Name, prepared: mode == Mode.Prepared);
-        await WaitAsync(() => Task.FromResult(_sim.Simulator.AllJobs().Single(j => j.Id == job.Id).Status == "in_progress"), () => LogsAsync(container));
+        await WaitAsync(() => Task.FromResult(Sim.Simulator.AllJobs().Single(j => j.Id == job.Id).Status == "in_progress"), () => LogsAsync(container));
 
         // While the job runs: run.sh is the runner user's, with a login environment and nothing of root's.
         var run = await ExecAsync(container, "runner", "for p in $(pgrep -x -f '/bin/sh \\./run\\.sh'); do echo \"pid=$p user=$(stat -c %U /proc/$p)\"; tr '\\0' '\\n' < /proc/$p/environ; done");
@@ -108,7 +144,7 @@ public sealed class CloudInitBootTests : IAsyncLifetime
 
         // After its one job: success, then power-off.
         await WaitAsync(async () => !await RunningAsync(container), () => LogsAsync(container));
-        var done = _sim.Simulator.AllJobs().Single(j => j.Id == job.Id);
+        var done = Sim.Simulator.AllJobs().Single(j => j.Id == job.Id);
         Assert.Equal(("success", true), (done.Conclusion, done.StepsRan));
         Assert.True(await PoweredOffAsync(container), await LogsAsync(container));
     }
@@ -129,7 +165,7 @@ public sealed class CloudInitBootTests : IAsyncLifetime
         Assert.True(await PoweredOffAsync(container), await LogsAsync(container));
         Assert.Contains("runnerfleet-start: failed", await LogsAsync(container), StringComparison.Ordinal);
         Assert.NotEqual(0, (await DockerEnvironment.DockerAsync("cp", $"{container}:/home/runner/run.sh", Path.GetTempPath())).Code);
-        Assert.All(_sim.Simulator.AllRunners(), r => Assert.False(_sim.Simulator.IsOnline(r)));
+        Assert.All(Sim.Simulator.AllRunners(), r => Assert.False(Sim.Simulator.IsOnline(r)));
     }
 
     [Theory]
@@ -153,7 +189,7 @@ public sealed class CloudInitBootTests : IAsyncLifetime
 
     private async Task<RunnerLaunch> LaunchAsync(Mode mode)
     {
-        var options = new GitHubOptions { ApiUrl = _sim.BaseUrl, Token = "sandbox-token", Repositories = ["octo/app"] };
+        var options = new GitHubOptions { ApiUrl = Sim.BaseUrl, Token = "sandbox-token", Repositories = ["octo/app"] };
         var o = Options.Create(options);
         var metrics = new ServiceCollection().AddMetrics().BuildServiceProvider();
         var telemetry = new RunnerFleet.Controller.Telemetry.FleetTelemetry(metrics.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());
@@ -168,7 +204,7 @@ public sealed class CloudInitBootTests : IAsyncLifetime
         if (mode == Mode.Token)
         {
             var token = await github.CreateRegistrationTokenAsync("octo/app", CancellationToken.None);
-            return new RunnerLaunch { Fleet = "ci", Name = name, Pool = pool, RegistrationToken = token.Token, RegistrationUrl = new Uri(_sim.BaseUrl, "octo/app"), Packages = packages };
+            return new RunnerLaunch { Fleet = "ci", Name = name, Pool = pool, RegistrationToken = token.Token, RegistrationUrl = new Uri(Sim.BaseUrl, "octo/app"), Packages = packages };
         }
 
         var jit = await github.GenerateJitConfigAsync("octo/app", new JitConfigRequest(name, 1, s_labels, "_work"), CancellationToken.None);
@@ -181,7 +217,7 @@ public sealed class CloudInitBootTests : IAsyncLifetime
         var seed = await SeedAsync(userData, hostname);
         // A prepared snapshot has the runner installed already: lay the release out before cloud-init runs.
         var prepare = prepared
-            ? $"useradd -m -s /bin/bash runner && curl -fsS {_sim.BaseUrl}_runner/downloads/actions-runner-linux-x64-{SimRunnerRelease.Version}.tar.gz | tar -xz -C /home/runner && chown -R runner:runner /home/runner && "
+            ? $"useradd -m -s /bin/bash runner && curl -fsS {Sim.BaseUrl}_runner/downloads/actions-runner-linux-x64-{SimRunnerRelease.Version}.tar.gz | tar -xz -C /home/runner && chown -R runner:runner /home/runner && "
             : string.Empty;
         // Each stage runs whatever the one before it reported, as on a boot (a container cannot set a locale or a hostname).
         var boot = prepare + "cloud-init init --local; cloud-init init; cloud-init modules --mode=config; cloud-init modules --mode=final; sleep 600";
