@@ -25,6 +25,7 @@ public sealed partial class GitHubSimulator
         {
             runner.SessionOpen = true;
             runner.LastSeen = Now;
+            runner.OnlineAt ??= Now;
             SignalLocked();
         }
     }
@@ -57,6 +58,7 @@ public sealed partial class GitHubSimulator
                 }
 
                 runner.LastSeen = Now;
+                runner.OnlineAt ??= Now;
                 runner.SessionOpen = true;
                 if (runner.Job is { } current && !runner.JobDone)
                 {
@@ -78,6 +80,7 @@ public sealed partial class GitHubSimulator
                     job.StartedAt = now;
                     job.RunnerId = runner.Id;
                     job.RunnerName = runner.Name;
+                    job.RunnerOnlineAt = runner.OnlineAt;
                     job.Assignments++;
                     job.Run.StartedAt ??= now;
                     job.Run.UpdatedAt = now;

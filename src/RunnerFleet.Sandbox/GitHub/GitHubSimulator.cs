@@ -64,6 +64,27 @@ public sealed partial class GitHubSimulator
 
     public DateTimeOffset Now => _time.GetUtcNow();
 
+    private long _writeRequests;
+
+    /// <summary>REST requests that write (POST, PUT, PATCH, DELETE): what GitHub's secondary limits weigh 5 points each.</summary>
+    public long WriteRequests => Interlocked.Read(ref _writeRequests);
+
+    internal void CountWrite() => Interlocked.Increment(ref _writeRequests);
+
+    internal TimeProvider Time => _time;
+
+    private Random? _latencyRandom;
+
+    /// <summary>One delay from the configured latency, from one seeded stream (drawn under the lock: Random is not thread-safe).</summary>
+    internal TimeSpan DrawLatency(GitHubLatency latency, string method)
+    {
+        lock (_gate)
+        {
+            _latencyRandom ??= new Random(latency.Seed);
+            return latency.Draw(method, _latencyRandom);
+        }
+    }
+
     /// <summary>Takes a consistent copy of a run's state, for serialising outside the lock.</summary>
     public T Read<T>(Func<T> read)
     {

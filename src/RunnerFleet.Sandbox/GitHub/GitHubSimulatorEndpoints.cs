@@ -31,6 +31,11 @@ public static partial class GitHubSimulatorEndpoints
         app.Use(async (ctx, next) =>
         {
             var path = ctx.Request.Path.Value ?? "/";
+            if (sim.Options.Latency is { } latency && !path.StartsWith("/_sandbox", StringComparison.Ordinal) && path is not ("/" or "/health"))
+            {
+                // The benchmark's GitHub round trip (an assumption it records; see SimLatency): held before any answer.
+                await Task.Delay(sim.DrawLatency(latency, ctx.Request.Method), sim.Time, ctx.RequestAborted).ConfigureAwait(false);
+            }
             // GitHub refuses API requests without a User-Agent (REST docs, "Getting started with the REST API":
             // "Requests with no User-Agent header will be rejected"; 403). The Actions service and the message
             // queue are held to it as well: actions/scaleset sends one on every call. Only the runner's own
@@ -122,6 +127,11 @@ public static partial class GitHubSimulatorEndpoints
                 }
 
                 ctx.Items[TokenKey] = token;
+            }
+
+            if (!HttpMethods.IsGet(ctx.Request.Method) && !HttpMethods.IsHead(ctx.Request.Method))
+            {
+                sim.CountWrite();
             }
 
             await next(ctx).ConfigureAwait(false);

@@ -35,6 +35,12 @@ public sealed class GitHubSimulatorOptions
 
     /// <summary>A session whose listener has not polled for this long is ended: another listener may open one.</summary>
     public TimeSpan ScaleSetSessionTimeout { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>
+    /// Latency added before each answer of the REST API, the Actions service and the runner protocol (not the
+    /// sandbox's control API): the benchmarks measure with GitHub's round trips, not loopback's. None when null.
+    /// </summary>
+    public GitHubLatency? Latency { get; set; }
 }
 
 /// <summary>The GitHub a simulator plays.</summary>

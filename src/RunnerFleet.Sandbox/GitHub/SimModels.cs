@@ -49,6 +49,9 @@ public sealed class SimJob
     public DateTimeOffset? CompletedAt { get; set; }
     public long? RunnerId { get; set; }
     public string? RunnerName { get; set; }
+
+    /// <summary>When the runner that took the job came online (its <see cref="SimRunner.OnlineAt"/>).</summary>
+    public DateTimeOffset? RunnerOnlineAt { get; set; }
     /// <summary>How many runners this job was handed to; real GitHub also hands a job to exactly one runner.</summary>
     public int Assignments { get; set; }
 
@@ -89,6 +92,9 @@ public sealed class SimRunner
     public required DateTimeOffset RegisteredAt { get; init; }
     public bool SessionOpen { get; set; }
     public DateTimeOffset? LastSeen { get; set; }
+
+    /// <summary>When the runner first came online (its first session or job request): GitHub's runner "online".</summary>
+    public DateTimeOffset? OnlineAt { get; set; }
     public SimJob? Job { get; set; }
     public bool JobDone { get; set; }
 
