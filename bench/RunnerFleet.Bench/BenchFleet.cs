@@ -47,11 +47,11 @@ internal sealed class BenchFleet : IAsyncDisposable
     /// <param name="gateway">An address runner containers reach the simulator on, besides loopback.</param>
     /// <param name="hetzner">Also start the Hetzner simulator (its API URL and token are set for the controller).</param>
     public static async Task<BenchFleet> StartAsync(IReadOnlyList<string> repositories, IDictionary<string, string?> settings, IRunnerProvider? provider = null, bool webhooks = true, string? gateway = null, TimeSpan? scaleSetPollWait = null,
-        RunnerFleet.Sandbox.Hetzner.HetznerSimulatorOptions? hetzner = null)
+        RunnerFleet.Sandbox.Hetzner.HetznerSimulatorOptions? hetzner = null, GitHubLatency? latency = null, IReadOnlySet<string>? publicRepositories = null, string logLevel = "Warning")
     {
         var port = SandboxServer.FreePort();
         var urls = new List<string> { $"http://127.0.0.1:{port}" };
-        var simOptions = new GitHubSimulatorOptions { ScaleSetPollWait = scaleSetPollWait ?? TimeSpan.FromSeconds(50) };
+        var simOptions = new GitHubSimulatorOptions { ScaleSetPollWait = scaleSetPollWait ?? TimeSpan.FromSeconds(50), Latency = latency };
         if (gateway is not null)
         {
             urls.Add($"http://{gateway}:{port}");
@@ -61,7 +61,7 @@ internal sealed class BenchFleet : IAsyncDisposable
         var sim = await SandboxServer.StartAsync(urls, simOptions, hetzner, TimeProvider.System, null).ConfigureAwait(false);
         foreach (var repo in repositories)
         {
-            sim.Simulator.EnsureRepository(repo, isPrivate: true);
+            sim.Simulator.EnsureRepository(repo, isPrivate: publicRepositories?.Contains(repo) != true);
         }
 
         var db = Path.Combine(Path.GetTempPath(), $"rf-bench-{Guid.NewGuid():N}.db");
@@ -70,7 +70,7 @@ internal sealed class BenchFleet : IAsyncDisposable
             .Store(db)
             .GitHub(sim.BaseUrl, simOptions.RunnerBaseUrl ?? sim.BaseUrl.ToString(), webhookSecret: Secret)
             .Repositories(repositories)
-            .Set("Serilog:MinimumLevel:Default", "Warning")
+            .Set("Serilog:MinimumLevel:Default", logLevel)
             .AllowHostPorts(port);
         if (hetzner is not null)
         {

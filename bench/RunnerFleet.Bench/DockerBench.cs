@@ -16,7 +16,7 @@ internal static class DockerBench
     private const string Image = "runnerfleet/sim-runner:latest";
     private static readonly string[] s_labels = ["self-hosted", "linux"];
 
-    public static async Task RunAsync(string output, int samples)
+    public static async Task<BenchResult> RunAsync(int samples)
     {
         using var docker = new DockerClientBuilder().WithEndpoint(new Uri("unix:///var/run/docker.sock")).WithApiVersion(new System.Version(1, 41)).Build();
         var network = $"rf-bench-{Guid.NewGuid():N}"[..16];
@@ -92,7 +92,7 @@ internal static class DockerBench
 
             var bareMedian = Report.Percentile(bare, 50);
             var fleetMedian = Report.Percentile(fleetTimes, 50);
-            await Report.WriteAsync(output, "docker", new JsonObject
+            return new BenchResult(new JsonObject
             {
                 ["ratio_to_bare"] = Math.Round(fleetMedian / bareMedian, 3),
                 ["fleet_ms_median"] = fleetMedian,
@@ -105,7 +105,7 @@ internal static class DockerBench
                 ["image"] = Image,
                 ["measured_to"] = "the engine's container start event, for both",
                 ["target"] = "within 1.5× of bare",
-            }).ConfigureAwait(false);
+            });
         }
         finally
         {

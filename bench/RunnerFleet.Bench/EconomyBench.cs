@@ -32,7 +32,7 @@ internal static class EconomyBench
 
     private static string[] Repositories(int n) => [.. Enumerable.Range(0, n).Select(i => $"bench/repo{i:00}")];
 
-    public static async Task RunEconomyAsync(string output)
+    public static async Task<BenchResult> RunEconomyAsync()
     {
         var webhook = await PerJobAsync(webhooks: true, TimeSpan.Zero).ConfigureAwait(false);
         var polling = await PerJobAsync(webhooks: false, TimeSpan.FromSeconds(2)).ConfigureAwait(false);
@@ -51,7 +51,7 @@ internal static class EconomyBench
         }
 
         var idle = (fleet.GitHub.PeekRate("sandbox-token").Used - before) / (double)polls;
-        await Report.WriteAsync(output, "api-economy", new JsonObject
+        return new BenchResult(new JsonObject
         {
             ["requests_per_job_webhook"] = webhook.PerJob,
             ["requests_per_job_polling"] = polling.PerJob,
@@ -65,7 +65,7 @@ internal static class EconomyBench
             ["polling_mode"] = "polling every 2 s, no webhooks",
             ["scaleset_mode"] = "a runner scale set's message queue (the Actions service's calls are not REST rate limit; the registration token for its admin token is)",
             ["targets"] = "at most 1.2 per job with webhooks, 0 per idle poll",
-        }).ConfigureAwait(false);
+        });
     }
 
     private static async Task<(double PerJob, int Jobs)> PerJobAsync(bool webhooks, TimeSpan poll, bool scaleSet = false)
@@ -91,7 +91,7 @@ internal static class EconomyBench
         return (Math.Round((fleet.GitHub.PeekRate("sandbox-token").Used - before) / (double)jobs, 3), jobs);
     }
 
-    public static async Task RunBurstAsync(string output)
+    public static async Task<BenchResult> RunBurstAsync()
     {
         const int jobs = 500;
         const int max = 50;
@@ -109,7 +109,7 @@ internal static class EconomyBench
         var drain = Stopwatch.GetElapsedTime(start).TotalSeconds;
         var lowerBound = Math.Ceiling(jobs / (double)max) * (boot + job).TotalSeconds;
         var served = fleet.GitHub.AllJobs();
-        await Report.WriteAsync(output, "burst", new JsonObject
+        return new BenchResult(new JsonObject
         {
             ["ratio_to_lower_bound"] = Math.Round(drain / lowerBound, 3),
             ["drain_s"] = Math.Round(drain, 2),
@@ -124,7 +124,7 @@ internal static class EconomyBench
             ["jobs_assigned_once"] = served.Count(j => j.Assignments == 1),
             ["lower_bound"] = "ceil(jobs / max_runners) × (boot + job)",
             ["target"] = "within 1.1× of the lower bound",
-        }).ConfigureAwait(false);
+        });
     }
 
     internal static async Task WaitDoneAsync(BenchFleet fleet, TimeSpan timeout)

@@ -14,7 +14,7 @@ internal static class OverheadBench
     private static readonly string[] s_served = ["self-hosted", "linux", "bench"];
     private static readonly string[] s_waiting = ["self-hosted", "linux", "waiting"];
 
-    public static async Task RunAsync(string output, int samples)
+    public static async Task<BenchResult> RunAsync(int samples)
     {
         var figures = new JsonObject();
         var details = new JsonObject();
@@ -104,6 +104,6 @@ internal static class OverheadBench
         }
 
         details["target"] = "p99 under 20 ms at 1000 queued jobs";
-        await Report.WriteAsync(output, "overhead", figures, details).ConfigureAwait(false);
+        return new BenchResult(figures, details);
     }
 }

@@ -1,52 +1,71 @@
 using RunnerFleet.Bench;
 
-// RunnerFleet's benchmarks, against the simulators over real HTTP (and the real Docker engine for docker.json):
-//   dotnet run -c Release --project bench/RunnerFleet.Bench -- --out artifacts/bench [--only overhead,scale] [--samples 200]
+// RunnerFleet's benchmarks, against the simulators over real HTTP (and the real Docker engine for docker/latency):
+//   dotnet run -c Release --project bench/RunnerFleet.Bench -- --out artifacts/bench [--only latency,scale] [--runs 3] [--samples 200]
+//   ... -- --quick --out artifacts/bench-quick          the CI subset: checks bench/targets.json, exit 1 on a regression
+//   ... -- --readme README.md --out artifacts/bench      rewrites the README's table from the JSON files (no run)
 var output = Arg("--out") ?? Path.Combine("artifacts", "bench");
+var quick = args.Contains("--quick");
 var only = Arg("--only")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.OrdinalIgnoreCase);
 var samples = int.TryParse(Arg("--samples"), out var n) ? n : 200;
-bool Run(string name) => only is null || only.Contains(name);
+var runs = int.TryParse(Arg("--runs"), out var r) ? Math.Max(1, r) : quick ? 1 : 3;
+var targets = Targets.Load(Arg("--targets") ?? Targets.DefaultPath());
 
-Console.WriteLine($"RunnerFleet benchmarks → {Path.GetFullPath(output)}");
+if (Arg("--readme") is { } readme)
+{
+    await ReadmeTable.WriteAsync(readme, output, targets).ConfigureAwait(false);
+    return 0;
+}
+
+// In quick mode, the benchmarks that carry the targets, shortened.
+string[] quickSet = ["scale", "latency", "hetzner"];
+bool Run(string name) => only is not null ? only.Contains(name) : !quick || quickSet.Contains(name);
+var progress = Console.Out;
+var configuration = Report.Configuration("Warning (latency: Information, as shipped)", runs, quick);
+var written = new List<System.Text.Json.Nodes.JsonObject>();
+
+progress.WriteLine($"RunnerFleet benchmarks → {Path.GetFullPath(output)} ({(quick ? "quick" : "full")}, {runs} run{(runs == 1 ? string.Empty : "s")} each, {configuration["build"]}, {configuration["gc"]} GC, commit {Report.Commit})");
 var started = System.Diagnostics.Stopwatch.StartNew();
-if (Run("scale"))
+await Bench("scale", "plan tick and reconcile at 10,000 runners, peak RSS", () => ScaleBench.RunAsync(quick));
+await Bench("latency", "job queued → started, Docker runners, Poisson arrivals, GitHub latency injected", () => LatencyBench.RunAsync(output, quick, progress));
+await Bench("throughput", "highest arrival rate with a bounded queue, and what binds", () => ThroughputBench.RunAsync(quick, progress));
+await Bench("hetzner", "Hetzner requests per runner and per hour at 100 and 500 runners/h, cost per job", () => HetznerBench.RunAsync(quick));
+await Bench("overhead", $"webhook to create call, {samples} samples at 1, 100 and 1000 queued jobs", () => OverheadBench.RunAsync(samples));
+await Bench("api-economy", "rate-limited requests per job (webhooks, polling) and per idle poll", EconomyBench.RunEconomyAsync);
+await Bench("burst", "500 jobs over 25 repositories, 50 runners at most", EconomyBench.RunBurstAsync);
+await Bench("docker", "webhook to container running, next to bare create + start", () => DockerBench.RunAsync(Math.Max(10, Math.Min(samples, 15))));
+progress.WriteLine($"done in {started.Elapsed.TotalSeconds:F0} s");
+
+var verdicts = targets.Check(written);
+foreach (var v in verdicts)
 {
-    Console.WriteLine("scale: plan and reconcile over 10,000 records ...");
-    await ScaleBench.RunAsync(output);
+    progress.WriteLine(v.ToString());
 }
 
-if (Run("overhead"))
+if (verdicts.Any(v => !v.Passed))
 {
-    Console.WriteLine($"overhead: webhook to create call, {samples} samples at 1, 100 and 1000 queued jobs ...");
-    await OverheadBench.RunAsync(output, samples);
+    progress.WriteLine($"bench: {verdicts.Count(v => !v.Passed)} figure(s) regressed past their target by more than the noise between runs (bench/targets.json)");
+    return 1;
 }
 
-if (Run("api-economy"))
-{
-    Console.WriteLine("api-economy: rate-limited requests per job (webhooks, polling) and per idle poll ...");
-    await EconomyBench.RunEconomyAsync(output);
-}
-
-if (Run("burst"))
-{
-    Console.WriteLine("burst: 500 jobs over 25 repositories, 50 runners at most ...");
-    await EconomyBench.RunBurstAsync(output);
-}
-
-if (Run("hetzner"))
-{
-    Console.WriteLine("hetzner: Hetzner API requests per runner, cost per 5-minute cax21 job ...");
-    await HetznerBench.RunAsync(output);
-}
-
-if (Run("docker"))
-{
-    Console.WriteLine("docker: webhook to container running, next to bare create + start ...");
-    await DockerBench.RunAsync(output, Math.Max(10, Math.Min(samples, 15)));
-}
-
-Console.WriteLine($"done in {started.Elapsed.TotalSeconds:F0} s");
 return 0;
+
+async Task Bench(string name, string what, Func<Task<BenchResult>> run)
+{
+    if (!Run(name))
+    {
+        return;
+    }
+
+    var results = new List<BenchResult>();
+    for (var i = 0; i < runs; i++)
+    {
+        progress.WriteLine($"{name} ({i + 1}/{runs}): {what} ...");
+        results.Add(await run().ConfigureAwait(false));
+    }
+
+    written.Add(await Report.WriteAsync(output, name, results, configuration).ConfigureAwait(false));
+}
 
 string? Arg(string name)
 {
