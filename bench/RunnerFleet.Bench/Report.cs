@@ -97,6 +97,18 @@ internal static class Report
 
     public static JsonArray Array(IEnumerable<double> values) => new([.. values.Select(v => (JsonNode)Math.Round(v, 2))]);
 
+    /// <summary>Resets this process's peak resident set (VmHWM) to its current one; no-op where the kernel cannot.</summary>
+    public static void ResetPeakRss()
+    {
+        try
+        {
+            File.WriteAllText("/proc/self/clear_refs", "5");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+    }
+
     /// <summary>The peak resident set of this process so far (VmHWM), in MiB.</summary>
     public static double PeakRssMb()
     {
