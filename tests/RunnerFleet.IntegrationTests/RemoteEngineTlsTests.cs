@@ -20,6 +20,8 @@ public sealed class RemoteEngineTlsTests : IAsyncLifetime
     private readonly int _port = FreePort();
     private readonly System.Text.StringBuilder _log = new();
     private Process? _dockerd;
+    private bool _hostBridgeBefore;
+    private readonly string _bridge = $"rftls{Guid.NewGuid():N}"[..15];
 
     private string Good => Path.Combine(_dir, "good");
     private string Rogue => Path.Combine(_dir, "rogue");
@@ -50,12 +52,19 @@ public sealed class RemoteEngineTlsTests : IAsyncLifetime
         var made = await RunAsync("/bin/sh", "-c", script);
         Assert.True(made.Code == 0, made.Output);
 
+        // A bridge of its own: with --bridge none, dockerd deletes the host's docker0 at start (moby's
+        // removeDefaultBridgeInterface), which broke every later test on the main engine's default network.
+        // 198.18.0.0/15 is the benchmarking range (RFC 2544): no host network uses it.
+        _hostBridgeBefore = Directory.Exists("/sys/class/net/docker0");
+        var bridge = await RunAsync("/bin/sh", "-c", $"ip link add name {_bridge} type bridge && ip addr add 198.18.77.1/24 dev {_bridge} && ip link set {_bridge} up");
+        Assert.True(bridge.Code == 0, bridge.Output);
+
         var start = new ProcessStartInfo("dockerd") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var arg in new[]
                  {
                      "--tlsverify", "--tlscacert", Path.Combine(_dir, "ca.pem"), "--tlscert", Path.Combine(_dir, "server.pem"), "--tlskey", Path.Combine(_dir, "server-key.pem"),
                      "-H", $"tcp://127.0.0.1:{_port}", "--data-root", Path.Combine(_dir, "data"), "--exec-root", Path.Combine(_dir, "exec"), "--pidfile", Path.Combine(_dir, "dockerd.pid"),
-                     "--bridge", "none", "--iptables=false", "--ip6tables=false", "--containerd-namespace", "runnerfleet-tls-test", "--containerd-plugins-namespace", "runnerfleet-tls-test-plugins",
+                     "--bridge", _bridge, "--iptables=false", "--ip6tables=false", "--containerd-namespace", "runnerfleet-tls-test", "--containerd-plugins-namespace", "runnerfleet-tls-test-plugins",
                  })
         {
             start.ArgumentList.Add(arg);
@@ -109,7 +118,14 @@ public sealed class RemoteEngineTlsTests : IAsyncLifetime
         }
 
         _dockerd?.Dispose();
-        await RunAsync("/bin/sh", "-c", $"umount -R {_dir}/exec {_dir}/data 2>/dev/null; rm -rf {_dir}");
+        await RunAsync("/bin/sh", "-c", $"umount -R {_dir}/exec {_dir}/data 2>/dev/null; rm -rf {_dir}; ip link delete {_bridge} 2>/dev/null; true");
+    }
+
+    [Fact]
+    public void The_second_engine_leaves_the_host_engines_default_bridge_alone()
+    {
+        Assert.True(_hostBridgeBefore, "the host engine's docker0 was missing before this test's engine started");
+        Assert.True(Directory.Exists("/sys/class/net/docker0"), "starting a second dockerd deleted the host's docker0");
     }
 
     [Fact]
