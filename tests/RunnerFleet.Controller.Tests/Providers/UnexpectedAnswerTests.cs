@@ -48,7 +48,7 @@ public sealed class UnexpectedAnswerTests
     {
         using var handler = new CannedHandler(status, body);
         var client = new HetznerClient(new HttpClient(handler), Options.Create(new HetznerOptions { ApiUrl = new Uri("http://hetzner.invalid/v1"), Token = "t" }),
-            TestServices.Telemetry(), TimeProvider.System, NullLogger<HetznerClient>.Instance);
+            TestServices.Telemetry(), TimeProvider.System, NullLogger<HetznerClient>.Instance, new HetznerActionWatch());
 
         var e = await Assert.ThrowsAsync<HetznerApiException>(() => client.ListServersAsync(null, TestContext.Current.CancellationToken));
 

@@ -18,7 +18,7 @@ namespace RunnerFleet.Controller.Providers.Hetzner;
 /// jitter. A retried create can find its first attempt done: the provider adopts the server by its label.
 /// <c>RateLimit-*</c> headers feed a metric. Lists follow <c>meta.pagination.next_page</c>.
 /// </summary>
-internal sealed partial class HetznerClient(HttpClient http, IOptions<HetznerOptions> options, FleetTelemetry telemetry, TimeProvider time, ILogger<HetznerClient> logger)
+internal sealed partial class HetznerClient(HttpClient http, IOptions<HetznerOptions> options, FleetTelemetry telemetry, TimeProvider time, ILogger<HetznerClient> logger, HetznerActionWatch watch)
 {
     private const int MaxAttempts = 5;
 
@@ -72,10 +72,11 @@ internal sealed partial class HetznerClient(HttpClient http, IOptions<HetznerOpt
     }
 
     /// <summary>
-    /// Waits until every action is done, polling them in one batch request per round, first after
-    /// <see cref="HetznerOptions.ActionPollInterval"/>, then half again as long each round up to 8 times it: a
-    /// server's create takes 10-40 s, and polling it every second would spend most of the project's 3,600
-    /// requests an hour on waiting.
+    /// Waits until every action is done, polling first after <see cref="HetznerOptions.ActionPollInterval"/>, then
+    /// half again as long each round up to 8 times it: a server's create takes 10-40 s, and polling it every second
+    /// would spend most of the project's 3,600 requests an hour on waiting. Concurrent waits share their requests
+    /// (<see cref="HetznerActionWatch"/>): a round reads what another wait's request saw within half an interval,
+    /// and a round that asks asks for every watched action.
     /// </summary>
     public async Task<IReadOnlyList<HAction>> WaitForActionsAsync(IReadOnlyCollection<long> ids, CancellationToken ct)
     {
@@ -83,27 +84,37 @@ internal sealed partial class HetznerClient(HttpClient http, IOptions<HetznerOpt
         var deadline = started + options.Value.ActionTimeout;
         var nextProgress = started + s_progressEvery;
         var interval = options.Value.ActionPollInterval;
-        while (true)
+        watch.Watch(ids);
+        try
         {
-            await Task.Delay(interval, time, ct).ConfigureAwait(false);
-            interval = TimeSpan.FromTicks(Math.Min((long)(interval.Ticks * 1.5), options.Value.ActionPollInterval.Ticks * 8));
-            var actions = await GetActionsAsync(ids, ct).ConfigureAwait(false);
-            if (actions.All(a => a.IsDone))
+            while (true)
             {
-                return actions;
-            }
+                await Task.Delay(interval, time, ct).ConfigureAwait(false);
+                var now = time.GetUtcNow();
+                var actions = await watch.ReadAsync(ids, now - (interval / 2), now, all => GetActionsAsync(all, CancellationToken.None), ct).ConfigureAwait(false);
 
-            if (time.GetUtcNow() >= nextProgress)
-            {
-                // A server can take minutes: say what it is doing, for people watching the log.
-                nextProgress = time.GetUtcNow() + s_progressEvery;
-                LogWaiting(logger, string.Join(", ", actions.Select(a => $"{a.Command} {a.Progress}%")), (time.GetUtcNow() - started).TotalSeconds);
-            }
+                interval = TimeSpan.FromTicks(Math.Min((long)(interval.Ticks * 1.5), options.Value.ActionPollInterval.Ticks * 8));
+                if (actions.Count == ids.Count && actions.All(a => a.IsDone))
+                {
+                    return actions;
+                }
 
-            if (time.GetUtcNow() > deadline)
-            {
-                throw new HetznerApiException("timeout", $"actions {string.Join(",", ids)} still running after {options.Value.ActionTimeout}", HttpStatusCode.GatewayTimeout);
+                if (time.GetUtcNow() >= nextProgress)
+                {
+                    // A server can take minutes: say what it is doing, for people watching the log.
+                    nextProgress = time.GetUtcNow() + s_progressEvery;
+                    LogWaiting(logger, string.Join(", ", actions.Select(a => $"{a.Command} {a.Progress}%")), (time.GetUtcNow() - started).TotalSeconds);
+                }
+
+                if (time.GetUtcNow() > deadline)
+                {
+                    throw new HetznerApiException("timeout", $"actions {string.Join(",", ids)} still running after {options.Value.ActionTimeout}", HttpStatusCode.GatewayTimeout);
+                }
             }
+        }
+        finally
+        {
+            watch.Unwatch(ids);
         }
     }
 

@@ -11,6 +11,7 @@ internal static class HetznerProviderExtensions
         services.AddOptions<HetznerOptions>().BindConfiguration(HetznerOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<HetznerOptions>, HetznerOptionsValidator>();
         services.AddHttpClient<HetznerClient>(c => c.Timeout = TimeSpan.FromSeconds(60));
+        services.AddSingleton<HetznerActionWatch>();
         services.AddHostedService<HetznerImageCheck>();
         // Servers are billed per started hour: spending caps and cost apply.
         return services.AddRunnerProvider<HetznerProvider, HetznerPoolSettings>(HetznerProvider.KindName, "Hetzner", new ProviderTraits { BillsPerHour = true, InstallsRunner = true },
