@@ -10,6 +10,7 @@ namespace RunnerFleet.Controller.Lifecycle;
 /// <summary>Reads the fleet, asks the pure <see cref="ScalePlanner"/> what to do, and does it.</summary>
 internal sealed partial class PlanExecutor(
     IFleetStore store,
+    ActiveRunnerView active,
     PoolCatalog pools,
     Provisioner provisioner,
     Reaper reaper,
@@ -36,7 +37,7 @@ internal sealed partial class PlanExecutor(
     public async Task<FleetPlan> RunAsync(CancellationToken ct)
     {
         var now = time.GetUtcNow();
-        var runners = await store.ListActiveRunnersAsync(ct).ConfigureAwait(false);
+        var runners = await active.ListAsync(ct).ConfigureAwait(false);
         var unattributed = await store.ListUnattributedSinceAsync(now - UnattributedWindow, ct).ConfigureAwait(false);
         var queued = await store.ListJobsAsync(JobStatus.Queued, 10_000, ct).ConfigureAwait(false);
         var spending = await EvaluateSpendingAsync(runners, now, ct).ConfigureAwait(false);

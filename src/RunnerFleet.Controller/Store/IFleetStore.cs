@@ -28,6 +28,9 @@ internal interface IFleetStore
     /// <summary>Runners not in a final state.</summary>
     Task<IReadOnlyList<RunnerRecord>> ListActiveRunnersAsync(CancellationToken ct);
 
+    /// <summary>Runner records of any state written at or after <paramref name="since"/> (by their <c>updated_at</c>).</summary>
+    Task<IReadOnlyList<RunnerRecord>> ListRunnersChangedSinceAsync(DateTimeOffset since, CancellationToken ct);
+
     Task<IReadOnlyList<RunnerRecord>> ListRunnersAsync(int limit, CancellationToken ct);
 
     /// <summary>Runners that finished a job since <paramref name="since"/> whose job id is not known yet.</summary>

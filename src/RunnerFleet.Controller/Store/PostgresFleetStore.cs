@@ -142,6 +142,10 @@ internal sealed class PostgresFleetStore(string connectionString, TimeProvider t
         CREATE INDEX ix_scale_set_jobs_updated ON scale_set_jobs(updated_at);
         CREATE TABLE pool_targets (pool TEXT PRIMARY KEY, assigned INTEGER NOT NULL, desired INTEGER NOT NULL, at BIGINT NOT NULL);
         """,
+        // The planner's view of the live runners reads only what changed since its last read (ActiveRunnerView).
+        """
+        CREATE INDEX ix_runners_updated ON runners(updated_at);
+        """,
     ];
 
     // Advisory lock keys: (class, object) pairs never collide with the single-key job locks.

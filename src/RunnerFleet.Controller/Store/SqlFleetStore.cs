@@ -146,6 +146,9 @@ internal abstract class SqlFleetStore(TimeProvider time) : IFleetStore
     public Task<IReadOnlyList<RunnerRecord>> ListActiveRunnersAsync(CancellationToken ct) =>
         QueryRunnersAsync($"SELECT {RunnerColumns} FROM runners WHERE state NOT IN ('Gone','Failed') ORDER BY requested_at", null, ct);
 
+    public Task<IReadOnlyList<RunnerRecord>> ListRunnersChangedSinceAsync(DateTimeOffset since, CancellationToken ct) =>
+        QueryRunnersAsync($"SELECT {RunnerColumns} FROM runners WHERE updated_at >= {since.ToUnixTimeMilliseconds()}", null, ct);
+
     public Task<IReadOnlyList<RunnerRecord>> ListRunnersAsync(int limit, CancellationToken ct) =>
         QueryRunnersAsync($"SELECT {RunnerColumns} FROM runners ORDER BY requested_at DESC LIMIT {limit}", null, ct);
 

@@ -86,6 +86,10 @@ internal sealed class SqliteFleetStore(string connectionString, TimeProvider tim
         CREATE INDEX ix_scale_set_jobs_updated ON scale_set_jobs(updated_at);
         CREATE TABLE pool_targets (pool TEXT PRIMARY KEY, assigned INTEGER NOT NULL, desired INTEGER NOT NULL, at INTEGER NOT NULL);
         """,
+        // The planner's view of the live runners reads only what changed since its last read (ActiveRunnerView).
+        """
+        CREATE INDEX ix_runners_updated ON runners(updated_at);
+        """,
     ];
 
     protected override IReadOnlyList<string> Migrations => Schema;

@@ -67,6 +67,24 @@ public abstract class FleetStoreContractTests : IAsyncLifetime
     };
 
     [Fact]
+    public async Task Runners_changed_since_a_time_are_those_written_at_or_after_it_whatever_their_state()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var early = NewRunner("f-p-early");
+        await _store.InsertRunnerAsync(early, ct);
+        var t1 = _time.GetUtcNow().AddSeconds(5);
+        _time.SetUtcNow(t1);
+        var late = NewRunner("f-p-late");
+        await _store.InsertRunnerAsync(late, ct);
+        _time.Advance(TimeSpan.FromSeconds(5));
+        Assert.True(await _store.TransitionAsync(early with { State = RunnerState.Failed }, RunnerState.Requested, "test", ct));
+
+        Assert.Equal(["f-p-early", "f-p-late"], (await _store.ListRunnersChangedSinceAsync(t1, ct)).Select(r => r.Name).Order());
+        Assert.Equal([RunnerState.Failed], (await _store.ListRunnersChangedSinceAsync(t1.AddSeconds(1), ct)).Select(r => r.State));
+        Assert.Empty(await _store.ListRunnersChangedSinceAsync(_time.GetUtcNow().AddMilliseconds(1), ct));
+    }
+
+    [Fact]
     public async Task Round_trips_a_runner_with_every_field()
     {
         var r = NewRunner() with
