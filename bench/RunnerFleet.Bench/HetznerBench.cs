@@ -22,10 +22,11 @@ internal static class HetznerBench
         var rates = quick ? new[] { (Rate: 500, Window: TimeSpan.FromSeconds(60)) } : [(100, TimeSpan.FromMinutes(3)), (500, TimeSpan.FromMinutes(2))];
         foreach (var (rate, window) in rates)
         {
-            var (runners, requests, perHour) = await StreamAsync(rate, window, seed: rate).ConfigureAwait(false);
+            var (runners, requests) = await StreamAsync(rate, window, seed: rate).ConfigureAwait(false);
             var perRunner = runners == 0 ? double.NaN : Math.Round(requests / (double)runners, 2);
             figures[$"hetzner_requests_per_runner_{rate}"] = perRunner;
-            figures[$"hetzner_requests_per_hour_{rate}"] = Math.Round(perHour, 0);
+            // Sustained: every runner of an hour costs what one cost here (start-up requests included, so an upper bound).
+            figures[$"hetzner_requests_per_hour_{rate}"] = Math.Round(perRunner * rate, 0);
             details[$"stream_{rate}"] = new JsonObject { ["runners"] = runners, ["requests"] = requests, ["window_s"] = window.TotalSeconds };
         }
 
@@ -34,13 +35,13 @@ internal static class HetznerBench
         figures["cost_per_job_eur_cax21_5min"] = HetznerSimulator.ServerTypes.Single(t => t.Name == "cax21").HourlyGross;
         details["server_create_s"] = 20;
         details["job_s"] = 30;
-        details["requests_per_hour"] = "requests over the window (the drain after it included) scaled to an hour";
+        details["requests_per_hour"] = "requests per runner × runners per hour (start-up requests included, so an upper bound)";
         details["note"] = "requests include start-up (server types, image, firewall); hetzner_requests_per_runner is the worse of the two rates; a 5-minute job pays one started hour of cax21 (gross)";
         details["target"] = "at most 6 requests per runner; requests_per_hour_500 within 3,600";
         return new BenchResult(figures, details);
     }
 
-    private static async Task<(int Runners, long Requests, double PerHour)> StreamAsync(int perHour, TimeSpan window, int seed)
+    private static async Task<(int Runners, long Requests)> StreamAsync(int perHour, TimeSpan window, int seed)
     {
         var options = new HetznerSimulatorOptions { BootDelay = TimeSpan.FromSeconds(20), ActionDelay = TimeSpan.FromSeconds(2), MaxServers = 200 };
         var settings = new Dictionary<string, string?>
@@ -84,8 +85,6 @@ internal static class HetznerBench
             await Task.Delay(250).ConfigureAwait(false);
         }
 
-        var elapsed = Stopwatch.GetElapsedTime(start);
-        var requests = hetzner.RequestsServed;
-        return (hetzner.AllServers().Count, requests, requests / elapsed.TotalHours);
+        return (hetzner.AllServers().Count, hetzner.RequestsServed);
     }
 }

@@ -41,13 +41,13 @@ internal static class LatencyBench
         Directory.CreateDirectory(output);
         try
         {
-            var floor = await FloorAsync(docker, network, gateway, latency, quick ? 6 : 20).ConfigureAwait(false);
+            var floor = await FloorAsync(docker, network, gateway, latency, quick ? 6 : 12).ConfigureAwait(false);
             progress.WriteLine($"    floor: p50 {Report.Percentile(floor, 50)} ms, p99 {Report.Percentile(floor, 99)} ms over {floor.Count}");
             details["floor_ms"] = Report.Array(floor);
 
             var windows = quick
                 ? new[] { (Rate: 600, Window: TimeSpan.FromSeconds(75), Warm: 0) }
-                : [(600, TimeSpan.FromMinutes(4), 0), (3000, TimeSpan.FromMinutes(2), 0), (600, TimeSpan.FromMinutes(2), 2)];
+                : [(600, TimeSpan.FromMinutes(3), 0), (3000, TimeSpan.FromSeconds(90), 0), (600, TimeSpan.FromSeconds(90), 2)];
             var streams = new Dictionary<string, Stream>();
             foreach (var (rate, window, warm) in windows)
             {

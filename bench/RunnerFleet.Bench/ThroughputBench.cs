@@ -26,7 +26,7 @@ internal static class ThroughputBench
     {
         var latency = GitHubLatency.Typical(seed: 7);
         var rates = quick ? new[] { 3000 } : [3000, 6000, 12000];
-        var window = quick ? TimeSpan.FromSeconds(60) : TimeSpan.FromMinutes(2);
+        var window = quick ? TimeSpan.FromSeconds(60) : TimeSpan.FromSeconds(90);
         var streams = new JsonObject();
         var highestBounded = 0;
         double requestsPerJob = 0, writesPerJob = 0;
