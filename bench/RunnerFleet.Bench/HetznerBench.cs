@@ -59,20 +59,7 @@ internal static class HetznerBench
         };
         await using var fleet = await BenchFleet.StartAsync(["bench/repo00"], settings, hetzner: options).ConfigureAwait(false);
         var hetzner = fleet.Sim.Hetzner!;
-        var random = new Random(seed);
-        var start = Stopwatch.GetTimestamp();
-        var next = TimeSpan.Zero;
-        while (next < window)
-        {
-            var wait = next - Stopwatch.GetElapsedTime(start);
-            if (wait > TimeSpan.Zero)
-            {
-                await Task.Delay(wait).ConfigureAwait(false);
-            }
-
-            fleet.GitHub.QueueJobs("bench/repo00", s_labels, 1, TimeSpan.FromSeconds(30));
-            next += TimeSpan.FromSeconds(-Math.Log(1.0 - random.NextDouble()) * 3600.0 / perHour);
-        }
+        await Arrivals.PoissonAsync(perHour, window, seed, _ => fleet.GitHub.QueueJobs("bench/repo00", s_labels, 1, TimeSpan.FromSeconds(30))).ConfigureAwait(false);
 
         var deadline = Stopwatch.GetTimestamp() + (10L * 60 * Stopwatch.Frequency);
         while (!(fleet.GitHub.AllJobs().All(j => j.Status == "completed") && hetzner.LiveServers().Count == 0))

@@ -157,7 +157,6 @@ internal static class LatencyBench
 
     private static async Task<Stream> StreamAsync(string network, string gateway, GitHubLatency latency, int perHour, TimeSpan window, int warm, string log, int seed)
     {
-        string[] repos = ["bench/public-app", "bench/private-app"];
         var settings = new Dictionary<string, string?>
         {
             ["GitHub:PollInterval"] = "00:00:10",
@@ -178,35 +177,21 @@ internal static class LatencyBench
         Console.SetOut(file);
         try
         {
-            await using var fleet = await BenchFleet.StartAsync(repos, settings, webhooks: true, gateway: gateway, latency: latency,
-                publicRepositories: new HashSet<string>(["bench/public-app"]), logLevel: "Information").ConfigureAwait(false);
+            await using var fleet = await BenchFleet.StartAsync(Arrivals.Repositories, settings, webhooks: true, gateway: gateway, latency: latency,
+                publicRepositories: new HashSet<string>([Arrivals.Repositories[0]]), logLevel: "Information").ConfigureAwait(false);
             if (warm > 0)
             {
                 await WaitAsync(() => fleet.GitHub.AllRunners().Count(r => r.OnlineAt is not null && r.Job is null) >= warm, TimeSpan.FromMinutes(2), "warm runners").ConfigureAwait(false);
             }
 
             var before = fleet.GitHub.PeekRate("sandbox-token").Used;
-            var random = new Random(seed);
             var jobs = new List<SimJob>();
             var maxConcurrent = 0;
-            var start = Stopwatch.GetTimestamp();
-            var next = TimeSpan.Zero;
-            while (next < window)
+            await Arrivals.PoissonAsync(perHour, window, seed, i =>
             {
-                var wait = next - Stopwatch.GetElapsedTime(start);
-                if (wait > TimeSpan.Zero)
-                {
-                    await Task.Delay(wait).ConfigureAwait(false);
-                }
-
-                // Every other job from the public repository, as a pull request from a branch of it (the fork policy looks).
-                var isPublic = jobs.Count % 2 == 0;
-                var repo = repos[isPublic ? 0 : 1];
-                jobs.Add(fleet.GitHub.QueueJobs(repo, s_labels, 1, s_jobDuration, @event: isPublic ? "pull_request" : "push", headRepository: isPublic ? repo : null).Jobs[0]);
+                jobs.Add(Arrivals.QueueMixed(fleet.GitHub, i, s_labels, s_jobDuration));
                 maxConcurrent = Math.Max(maxConcurrent, fleet.GitHub.AllRunners().Count);
-                // Poisson arrivals: exponential gaps with mean 3600 / rate seconds.
-                next += TimeSpan.FromSeconds(-Math.Log(1.0 - random.NextDouble()) * 3600.0 / perHour);
-            }
+            }).ConfigureAwait(false);
 
             await WaitAsync(() => fleet.GitHub.Read(() => jobs.All(j => j.Status == "completed")), TimeSpan.FromMinutes(5), $"the {jobs.Count} jobs of the {perHour}/h stream").ConfigureAwait(false);
             var requests = fleet.GitHub.PeekRate("sandbox-token").Used - before;

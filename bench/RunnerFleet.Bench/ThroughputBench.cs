@@ -93,7 +93,6 @@ internal static class ThroughputBench
 
     private static async Task<Stream> StreamAsync(int perHour, TimeSpan window, GitHubLatency latency)
     {
-        string[] repos = ["bench/public-app", "bench/private-app"];
         var settings = new Dictionary<string, string?>
         {
             ["GitHub:PollInterval"] = "00:00:10",
@@ -103,29 +102,17 @@ internal static class ThroughputBench
             ["Fleet:Pools:0:MaxRunners"] = "300",
             ["InProcess:BootDelay"] = "00:00:01",
         };
-        await using var fleet = await BenchFleet.StartAsync(repos, settings, webhooks: true, latency: latency, publicRepositories: new HashSet<string>(["bench/public-app"])).ConfigureAwait(false);
+        await using var fleet = await BenchFleet.StartAsync(Arrivals.Repositories, settings, webhooks: true, latency: latency, publicRepositories: new HashSet<string>([Arrivals.Repositories[0]])).ConfigureAwait(false);
         fleet.GitHub.Options.RateLimitPerHour = 1_000_000;
         var requestsBefore = fleet.GitHub.RateLimitedRequests;
         var writesBefore = fleet.GitHub.WriteRequests;
-        var random = new Random(perHour);
         var jobs = new List<SimJob>();
         var maxDepth = 0;
-        var start = Stopwatch.GetTimestamp();
-        var next = TimeSpan.Zero;
-        while (next < window)
+        await Arrivals.PoissonAsync(perHour, window, perHour, i =>
         {
-            var wait = next - Stopwatch.GetElapsedTime(start);
-            if (wait > TimeSpan.Zero)
-            {
-                await Task.Delay(wait).ConfigureAwait(false);
-            }
-
-            var isPublic = jobs.Count % 2 == 0;
-            var repo = repos[isPublic ? 0 : 1];
-            jobs.Add(fleet.GitHub.QueueJobs(repo, s_labels, 1, TimeSpan.FromSeconds(20), @event: isPublic ? "pull_request" : "push", headRepository: isPublic ? repo : null).Jobs[0]);
+            jobs.Add(Arrivals.QueueMixed(fleet.GitHub, i, s_labels, TimeSpan.FromSeconds(20)));
             maxDepth = Math.Max(maxDepth, fleet.GitHub.Read(() => jobs.Count(j => j.Status == "queued")));
-            next += TimeSpan.FromSeconds(-Math.Log(1.0 - random.NextDouble()) * 3600.0 / perHour);
-        }
+        }).ConfigureAwait(false);
 
         // Every job must start within a minute of the window's end, and the drain is not part of the rate.
         var deadline = Stopwatch.GetTimestamp() + (60 * Stopwatch.Frequency);
