@@ -19,29 +19,30 @@ internal static class HetznerBench
     {
         var figures = new JsonObject();
         var details = new JsonObject();
-        var rates = quick ? new[] { (Rate: 500, Window: TimeSpan.FromSeconds(60)) } : [(100, TimeSpan.FromMinutes(3)), (500, TimeSpan.FromMinutes(2))];
+        var rates = quick ? new[] { (Rate: 500, Window: TimeSpan.FromSeconds(90)) } : [(100, TimeSpan.FromMinutes(3)), (500, TimeSpan.FromMinutes(2))];
         foreach (var (rate, window) in rates)
         {
-            var (runners, requests) = await StreamAsync(rate, window, seed: rate).ConfigureAwait(false);
-            var perRunner = runners == 0 ? double.NaN : Math.Round(requests / (double)runners, 2);
+            var (runners, requests, startup) = await StreamAsync(rate, window, seed: rate).ConfigureAwait(false);
+            var perRunner = runners == 0 ? double.NaN : Math.Round((requests - startup) / (double)runners, 2);
             figures[$"hetzner_requests_per_runner_{rate}"] = perRunner;
-            // Sustained: every runner of an hour costs what one cost here (start-up requests included, so an upper bound).
-            figures[$"hetzner_requests_per_hour_{rate}"] = Math.Round(perRunner * rate, 0);
-            details[$"stream_{rate}"] = new JsonObject { ["runners"] = runners, ["requests"] = requests, ["window_s"] = window.TotalSeconds };
+            figures[$"hetzner_requests_per_runner_with_startup_{rate}"] = runners == 0 ? double.NaN : Math.Round(requests / (double)runners, 2);
+            // Sustained: every runner of an hour costs what one cost here, plus the start-up once.
+            figures[$"hetzner_requests_per_hour_{rate}"] = Math.Round((perRunner * rate) + startup, 0);
+            details[$"stream_{rate}"] = new JsonObject { ["runners"] = runners, ["requests"] = requests, ["startup_requests"] = startup, ["window_s"] = window.TotalSeconds };
         }
 
-        var worst = figures.Where(f => f.Key.StartsWith("hetzner_requests_per_runner_", StringComparison.Ordinal)).Max(f => f.Value!.GetValue<double>());
+        var worst = figures.Where(f => f.Key.StartsWith("hetzner_requests_per_runner_", StringComparison.Ordinal) && !f.Key.Contains("startup", StringComparison.Ordinal)).Max(f => f.Value!.GetValue<double>());
         figures["hetzner_requests_per_runner"] = worst;
         figures["cost_per_job_eur_cax21_5min"] = HetznerSimulator.ServerTypes.Single(t => t.Name == "cax21").HourlyGross;
         details["server_create_s"] = 20;
         details["job_s"] = 30;
-        details["requests_per_hour"] = "requests per runner × runners per hour (start-up requests included, so an upper bound)";
-        details["note"] = "requests include start-up (server types, image, firewall); hetzner_requests_per_runner is the worse of the two rates; a 5-minute job pays one started hour of cax21 (gross)";
+        details["requests_per_hour"] = "requests per runner × runners per hour + the start-up requests";
+        details["note"] = "per runner: every request after the controller's start-up checks (those made before the first job: server types, images, firewall, server list) over the runners made; _with_startup counts those too; hetzner_requests_per_runner is the worse of the two rates; a 5-minute job pays one started hour of cax21 (gross)";
         details["target"] = "at most 6 requests per runner; requests_per_hour_500 within 3,600";
         return new BenchResult(figures, details);
     }
 
-    private static async Task<(int Runners, long Requests)> StreamAsync(int perHour, TimeSpan window, int seed)
+    private static async Task<(int Runners, long Requests, long Startup)> StreamAsync(int perHour, TimeSpan window, int seed)
     {
         var options = new HetznerSimulatorOptions { BootDelay = TimeSpan.FromSeconds(20), ActionDelay = TimeSpan.FromSeconds(2), MaxServers = 200 };
         var settings = new Dictionary<string, string?>
@@ -59,6 +60,8 @@ internal static class HetznerBench
         };
         await using var fleet = await BenchFleet.StartAsync(["bench/repo00"], settings, hetzner: options).ConfigureAwait(false);
         var hetzner = fleet.Sim.Hetzner!;
+        // What the controller asked before any job (start-up checks: server types, images, firewall, server list).
+        var startup = hetzner.RequestsServed;
         await Arrivals.PoissonAsync(perHour, window, seed, _ => fleet.GitHub.QueueJobs("bench/repo00", s_labels, 1, TimeSpan.FromSeconds(30))).ConfigureAwait(false);
 
         var deadline = Stopwatch.GetTimestamp() + (10L * 60 * Stopwatch.Frequency);
@@ -72,6 +75,6 @@ internal static class HetznerBench
             await Task.Delay(250).ConfigureAwait(false);
         }
 
-        return (hetzner.AllServers().Count, hetzner.RequestsServed);
+        return (hetzner.AllServers().Count, hetzner.RequestsServed, startup);
     }
 }
