@@ -15,7 +15,7 @@ internal abstract class SqlFleetStore(TimeProvider time) : IFleetStore
     /// <summary>Each entry is one schema version; append, never edit.</summary>
     protected abstract IReadOnlyList<string> Migrations { get; }
 
-    /// <summary>Run before migrating, outside a transaction (pragmas; the version table).</summary>
+    /// <summary>Run before migrating (pragmas; the version table): in a transaction when <see cref="PrepareInTransaction"/>.</summary>
     protected abstract string PrepareSql { get; }
 
     /// <summary>Whether <see cref="PrepareSql"/> runs in a transaction (SQLite cannot switch to WAL inside one).</summary>

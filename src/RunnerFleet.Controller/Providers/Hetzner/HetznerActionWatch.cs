@@ -14,14 +14,18 @@ internal sealed class HetznerActionWatch
     private readonly Dictionary<long, (HAction Action, DateTimeOffset At)> _seen = [];
     private Task<IReadOnlyList<HAction>>? _inFlight;
     private HashSet<long> _inFlightIds = [];
+    private long _generation;
+
+    // Cancels the shared requests once nobody waits any more (a request is not one waiter's to cancel).
+    private CancellationTokenSource _stop = new();
 
     /// <summary>
     /// The actions' states: from what was seen since <paramref name="since"/>, else from the request on its way if it
-    /// asks for them, else from a new request for every watched action (<paramref name="fetch"/>, not cancelled by
-    /// one waiter: others may share it; the HTTP client's timeout bounds it).
+    /// asks for them, else from a new request for every watched action (<paramref name="fetch"/>; not cancelled by
+    /// one waiter, since others may share it, but once no wait is left).
     /// </summary>
     public async Task<IReadOnlyList<HAction>> ReadAsync(IReadOnlyCollection<long> ids, DateTimeOffset since, DateTimeOffset now,
-        Func<IReadOnlyList<long>, Task<IReadOnlyList<HAction>>> fetch, CancellationToken ct)
+        Func<IReadOnlyList<long>, CancellationToken, Task<IReadOnlyList<HAction>>> fetch, CancellationToken ct)
     {
         Task<IReadOnlyList<HAction>> flight;
         lock (_gate)
@@ -37,8 +41,9 @@ internal sealed class HetznerActionWatch
             }
             else
             {
+                // A request of its own (the one on its way lacks some of these ids); the newest is the one to join.
                 _inFlightIds = [.. _waiters.Keys, .. ids];
-                flight = _inFlight = FetchAsync([.. _inFlightIds], now, fetch);
+                flight = _inFlight = FetchAsync([.. _inFlightIds], now, fetch, ++_generation, _stop.Token);
             }
         }
 
@@ -47,13 +52,14 @@ internal sealed class HetznerActionWatch
         return [.. all.Where(a => mine.Contains(a.Id))];
     }
 
-    private async Task<IReadOnlyList<HAction>> FetchAsync(IReadOnlyList<long> ids, DateTimeOffset asked, Func<IReadOnlyList<long>, Task<IReadOnlyList<HAction>>> fetch)
+    private async Task<IReadOnlyList<HAction>> FetchAsync(IReadOnlyList<long> ids, DateTimeOffset asked, Func<IReadOnlyList<long>, CancellationToken, Task<IReadOnlyList<HAction>>> fetch,
+        long generation, CancellationToken stop)
     {
         // Run the request outside the lock (the caller holds it): yield first.
         await Task.Yield();
         try
         {
-            var all = await fetch(ids).ConfigureAwait(false);
+            var all = await fetch(ids, stop).ConfigureAwait(false);
             Seen(all, asked);
             return all;
         }
@@ -61,8 +67,12 @@ internal sealed class HetznerActionWatch
         {
             lock (_gate)
             {
-                _inFlight = null;
-                _inFlightIds = [];
+                // Only this request's own slot: a newer one may have taken it meanwhile.
+                if (_generation == generation)
+                {
+                    _inFlight = null;
+                    _inFlightIds = [];
+                }
             }
         }
     }
@@ -94,6 +104,16 @@ internal sealed class HetznerActionWatch
                     _seen.Remove(id);
                 }
             }
+
+            if (_waiters.Count == 0)
+            {
+                _stop.Cancel();
+                _stop.Dispose();
+                _stop = new CancellationTokenSource();
+                _inFlight = null;
+                _inFlightIds = [];
+                _generation++;
+            }
         }
     }
 
@@ -123,7 +143,8 @@ internal sealed class HetznerActionWatch
         {
             foreach (var a in actions)
             {
-                if (_waiters.ContainsKey(a.Id))
+                // An older request answering last does not overwrite what a newer one saw.
+                if (_waiters.ContainsKey(a.Id) && (!_seen.TryGetValue(a.Id, out var seen) || seen.At <= at))
                 {
                     _seen[a.Id] = (a, at);
                 }

@@ -91,7 +91,17 @@ internal sealed partial class HetznerClient(HttpClient http, IOptions<HetznerOpt
             {
                 await Task.Delay(interval, time, ct).ConfigureAwait(false);
                 var now = time.GetUtcNow();
-                var actions = await watch.ReadAsync(ids, now - (interval / 2), now, all => GetActionsAsync(all, CancellationToken.None), ct).ConfigureAwait(false);
+                IReadOnlyList<HAction> actions;
+                try
+                {
+                    actions = await watch.ReadAsync(ids, now - (interval / 2), now, GetActionsAsync, ct).ConfigureAwait(false);
+                }
+                catch (HetznerApiException e) when (time.GetUtcNow() < deadline)
+                {
+                    // A failed poll (shared by concurrent creates) fails none of them: the servers exist; poll again.
+                    LogPollFailed(logger, e.Message);
+                    continue;
+                }
 
                 interval = TimeSpan.FromTicks(Math.Min((long)(interval.Ticks * 1.5), options.Value.ActionPollInterval.Ticks * 8));
                 if (actions.Count == ids.Count && actions.All(a => a.IsDone))
@@ -301,6 +311,9 @@ internal sealed partial class HetznerClient(HttpClient http, IOptions<HetznerOpt
 
     private static TimeSpan Backoff(int attempt) =>
         TimeSpan.FromMilliseconds((200 * Math.Pow(2, attempt - 1)) + Random.Shared.Next(0, 200));
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Hetzner action poll failed: {Error}; polling again")]
+    private static partial void LogPollFailed(ILogger logger, string error);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Waiting for Hetzner: {Actions} after {Seconds:F0} s")]
     private static partial void LogWaiting(ILogger logger, string actions, double seconds);
