@@ -39,14 +39,24 @@ public sealed class CloudInitBootTests : IAsyncLifetime
 
     private string Metadata => $"{_subnet}.254";
 
+    /// <summary>The label of everything this test makes on the engine (what a killed run left is found by it).</summary>
+    private const string Leftover = "runnerfleet.test=cloudinit";
+
     public async ValueTask InitializeAsync()
     {
         var (code, _, error) = await DockerEnvironment.DockerAsync("image", "inspect", Image);
         Assert.True(code == 0, $"build {Image} with infra/cloudinit-test/build.sh (scripts/prepare.sh does): {error}");
 
         // The subnet is fixed (the metadata address is), so a network of an earlier run that was killed before its
-        // clean-up would hold it: such a leftover (this test's label, nothing attached) goes first.
-        var stale = await DockerEnvironment.DockerAsync("network", "ls", "-q", "--filter", "label=runnerfleet.test=1", "--filter", "name=rf-ci-");
+        // clean-up would hold it: such a leftover (this test's label) goes first, after the containers of that run
+        // (this test's label too); a network something else is attached to stays.
+        var leftovers = await DockerEnvironment.DockerAsync("ps", "-aq", "--filter", $"label={Leftover}");
+        foreach (var id in leftovers.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            await DockerEnvironment.DockerAsync("rm", "-f", id);
+        }
+
+        var stale = await DockerEnvironment.DockerAsync("network", "ls", "-q", "--filter", $"label={Leftover}", "--filter", "name=rf-ci-");
         foreach (var id in stale.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             var attached = await DockerEnvironment.DockerAsync("network", "inspect", "-f", "{{len .Containers}}", id);
@@ -62,14 +72,14 @@ public sealed class CloudInitBootTests : IAsyncLifetime
             // A network of this test's own in link-local space, its gateway (this host) serving the GitHub simulator,
             // and a fake metadata server at .254 (the test's stand-in for 169.254.169.254).
             _gateway = $"{_subnet}.1";
-            var network = await DockerEnvironment.DockerAsync("network", "create", "--driver", "bridge", "--subnet", $"{_subnet}.0/24", "--gateway", _gateway, "--label", "runnerfleet.test=1", _network);
+            var network = await DockerEnvironment.DockerAsync("network", "create", "--driver", "bridge", "--subnet", $"{_subnet}.0/24", "--gateway", _gateway, "--label", Leftover, _network);
             Assert.True(network.Code == 0, $"docker network create {_subnet}.0/24: {network.Error}");
             _networkMade = true;
             var port = FreePort();
             var url = $"http://{_gateway}:{port}";
             _sim = await SandboxServer.StartAsync([url], new GitHubSimulatorOptions { RunnerBaseUrl = url }, null, TimeProvider.System, null);
             Sim.Simulator.EnsureRepository("octo/app");
-            var metadata = await DockerEnvironment.DockerAsync("run", "-d", "--network", _network, "--ip", Metadata, "--entrypoint", "/bin/sh", DockerEnvironment.Image,
+            var metadata = await DockerEnvironment.DockerAsync("run", "-d", "--label", Leftover, "--network", _network, "--ip", Metadata, "--entrypoint", "/bin/sh", DockerEnvironment.Image,
                 "-c", "mkdir -p /tmp/www && echo instance-id: i-fake > /tmp/www/index.html && exec busybox httpd -f -p 80 -h /tmp/www");
             Assert.True(metadata.Code == 0, metadata.Error);
             _containers.Add(metadata.Output.Trim());
@@ -140,7 +150,7 @@ public sealed class CloudInitBootTests : IAsyncLifetime
         // The metadata address is blocked from the server; the control container on the same network reaches it.
         Assert.NotEqual(0, (await DockerEnvironment.DockerAsync("exec", "-u", "runner", container, "wget", "-q", "-T", "3", "-t", "1", "-O", "-", $"http://{Metadata}/")).Code);
         // (busybox 1.35's static wget crashes on -T: timeout bounds it instead.)
-        Assert.Equal(0, (await DockerEnvironment.DockerAsync("run", "--rm", "--network", _network, "--entrypoint", "/bin/busybox", DockerEnvironment.Image, "timeout", "10", "wget", "-q", "-O", "-", $"http://{Metadata}/")).Code);
+        Assert.Equal(0, (await DockerEnvironment.DockerAsync("run", "--rm", "--label", Leftover, "--network", _network, "--entrypoint", "/bin/busybox", DockerEnvironment.Image, "timeout", "10", "wget", "-q", "-O", "-", $"http://{Metadata}/")).Code);
 
         // After its one job: success, then power-off.
         await WaitAsync(async () => !await RunningAsync(container), () => LogsAsync(container));
@@ -221,7 +231,7 @@ public sealed class CloudInitBootTests : IAsyncLifetime
             : string.Empty;
         // Each stage runs whatever the one before it reported, as on a boot (a container cannot set a locale or a hostname).
         var boot = prepare + "cloud-init init --local; cloud-init init; cloud-init modules --mode=config; cloud-init modules --mode=final; sleep 600";
-        var (code, output, error) = await DockerEnvironment.DockerAsync("run", "-d", "--init", "--network", _network, "--hostname", hostname,
+        var (code, output, error) = await DockerEnvironment.DockerAsync("run", "-d", "--init", "--label", Leftover, "--network", _network, "--hostname", hostname,
             "--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW", "-v", $"{seed}:/var/lib/cloud/seed/nocloud:ro", Image, "/bin/sh", "-c", boot);
         Assert.True(code == 0, error);
         _containers.Add(output.Trim());
