@@ -22,13 +22,14 @@ internal static class HetznerBench
         var rates = quick ? new[] { (Rate: 500, Window: TimeSpan.FromSeconds(90)) } : [(100, TimeSpan.FromMinutes(3)), (500, TimeSpan.FromMinutes(2))];
         foreach (var (rate, window) in rates)
         {
-            var (runners, requests, startup) = await StreamAsync(rate, window, seed: rate).ConfigureAwait(false);
+            var (runners, requests, startup, routes) = await StreamAsync(rate, window, seed: rate).ConfigureAwait(false);
             var perRunner = runners == 0 ? double.NaN : Math.Round((requests - startup) / (double)runners, 2);
             figures[$"hetzner_requests_per_runner_{rate}"] = perRunner;
             figures[$"hetzner_requests_per_runner_with_startup_{rate}"] = runners == 0 ? double.NaN : Math.Round(requests / (double)runners, 2);
             // Sustained: every runner of an hour costs what one cost here, plus the start-up once.
             figures[$"hetzner_requests_per_hour_{rate}"] = Math.Round((perRunner * rate) + startup, 0);
-            details[$"stream_{rate}"] = new JsonObject { ["runners"] = runners, ["requests"] = requests, ["startup_requests"] = startup, ["window_s"] = window.TotalSeconds };
+            details[$"stream_{rate}"] = new JsonObject { ["runners"] = runners, ["requests"] = requests, ["startup_requests"] = startup, ["window_s"] = window.TotalSeconds,
+                ["requests_by_route"] = new JsonObject(routes.Select(r => KeyValuePair.Create(r.Key, (JsonNode?)r.Value))) };
         }
 
         var worst = figures.Where(f => f.Key.StartsWith("hetzner_requests_per_runner_", StringComparison.Ordinal) && !f.Key.Contains("startup", StringComparison.Ordinal)).Max(f => f.Value!.GetValue<double>());
@@ -42,7 +43,7 @@ internal static class HetznerBench
         return new BenchResult(figures, details);
     }
 
-    private static async Task<(int Runners, long Requests, long Startup)> StreamAsync(int perHour, TimeSpan window, int seed)
+    private static async Task<(int Runners, long Requests, long Startup, IReadOnlyDictionary<string, int> Routes)> StreamAsync(int perHour, TimeSpan window, int seed)
     {
         var options = new HetznerSimulatorOptions { BootDelay = TimeSpan.FromSeconds(20), ActionDelay = TimeSpan.FromSeconds(2), MaxServers = 200 };
         var settings = new Dictionary<string, string?>
@@ -75,6 +76,6 @@ internal static class HetznerBench
             await Task.Delay(250).ConfigureAwait(false);
         }
 
-        return (hetzner.AllServers().Count, hetzner.RequestsServed, startup);
+        return (hetzner.AllServers().Count, hetzner.RequestsServed, startup, hetzner.RequestsByRoute);
     }
 }

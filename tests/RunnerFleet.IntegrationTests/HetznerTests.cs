@@ -48,6 +48,58 @@ public sealed class HetznerTests(DockerEnvironment docker)
         await FleetUnderTest.WaitUntilAsync(async () => fleet.GitHub.AllJobs().All(j => j.Status == "completed") && await fleet.AllFinalAsync() && fleet.Hetzner.LiveServers().Count == 0,
             s_timeout, async () => await fleet.DescribeAsync() + $"; live servers: {fleet.Hetzner.LiveServers().Count}");
 
+    /// <summary>
+    /// Pay for an hour, use the hour: jobs of one repository, one after another, on one server rebuilt between them
+    /// (every job on a fresh disk: it finds no file a job before it left); the last runner, idle, is retired and its
+    /// server deleted. A fork pull request's server is deleted, never rebuilt. The hour is charged once.
+    /// </summary>
+    [Fact]
+    public async Task Jobs_of_one_repository_reuse_one_server_rebuilt_between_them_and_a_fork_pull_requests_server_is_deleted()
+    {
+        var pool = ArmPool(max: 2);
+        pool["Hetzner:ReuseWithinPaidHour"] = "true";
+        pool["IdleTimeout"] = "00:00:05";
+        pool["AllowForkPullRequests"] = "true";
+        // The server list read every second: a runner's machine that powered off after its job is seen at once (as
+        // shipped, within a minute or the reaper's 30 s grace), so each next job finds the rebuilt runner.
+        await using var fleet = await StartAsync(docker, null, [pool], new Dictionary<string, string> { ["Hetzner:ServerListMaxAge"] = "00:00:01" }, null);
+        var ct = TestContext.Current.CancellationToken;
+
+        var jobs = new List<long>();
+        for (var i = 0; i < 4; i++)
+        {
+            var run = fleet.GitHub.QueueJobs("octo/app", s_arm, 1, TimeSpan.FromMilliseconds(300));
+            var job = run.Jobs.Single().Id;
+            jobs.Add(job);
+            // The next job comes once this one's machine was handed on (a job queued while the runner that finished is
+            // still being torn down gets a server of its own: the planner does not count a machine about to be rebuilt).
+            await FleetUnderTest.WaitUntilAsync(
+                async () => fleet.GitHub.AllJobs().Single(j => j.Id == job).Status == "completed"
+                            && (await fleet.Store.ListActiveRunnersAsync(ct)).All(r => r.State is RunnerState.Requested or RunnerState.Provisioning or RunnerState.Idle),
+                s_timeout, fleet.DescribeAsync);
+        }
+
+        await WaitDoneAsync(fleet);
+
+        var servers = fleet.Hetzner.AllServers();
+        var server = Assert.Single(servers);
+        Assert.True(server.Deleted);
+        Assert.True(server.Rebuilds >= jobs.Count - 1, $"{server.Rebuilds} rebuilds for {jobs.Count} jobs");
+        Assert.All(jobs, j => Assert.Empty(fleet.Hetzner.DiskSeenBy(j)!));
+        var runners = await fleet.Store.ListRunnersAsync(100, ct);
+        Assert.All(runners, r => Assert.Equal(server.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), r.ProviderResourceId));
+        Assert.Equal(server.Type.HourlyGross, runners.Sum(r => r.Cost));
+
+        // A fork's pull request (the pool allows them to run): its server is deleted, not rebuilt.
+        var fork = fleet.GitHub.QueueJobs("octo/app", s_arm, 1, TimeSpan.FromMilliseconds(300), @event: "pull_request", headRepository: "mallory/app");
+        await WaitDoneAsync(fleet);
+
+        var forkServer = Assert.Single(fleet.Hetzner.AllServers(), s => s.Id != server.Id);
+        Assert.Equal(0, forkServer.Rebuilds);
+        Assert.True(forkServer.Deleted);
+        Assert.Empty(fleet.Hetzner.DiskSeenBy(fork.Jobs.Single().Id)!);
+    }
+
     [Fact]
     public async Task Ten_arm64_jobs_get_ten_labelled_cax_servers_that_run_one_job_each_and_are_deleted_with_their_cost()
     {

@@ -50,6 +50,7 @@ internal static class FleetApi
             var drainedPools = await store.ListDrainedPoolsAsync(ct).ConfigureAwait(false);
             var runners = await store.ListActiveRunnersAsync(ct).ConfigureAwait(false);
             var costToday = await store.CostTodayAsync(runners, now, ct).ConfigureAwait(false);
+            var costPerJob = await store.CostPerJobTodayAsync(costToday, now, ct).ConfigureAwait(false);
             var queued = await store.ListJobsAsync(JobStatus.Queued, 10_000, ct).ConfigureAwait(false);
             var targets = await store.ListPoolTargetsAsync(ct).ConfigureAwait(false);
             return Results.Ok(pools.Pools.Select(p => new
@@ -67,6 +68,7 @@ internal static class FleetApi
                 queuedJobs = queued.Count(j => j.Pool == p.Name),
                 target = targets.GetValueOrDefault(p.Name) is { } t ? new { assignedJobs = t.AssignedJobs, desired = t.Desired, at = t.At } : null,
                 costToday = costToday.GetValueOrDefault(p.Name),
+                costPerJobToday = costPerJob.TryGetValue(p.Name, out var perJob) ? perJob : (decimal?)null,
                 unavailable = availability.ReasonOf(p.Name, now),
                 drained = drainedPools.Contains(p.Name),
             }));

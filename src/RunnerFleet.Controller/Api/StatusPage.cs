@@ -25,6 +25,7 @@ internal static class StatusPage
             var active = await store.ListActiveRunnersAsync(ct).ConfigureAwait(false);
             var queued = await store.ListJobsAsync(JobStatus.Queued, 10_000, ct).ConfigureAwait(false);
             var cost = await store.CostTodayAsync(active, now, ct).ConfigureAwait(false);
+            var perJob = await store.CostPerJobTodayAsync(cost, now, ct).ConfigureAwait(false);
             var html = new StringBuilder();
             string E(object? v) => WebUtility.HtmlEncode(Convert.ToString(v, CultureInfo.InvariantCulture) ?? string.Empty);
             string Ago(DateTimeOffset? t) => t is { } v ? $"{(now - v).TotalSeconds:F0} s ago" : "—";
@@ -48,13 +49,13 @@ internal static class StatusPage
                 <h1>RunnerFleet <span class="muted">{{E(pools.FleetName)}}</span></h1>
                 <div class="muted">{{E(now.ToString("yyyy-MM-dd HH:mm:ss 'UTC'", CultureInfo.InvariantCulture))}} · GitHub rate limit left: <b id="ratelimit">{{E(telemetry.RateLimitRemainingOf("core")?.ToString(CultureInfo.InvariantCulture) ?? "—")}}</b> · refreshes every 5 s</div>
                 <h2>Pools</h2><div class="card"><table id="pools">
-                <tr><th>pool</th><th class="w">provider</th><th class="w">labels</th><th class="w">requested</th><th class="w">provisioning</th><th>idle</th><th>busy</th><th>queued</th><th class="w">max</th><th>€ today</th><th>status</th></tr>
+                <tr><th>pool</th><th class="w">provider</th><th class="w">labels</th><th class="w">requested</th><th class="w">provisioning</th><th>idle</th><th>busy</th><th>queued</th><th class="w">max</th><th>€ today</th><th class="w">€ per job</th><th>status</th></tr>
                 """);
             foreach (var p in pools.Pools)
             {
                 int N(RunnerState s) => active.Count(r => r.Pool == p.Name && r.State == s);
                 var status = drained.Contains(p.Name) ? "drained" : availability.ReasonOf(p.Name, now) is { } why ? $"unavailable: {why}" : "ok";
-                html.Append(CultureInfo.InvariantCulture, $"<tr><td><b>{E(p.Name)}</b></td><td class=\"w\">{E(p.Provider)}</td><td class=\"w\">{E(string.Join(", ", p.Labels))}</td><td class=\"w\">{N(RunnerState.Requested)}</td><td class=\"w\">{N(RunnerState.Provisioning)}</td><td>{N(RunnerState.Idle)}</td><td>{N(RunnerState.Busy)}</td><td>{queued.Count(j => j.Pool == p.Name)}</td><td class=\"w\">{p.MaxRunners}</td><td>{cost.GetValueOrDefault(p.Name):0.00##}</td><td class=\"{(status == "ok" ? string.Empty : "warn")}\">{E(status)}</td></tr>");
+                html.Append(CultureInfo.InvariantCulture, $"<tr><td><b>{E(p.Name)}</b></td><td class=\"w\">{E(p.Provider)}</td><td class=\"w\">{E(string.Join(", ", p.Labels))}</td><td class=\"w\">{N(RunnerState.Requested)}</td><td class=\"w\">{N(RunnerState.Provisioning)}</td><td>{N(RunnerState.Idle)}</td><td>{N(RunnerState.Busy)}</td><td>{queued.Count(j => j.Pool == p.Name)}</td><td class=\"w\">{p.MaxRunners}</td><td>{cost.GetValueOrDefault(p.Name):0.00##}</td><td class=\"w\">{(perJob.TryGetValue(p.Name, out var pj) ? pj.ToString("0.00##", CultureInfo.InvariantCulture) : "—")}</td><td class=\"{(status == "ok" ? string.Empty : "warn")}\">{E(status)}</td></tr>");
             }
 
             var unserved = queued.Count(j => j.Pool is null && j.Refusal is null);

@@ -20,10 +20,13 @@ public enum RetirementKind
 
     /// <summary>The runner took a job a policy refused (GitHub hands a queued job to any idle runner whose labels match).</summary>
     PolicyViolation,
+
+    /// <summary>An idle runner on a machine billed by the hour whose paid hour is about to end: gone before the next one starts.</summary>
+    PaidHourEnd,
 }
 
 /// <summary>Destroy this runner.</summary>
 internal sealed record Retirement(string RunnerId, string RunnerName, RetirementKind Kind, string Reason)
 {
-    public bool Fails => Kind != RetirementKind.IdleTimeout;
+    public bool Fails => Kind is not (RetirementKind.IdleTimeout or RetirementKind.PaidHourEnd);
 }

@@ -8,6 +8,12 @@ internal interface IJobPolicy
 
     /// <summary>One of the fleet's runners took a job this policy refused: stop what it runs (e.g. cancel the run).</summary>
     Task ContainAsync(JobRecord job, CancellationToken ct);
+
+    /// <summary>
+    /// Whether the job's run is a pull request from another repository (a fork), in any repository, public or private:
+    /// true, false, or null when it cannot be told. A machine that ran such a job is never reused.
+    /// </summary>
+    Task<bool?> CameFromForkAsync(JobRecord job, CancellationToken ct);
 }
 
 /// <summary>A <see cref="IJobPolicy"/> decision: a refusal reason, or undecided (ask again later), or neither (allowed).</summary>

@@ -17,4 +17,11 @@ internal interface IRunnerProvider
 
     /// <summary>Every resource carrying this fleet's labels.</summary>
     IAsyncEnumerable<ProvisionedRunner> ListAsync(CancellationToken ct);
+
+    /// <summary>
+    /// When what <see cref="ListAsync"/> last returned was read from the provider, for a provider that shares one
+    /// list for a while (Hetzner's request budget); null when every list is read live. A resource made after this
+    /// time may be missing from the list without being gone.
+    /// </summary>
+    DateTimeOffset? ListedAt => null;
 }

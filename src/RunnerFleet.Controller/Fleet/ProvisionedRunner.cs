@@ -12,6 +12,9 @@ internal sealed record ProvisionedRunner
 
     /// <summary>EUR per started hour, for providers that bill so.</summary>
     public decimal? HourlyPrice { get; init; }
+
+    /// <summary>When the provider began billing the resource (a Hetzner server's creation), for providers that bill by the hour.</summary>
+    public DateTimeOffset? BilledSince { get; init; }
 }
 
 /// <summary>Whether the resource still runs its runner.</summary>

@@ -37,7 +37,28 @@ internal sealed record RunnerRecord
     /// <summary>The controller (node id) that requested it: while it is alive, a Requested record is its work in progress.</summary>
     public string? Owner { get; init; }
 
-    /// <summary>Cost of a resource billed per started hour from creation until now or destruction.</summary>
-    public decimal CostUntil(DateTimeOffset end) =>
-        HourlyPrice is { } price && CreatedAt is { } created ? price * (decimal)Math.Max(1, Math.Ceiling((end - created).TotalHours)) : Cost;
+    /// <summary>When the provider began billing the resource (a Hetzner server's creation); null: <see cref="CreatedAt"/>.</summary>
+    public DateTimeOffset? BilledSince { get; init; }
+
+    /// <summary>The runner whose machine was rebuilt for this one within its paid hour; null for a machine made for it.</summary>
+    public string? PreviousRunner { get; init; }
+
+    /// <summary>
+    /// Cost of a resource billed per started hour, from its billing start until <paramref name="end"/>; for a machine
+    /// handed over from <see cref="PreviousRunner"/>, less the hours begun before the handover (<see cref="RequestedAt"/>),
+    /// which the runners before it were charged: each machine's hours are counted once, however many runners it served.
+    /// </summary>
+    public decimal CostUntil(DateTimeOffset end)
+    {
+        if (HourlyPrice is not { } price || (BilledSince ?? CreatedAt) is not { } since)
+        {
+            return Cost;
+        }
+
+        var before = PreviousRunner is not null ? StartedHours(since, RequestedAt) : 0;
+        return price * Math.Max(0, StartedHours(since, end) - before);
+    }
+
+    /// <summary>Hours begun between <paramref name="from"/> and <paramref name="to"/>, at least one (Hetzner bills a started hour).</summary>
+    public static int StartedHours(DateTimeOffset from, DateTimeOffset to) => (int)Math.Max(1, Math.Ceiling((to - from).TotalHours));
 }

@@ -34,6 +34,8 @@ internal static class ScalePlanner
     /// Pools whose channel says how many jobs are theirs (a scale set's <c>totalAssignedJobs</c>, running ones
     /// included): their demand is those jobs not yet running on one of their runners, in the pool's scope, so the
     /// pool reaches <c>min(MinIdle + assigned, MaxRunners)</c> live runners. Such jobs are bound to the pool: no overflow.
+    /// A runner of the pool that finished after the target was set (any finished state, <c>Gone</c> included) still
+    /// counts as running its job, as the target does until the next statistics.
     /// </param>
     public static FleetPlan Plan(IReadOnlyList<PoolDefinition> pools, IReadOnlyList<RunnerRecord> runners, IReadOnlyList<JobRecord> queuedJobs, DateTimeOffset now, IReadOnlySet<string>? drained, IReadOnlySet<string>? unavailable, int? fleetMaxRunners, IReadOnlyDictionary<string, PoolTarget>? targets)
     {
@@ -69,7 +71,11 @@ internal static class ScalePlanner
             if (targets?.GetValueOrDefault(pool.Name) is { } target && pool.DefaultScope is { } scope)
             {
                 var running = live[pool.Name].Count(r => r.State == RunnerState.Busy);
-                demand[pool.Name] = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase) { [scope] = Math.Max(0, target.AssignedJobs - running) };
+                // A runner that finished after the statistics were taken ran a job they still count (assigned jobs
+                // include running ones) until the next message: it served that job, so it is no demand.
+                var finishedSince = runners.Count(r => string.Equals(r.Pool, pool.Name, StringComparison.OrdinalIgnoreCase)
+                                                       && r.State is RunnerState.Completed or RunnerState.Destroying or RunnerState.Gone && r.CompletedAt > target.At);
+                demand[pool.Name] = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase) { [scope] = Math.Max(0, target.AssignedJobs - running - finishedSince) };
             }
         }
 
@@ -143,8 +149,10 @@ internal static class ScalePlanner
 
         // Only runners no queued job of their scope is waiting for, and never below MinIdle.
         var removable = surplus - pool.MinIdle;
+        // Idle past IdleTimeout, or idle on a machine whose paid hour is about to end (a server rebuilt within its hour
+        // waits for a job of its repository while the hour lasts; the next hour would be paid for idling).
         var idle = poolRunners
-            .Where(r => r.State == RunnerState.Idle && now - (r.OnlineAt ?? r.CreatedAt ?? r.RequestedAt) > pool.IdleTimeout)
+            .Where(r => r.State == RunnerState.Idle && (now - (r.OnlineAt ?? r.CreatedAt ?? r.RequestedAt) > pool.IdleTimeout || PaidHourEnds(r, now)))
             .OrderBy(r => r.OnlineAt ?? r.RequestedAt);
         var absorbed = new Dictionary<string, int>(scopes, StringComparer.OrdinalIgnoreCase);
         foreach (var r in idle)
@@ -161,9 +169,23 @@ internal static class ScalePlanner
             }
 
             removable--;
-            yield return new Retirement(r.Id, r.Name, RetirementKind.IdleTimeout, $"idle longer than IdleTimeout {pool.IdleTimeout}");
+            yield return now - (r.OnlineAt ?? r.CreatedAt ?? r.RequestedAt) > pool.IdleTimeout
+                ? new Retirement(r.Id, r.Name, RetirementKind.IdleTimeout, $"idle longer than IdleTimeout {pool.IdleTimeout}")
+                : new Retirement(r.Id, r.Name, RetirementKind.PaidHourEnd, "idle, and its machine's paid hour ends within minutes");
         }
     }
+
+    /// <summary>How long before its paid hour ends an idle runner on a machine billed by the hour is retired.</summary>
+    public static readonly TimeSpan PaidHourEndsWithin = TimeSpan.FromMinutes(3);
+
+    /// <summary>
+    /// Whether the runner's machine is billed by the hour and its paid hour ends within <see cref="PaidHourEndsWithin"/>:
+    /// idle on into the next hour, it would be paid for waiting (a warm runner MinIdle keeps, or one a queued job waits
+    /// for, stays all the same).
+    /// </summary>
+    internal static bool PaidHourEnds(RunnerRecord r, DateTimeOffset now) =>
+        r.HourlyPrice is not null && (r.BilledSince ?? r.CreatedAt) is { } billed && now > billed
+        && TimeSpan.FromHours(1) - TimeSpan.FromTicks((now - billed).Ticks % TimeSpan.TicksPerHour) <= PaidHourEndsWithin;
 
     /// <summary>Pools ordered so that every pool comes after all pools that overflow into it (validation forbids cycles).</summary>
     internal static IReadOnlyList<PoolDefinition> OverflowOrder(IReadOnlyList<PoolDefinition> pools)

@@ -76,6 +76,7 @@ internal static class FleetCoreExtensions
         services.AddSingleton<ProvisionsInFlight>();
         services.AddSingleton<Provisioner>();
         services.AddSingleton<Reaper>();
+        services.AddSingleton<ServerReuse>();
         services.AddSingleton<ActiveRunnerView>();
         services.AddSingleton<PlanExecutor>();
         return services;

@@ -43,7 +43,11 @@ internal sealed partial class PlanExecutor(
         var spending = await EvaluateSpendingAsync(runners, now, ct).ConfigureAwait(false);
         var unavailable = availability.Unavailable(now).Union(spending.Blocked(pools.Pools), StringComparer.OrdinalIgnoreCase).ToHashSet(StringComparer.OrdinalIgnoreCase);
         var targets = await store.ListPoolTargetsAsync(ct).ConfigureAwait(false);
-        var plan = ScalePlanner.Plan(pools.Pools, [.. runners, .. unattributed], queued, now, await store.ListDrainedPoolsAsync(ct).ConfigureAwait(false), unavailable, options.Value.MaxRunners, targets);
+        // Runners of pools with a channel target that were gone since it was set still served a job it counts.
+        IReadOnlyList<RunnerRecord> goneSinceTarget = targets.Count == 0 ? [] :
+            [.. (await store.ListGoneSinceAsync(targets.Values.Min(t => t.At), ct).ConfigureAwait(false))
+                .Where(r => targets.ContainsKey(r.Pool) && unattributed.All(u => u.Id != r.Id))];
+        var plan = ScalePlanner.Plan(pools.Pools, [.. runners, .. unattributed, .. goneSinceTarget], queued, now, await store.ListDrainedPoolsAsync(ct).ConfigureAwait(false), unavailable, options.Value.MaxRunners, targets);
         PublishGauges(runners, queued);
 
         if (plan.Provisions.Count > 0)
@@ -134,6 +138,7 @@ internal sealed partial class PlanExecutor(
         var settled = await store.CostByPoolAsync(midnight, ct).ConfigureAwait(false);
         var verdict = SpendingCaps.Evaluate(pools.Pools, options.Value.DailyBudget, settled, runners, _prices, now);
         telemetry.SetCostToday(verdict.SpentToday);
+        telemetry.SetCostPerJobToday(await store.CostPerJobTodayAsync(verdict.SpentToday, now, ct).ConfigureAwait(false));
         foreach (var cap in verdict.Reached)
         {
             // Once per cap and day: the log line and the metric say when and why paid runners stopped.

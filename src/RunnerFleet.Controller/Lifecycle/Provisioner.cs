@@ -70,8 +70,8 @@ internal sealed partial class Provisioner(
             crashPoints.Reached(CrashPoints.AfterCreate);
             var now = time.GetUtcNow();
             var provisioned = await transitions.ApplyAsync(record.Id, r => r.State == RunnerState.Requested
-                ? (r with { State = RunnerState.Provisioning, CreatedAt = now, ProviderResourceId = made.ResourceId, ProviderEndpoint = made.Endpoint, HourlyPrice = made.HourlyPrice }, $"created {made.ResourceId[..Math.Min(12, made.ResourceId.Length)]} on {made.Endpoint}")
-                : (r with { CreatedAt = r.CreatedAt ?? now, ProviderResourceId = made.ResourceId, ProviderEndpoint = made.Endpoint, HourlyPrice = made.HourlyPrice }, "created"), ct).ConfigureAwait(false) ?? record;
+                ? (r with { State = RunnerState.Provisioning, CreatedAt = now, ProviderResourceId = made.ResourceId, ProviderEndpoint = made.Endpoint, HourlyPrice = made.HourlyPrice, BilledSince = made.BilledSince }, $"created {made.ResourceId[..Math.Min(12, made.ResourceId.Length)]} on {made.Endpoint}")
+                : (r with { CreatedAt = r.CreatedAt ?? now, ProviderResourceId = made.ResourceId, ProviderEndpoint = made.Endpoint, HourlyPrice = made.HourlyPrice, BilledSince = made.BilledSince }, "created"), ct).ConfigureAwait(false) ?? record;
             return new ProvisionResult(provisioned, null);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)

@@ -21,6 +21,7 @@ internal sealed partial class Reaper(
     ProvisionsInFlight inFlight,
     IFleetSignals signals,
     FleetTelemetry telemetry,
+    ServerReuse reuse,
     TimeProvider time,
     ILogger<Reaper> logger)
 {
@@ -43,6 +44,7 @@ internal sealed partial class Reaper(
 
         var inventory = new Dictionary<string, ProvisionedRunner>(StringComparer.Ordinal);
         var unreachable = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        var listedAt = new Dictionary<string, DateTimeOffset>(StringComparer.OrdinalIgnoreCase);
         foreach (var provider in providers.All.Where(p => records.Any(r => string.Equals(r.Provider, p.Kind, StringComparison.OrdinalIgnoreCase))))
         {
             try
@@ -51,6 +53,8 @@ internal sealed partial class Reaper(
                 {
                     inventory[res.RunnerName] = res;
                 }
+
+                listedAt[provider.Kind] = provider.ListedAt ?? time.GetUtcNow();
             }
             catch (ProviderException e)
             {
@@ -75,7 +79,10 @@ internal sealed partial class Reaper(
         {
             inventory.TryGetValue(r.Name, out var res);
             var exited = res?.Status == ProvisionedStatus.Exited;
-            var missing = res is null && now - (r.CreatedAt ?? r.RequestedAt) > MissingGrace;
+            // Missing: not in a list read after the record's resource was made (a shared list may be older than a
+            // server another controller made), and not just made.
+            var madeAt = r.CreatedAt ?? r.RequestedAt;
+            var missing = res is null && now - madeAt > MissingGrace && listedAt.GetValueOrDefault(r.Provider, now) > madeAt;
             try
             {
                 switch (r.State)
@@ -199,6 +206,18 @@ internal sealed partial class Reaper(
         }
 
         crashPoints.Reached(CrashPoints.DuringTeardown);
+
+        // A machine whose paid hour has room left may be rebuilt for a new runner instead (ServerReuse says when).
+        if (await reuse.TryRebuildAsync(r, ct).ConfigureAwait(false) is { } reused)
+        {
+            if (reused.Failed is { } failed)
+            {
+                await DestroyResourcesAsync(failed, ct).ConfigureAwait(false);
+            }
+
+            signals.DemandChanged();
+            return;
+        }
 
         // GitHub de-registers an ephemeral runner after its one job: no call needed for one that finished it
         // (the reconciler's ETag'd runner list catches any that lingers).

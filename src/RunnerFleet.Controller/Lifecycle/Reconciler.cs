@@ -49,7 +49,11 @@ internal sealed partial class Reconciler(
                 continue;
             }
 
-            foreach (var res in resources.Where(r => !active.ContainsKey(r.RunnerName)))
+            // A machine rebuilt for a new runner may still carry its previous runner's name in a list read before: the
+            // live record holding its id owns it.
+            var held = active.Values.Where(r => r.ProviderResourceId is not null && string.Equals(r.Provider, provider.Kind, StringComparison.OrdinalIgnoreCase))
+                .Select(r => r.ProviderResourceId!).ToHashSet(StringComparer.Ordinal);
+            foreach (var res in resources.Where(r => !active.ContainsKey(r.RunnerName) && !held.Contains(r.ResourceId)))
             {
                 // Records are written before resources, so a resource with no record is an orphan; re-read to not race a provision that started after the snapshot.
                 var record = await store.FindRunnerByNameAsync(res.RunnerName, ct).ConfigureAwait(false);

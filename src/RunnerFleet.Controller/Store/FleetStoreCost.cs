@@ -17,4 +17,12 @@ internal static class FleetStoreCost
 
         return total;
     }
+
+    /// <summary>Today's cost per job by pool (EUR): cost today over the jobs its runners requested today ran; pools without a job are left out.</summary>
+    public static async Task<IReadOnlyDictionary<string, decimal>> CostPerJobTodayAsync(this IFleetStore store, IReadOnlyDictionary<string, decimal> costToday, DateTimeOffset now, CancellationToken ct)
+    {
+        var jobs = await store.JobsByPoolAsync(new DateTimeOffset(now.UtcDateTime.Date, TimeSpan.Zero), ct).ConfigureAwait(false);
+        return costToday.Where(c => jobs.GetValueOrDefault(c.Key) > 0)
+            .ToDictionary(c => c.Key, c => Math.Round(c.Value / jobs[c.Key], 4), StringComparer.Ordinal);
+    }
 }

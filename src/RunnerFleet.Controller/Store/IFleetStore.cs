@@ -36,6 +36,12 @@ internal interface IFleetStore
     /// <summary>Runners that finished a job since <paramref name="since"/> whose job id is not known yet.</summary>
     Task<IReadOnlyList<RunnerRecord>> ListUnattributedSinceAsync(DateTimeOffset since, CancellationToken ct);
 
+    /// <summary>Runners gone (their job done, their resources removed) since <paramref name="since"/>.</summary>
+    Task<IReadOnlyList<RunnerRecord>> ListGoneSinceAsync(DateTimeOffset since, CancellationToken ct);
+
+    /// <summary>Jobs run by each pool's runners requested since <paramref name="since"/> (runners that took one).</summary>
+    Task<IReadOnlyDictionary<string, int>> JobsByPoolAsync(DateTimeOffset since, CancellationToken ct);
+
     /// <summary>Records a webhook delivery id; false when it was seen before (a replay).</summary>
     Task<bool> TryRecordDeliveryAsync(string deliveryId, CancellationToken ct);
 

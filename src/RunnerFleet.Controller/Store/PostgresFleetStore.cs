@@ -146,6 +146,12 @@ internal sealed class PostgresFleetStore(string connectionString, TimeProvider t
         """
         CREATE INDEX ix_runners_updated ON runners(updated_at);
         """,
+        // Machines billed by the hour: when billing began (Hetzner bills each started hour), and the runner whose machine
+        // was rebuilt for this one within its paid hour.
+        """
+        ALTER TABLE runners ADD COLUMN billed_since BIGINT;
+        ALTER TABLE runners ADD COLUMN previous_runner TEXT;
+        """,
     ];
 
     // Advisory lock keys: (class, object) pairs never collide with the single-key job locks.

@@ -33,7 +33,7 @@ internal abstract class SqlFleetStore(TimeProvider time) : IFleetStore
     protected abstract Task<DbConnection> OpenAsync(CancellationToken ct);
 
 
-    private const string RunnerColumns = "id, name, pool, provider, scope, state, provider_resource_id, provider_endpoint, github_runner_id, job_id, requested_at, created_at, online_at, busy_at, completed_at, destroyed_at, failure_reason, cost, hourly_price, trace_parent, owner";
+    private const string RunnerColumns = "id, name, pool, provider, scope, state, provider_resource_id, provider_endpoint, github_runner_id, job_id, requested_at, created_at, online_at, busy_at, completed_at, destroyed_at, failure_reason, cost, hourly_price, trace_parent, owner, billed_since, previous_runner";
     private const string JobColumns = "id, run_id, repository, name, labels, status, pool, scope, runner_name, conclusion, queued_at, started_at, completed_at, refusal";
 
     public async Task InitializeAsync(CancellationToken ct)
@@ -83,10 +83,11 @@ internal abstract class SqlFleetStore(TimeProvider time) : IFleetStore
         await using (var cmd = c.CreateCommand())
         {
             cmd.Transaction = tx;
-            cmd.CommandText = $"INSERT INTO runners ({RunnerColumns}, updated_at) VALUES (@id, @name, @pool, @provider, @scope, @state, @rid, @endpoint, @ghid, @job, @requested, @created, @online, @busy, @completed, @destroyed, @reason, @cost, @hourly, @trace, @owner, @now)";
+            cmd.CommandText = $"INSERT INTO runners ({RunnerColumns}, updated_at) VALUES (@id, @name, @pool, @provider, @scope, @state, @rid, @endpoint, @ghid, @job, @requested, @created, @online, @busy, @completed, @destroyed, @reason, @cost, @hourly, @trace, @owner, @billed, @previous, @now)";
             BindRunner(cmd, r);
             Add(cmd, "@trace", (object?)r.TraceParent ?? DBNull.Value);
             Add(cmd, "@owner", (object?)r.Owner ?? DBNull.Value);
+            Add(cmd, "@previous", (object?)r.PreviousRunner ?? DBNull.Value);
             await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         }
 
@@ -109,7 +110,7 @@ internal abstract class SqlFleetStore(TimeProvider time) : IFleetStore
             cmd.CommandText = """
                 UPDATE runners SET state=@state, provider_resource_id=@rid, provider_endpoint=@endpoint, github_runner_id=@ghid, job_id=@job,
                   created_at=@created, online_at=@online, busy_at=@busy, completed_at=@completed, destroyed_at=@destroyed,
-                  failure_reason=@reason, cost=@cost, hourly_price=@hourly, updated_at=@now
+                  failure_reason=@reason, cost=@cost, hourly_price=@hourly, billed_since=@billed, updated_at=@now
                 WHERE id=@id AND state=@expected
                 """;
             BindRunner(cmd, updated);
@@ -132,7 +133,7 @@ internal abstract class SqlFleetStore(TimeProvider time) : IFleetStore
         cmd.CommandText = """
             UPDATE runners SET provider_resource_id=@rid, provider_endpoint=@endpoint, github_runner_id=@ghid, job_id=@job,
               created_at=@created, online_at=@online, busy_at=@busy, completed_at=@completed, destroyed_at=@destroyed,
-              failure_reason=@reason, cost=@cost, hourly_price=@hourly, updated_at=@now
+              failure_reason=@reason, cost=@cost, hourly_price=@hourly, billed_since=@billed, updated_at=@now
             WHERE id=@id
             """;
         BindRunner(cmd, r);
@@ -154,6 +155,9 @@ internal abstract class SqlFleetStore(TimeProvider time) : IFleetStore
 
     public Task<IReadOnlyList<RunnerRecord>> ListUnattributedSinceAsync(DateTimeOffset since, CancellationToken ct) =>
         QueryRunnersAsync($"SELECT {RunnerColumns} FROM runners WHERE state='Gone' AND job_id IS NULL AND completed_at >= {since.ToUnixTimeMilliseconds()}", null, ct);
+
+    public Task<IReadOnlyList<RunnerRecord>> ListGoneSinceAsync(DateTimeOffset since, CancellationToken ct) =>
+        QueryRunnersAsync($"SELECT {RunnerColumns} FROM runners WHERE state='Gone' AND completed_at > {since.ToUnixTimeMilliseconds()}", null, ct);
 
     public async Task<bool> TryRecordDeliveryAsync(string deliveryId, CancellationToken ct)
     {
@@ -178,6 +182,22 @@ internal abstract class SqlFleetStore(TimeProvider time) : IFleetStore
         cmd.CommandText = "DELETE FROM webhook_deliveries WHERE id=@id";
         Add(cmd, "@id", deliveryId);
         await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+    }
+
+    public async Task<IReadOnlyDictionary<string, int>> JobsByPoolAsync(DateTimeOffset since, CancellationToken ct)
+    {
+        await using var c = await OpenAsync(ct).ConfigureAwait(false);
+        await using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT pool, COUNT(*) FROM runners WHERE requested_at >= @since AND (job_id IS NOT NULL OR busy_at IS NOT NULL) GROUP BY pool";
+        Add(cmd, "@since", since.ToUnixTimeMilliseconds());
+        await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        while (await reader.ReadAsync(ct).ConfigureAwait(false))
+        {
+            counts[reader.GetString(0)] = Convert.ToInt32(reader.GetValue(1), CultureInfo.InvariantCulture);
+        }
+
+        return counts;
     }
 
     public async Task<IReadOnlyDictionary<string, decimal>> CostByPoolAsync(DateTimeOffset since, CancellationToken ct)
@@ -552,6 +572,7 @@ internal abstract class SqlFleetStore(TimeProvider time) : IFleetStore
         Add(cmd, "@reason", (object?)r.FailureReason ?? DBNull.Value);
         Add(cmd, "@cost", r.Cost.ToString(CultureInfo.InvariantCulture));
         Add(cmd, "@hourly", (object?)r.HourlyPrice?.ToString(CultureInfo.InvariantCulture) ?? DBNull.Value);
+        Add(cmd, "@billed", Ms(r.BilledSince));
         Add(cmd, "@now", time.GetUtcNow().ToUnixTimeMilliseconds());
     }
 
@@ -595,6 +616,8 @@ internal abstract class SqlFleetStore(TimeProvider time) : IFleetStore
                 HourlyPrice = reader.IsDBNull(18) ? null : decimal.Parse(reader.GetString(18), CultureInfo.InvariantCulture),
                 TraceParent = reader.IsDBNull(19) ? null : reader.GetString(19),
                 Owner = reader.IsDBNull(20) ? null : reader.GetString(20),
+                BilledSince = Time(reader, 21),
+                PreviousRunner = reader.IsDBNull(22) ? null : reader.GetString(22),
             });
         }
 

@@ -90,6 +90,12 @@ internal sealed class SqliteFleetStore(string connectionString, TimeProvider tim
         """
         CREATE INDEX ix_runners_updated ON runners(updated_at);
         """,
+        // Machines billed by the hour: when billing began (Hetzner bills each started hour), and the runner whose machine
+        // was rebuilt for this one within its paid hour.
+        """
+        ALTER TABLE runners ADD COLUMN billed_since INTEGER;
+        ALTER TABLE runners ADD COLUMN previous_runner TEXT;
+        """,
     ];
 
     protected override IReadOnlyList<string> Migrations => Schema;

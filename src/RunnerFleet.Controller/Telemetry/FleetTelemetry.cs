@@ -23,12 +23,14 @@ internal sealed class FleetTelemetry : IDisposable
     private readonly Counter<long> _webhooks;
     private readonly Counter<long> _contained;
     private readonly Counter<long> _cancelFailures;
+    private readonly Counter<long> _rebuilds;
     private volatile IReadOnlyDictionary<(string Pool, string State), int> _runners = new Dictionary<(string, string), int>();
     private volatile IReadOnlyDictionary<string, int> _queued = new Dictionary<string, int>();
     private readonly ConcurrentDictionary<string, long> _rateRemaining = new();
     private readonly Counter<long> _poolUnavailable;
     private long? _hetznerRemaining;
     private volatile IReadOnlyDictionary<string, decimal> _costToday = new Dictionary<string, decimal>();
+    private volatile IReadOnlyDictionary<string, decimal> _costPerJob = new Dictionary<string, decimal>();
     private readonly Counter<long> _capReached;
     private readonly ConcurrentDictionary<string, int> _scaleSetDesired = new();
 
@@ -49,6 +51,9 @@ internal sealed class FleetTelemetry : IDisposable
         _meter.CreateObservableGauge(MetricNames.CostToday, () => _costToday.Select(kv =>
             new Measurement<double>((double)kv.Value, new KeyValuePair<string, object?>("pool", kv.Key))),
             "EUR", "Money spent today (UTC) by paid pool, live runners included");
+        _meter.CreateObservableGauge(MetricNames.CostPerJobToday, () => _costPerJob.Select(kv =>
+            new Measurement<double>((double)kv.Value, new KeyValuePair<string, object?>("pool", kv.Key))),
+            "EUR", "Today's (UTC) cost of a paid pool over the jobs its runners ran; each machine's hours counted once");
         _capReached = _meter.CreateCounter<long>(MetricNames.SpendingCapReached, description: "Times a daily spending cap stopped new paid runners, by pool (\"fleet\" for the fleet's cap)");
         _meter.CreateObservableGauge(MetricNames.ScaleSetDesired, () => _scaleSetDesired.Select(kv =>
             new Measurement<int>(kv.Value, new KeyValuePair<string, object?>("pool", kv.Key))),
@@ -61,6 +66,7 @@ internal sealed class FleetTelemetry : IDisposable
         _cost = _meter.CreateCounter<double>(MetricNames.Cost, "EUR", "Money spent on runners");
         _webhooks = _meter.CreateCounter<long>(MetricNames.Webhooks, description: "Webhook deliveries by outcome");
         _contained = _meter.CreateCounter<long>(MetricNames.PolicyContained, description: "Runners destroyed because they took a job policy refused (refused) or could not decide (undecided)");
+        _rebuilds = _meter.CreateCounter<long>(MetricNames.Rebuilds, description: "Servers rebuilt for a new runner within their paid hour instead of deleted, by pool and outcome (rebuilt, failed)");
         _cancelFailures = _meter.CreateCounter<long>(MetricNames.PolicyCancelFailures, description: "Runs policy wanted cancelled that GitHub would not cancel, by reason (forbidden: the token lacks actions: write)");
     }
 
@@ -73,6 +79,8 @@ internal sealed class FleetTelemetry : IDisposable
     public void ScaleSetDesired(string pool, int desired) => _scaleSetDesired[pool] = desired;
 
     public void SetCostToday(IReadOnlyDictionary<string, decimal> costToday) => _costToday = costToday;
+
+    public void SetCostPerJobToday(IReadOnlyDictionary<string, decimal> perJob) => _costPerJob = perJob;
 
     public void SpendingCapReached(string? pool) => _capReached.Add(1, new KeyValuePair<string, object?>("pool", pool ?? "fleet"));
 
@@ -102,6 +110,9 @@ internal sealed class FleetTelemetry : IDisposable
     public void PolicyContained(string verdict) => _contained.Add(1, new KeyValuePair<string, object?>("verdict", verdict));
 
     public void PolicyCancelFailed(string reason) => _cancelFailures.Add(1, new KeyValuePair<string, object?>("reason", reason));
+
+    public void Rebuild(string pool, string outcome) =>
+        _rebuilds.Add(1, new KeyValuePair<string, object?>("pool", pool), new KeyValuePair<string, object?>("outcome", outcome));
 
     public void Webhook(string outcome) => _webhooks.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
 

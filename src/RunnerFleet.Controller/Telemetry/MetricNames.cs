@@ -19,4 +19,6 @@ internal static class MetricNames
     public const string ScaleSetDesired = "runnerfleet.scaleset.desired";
     public const string PolicyContained = "runnerfleet.policy.contained";
     public const string PolicyCancelFailures = "runnerfleet.policy.cancel_failures";
+    public const string Rebuilds = "runnerfleet.servers.rebuilds";
+    public const string CostPerJobToday = "runnerfleet.cost.per_job_today";
 }

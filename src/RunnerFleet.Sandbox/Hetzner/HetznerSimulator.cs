@@ -70,6 +70,17 @@ public sealed class HetznerSimulator
         }
     }
 
+    private readonly Dictionary<long, IReadOnlyList<string>> _diskSeen = [];
+
+    /// <summary>The files a job found on its server's disk when it started (null: it ran on no simulated server).</summary>
+    public IReadOnlyList<string>? DiskSeenBy(long jobId)
+    {
+        lock (_gate)
+        {
+            return _diskSeen.GetValueOrDefault(jobId);
+        }
+    }
+
     public IReadOnlyList<SimServer> LiveServers() => [.. AllServers().Where(s => !s.Deleted)];
 
     public bool IsAvailable(string type, string location)
@@ -135,8 +146,17 @@ public sealed class HetznerSimulator
     public int RequestsServed => Volatile.Read(ref _requestsServed);
 
     private int _requestsServed;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _requestsByRoute = new(StringComparer.Ordinal);
 
-    public void CountRequest() => Interlocked.Increment(ref _requestsServed);
+    /// <summary>Requests answered so far by route (<c>GET /servers/{id}</c>: ids folded, query dropped).</summary>
+    public IReadOnlyDictionary<string, int> RequestsByRoute => new SortedDictionary<string, int>(_requestsByRoute, StringComparer.Ordinal);
+
+    public void CountRequest(string method, string path)
+    {
+        Interlocked.Increment(ref _requestsServed);
+        var route = string.Join('/', path.Split('/').Select(p => p.Length > 0 && p.All(char.IsAsciiDigit) ? "{id}" : p));
+        _requestsByRoute.AddOrUpdate($"{method} {route}", 1, (_, n) => n + 1);
+    }
 
     /// <summary>Charges one request: (allowed, limit, remaining, reset epoch seconds).</summary>
     public (bool Allowed, int Limit, int Remaining, long Reset) ChargeRequest()
@@ -306,16 +326,125 @@ public sealed class HetznerSimulator
         return NewActionLocked("delete_server", id, Options.ActionDelay, null);
     });
 
-    public (SimAction? Action, string? ErrorCode) ServerAction(long id, string command) => WithUnlockedServer(id, s =>
+    /// <summary><c>POST /servers/{id}/actions/poweroff</c>: the server stops at once (a hard power-off).</summary>
+    public (SimAction? Action, string? ErrorCode) PowerOff(long id) => WithUnlockedServer(id, s =>
     {
         s.Locked = true;
-        if (command == "poweroff")
-        {
-            s.RunnerStop?.Cancel();
-        }
-
-        return NewActionLocked(command == "poweroff" ? "stop_server" : "rebuild_server", id, Options.ActionDelay, null);
+        s.RunnerStop?.Cancel();
+        return NewActionLocked("stop_server", id, Options.ActionDelay, null);
     });
+
+    /// <summary>What a rebuild answers: its action and the new root password, or why it was refused.</summary>
+    public sealed record RebuildResult(SimAction? Action, string? RootPassword, string? ErrorCode, string? ErrorMessage);
+
+    /// <summary>Rebuilds fail (their action ends in error) this many more times.</summary>
+    public int FailNextRebuildActions { get; set; }
+
+    /// <summary>
+    /// <c>POST /servers/{id}/actions/rebuild</c> (Hetzner's OpenAPI description): "Rebuilds a Server overwriting its disk
+    /// with the content of an Image, thereby destroying all data on the target Server"; "Your Server will automatically
+    /// be powered off before the rebuild command executes". The image by id, or by name for system images only; an
+    /// image of another architecture than the server type's is refused, as on create. <c>user_data</c> at most 32 KiB,
+    /// "If not specified, the Server's previous user_data value will be re-used". The answer carries a new
+    /// <c>root_password</c> "when not using SSH keys". The server is locked (status <c>rebuilding</c>) until the action
+    /// ends; then it boots from the new disk and runs cloud-init with the user data.
+    /// </summary>
+    public RebuildResult RebuildServer(long id, string image, string? userData)
+    {
+        lock (_gate)
+        {
+            Advance();
+            if (!_servers.TryGetValue(id, out var s) || s.Deleted)
+            {
+                return new(null, null, "not_found", $"server with ID '{id}' not found");
+            }
+
+            if (s.Locked)
+            {
+                return new(null, null, "locked", "server is locked");
+            }
+
+            var img = Images.FirstOrDefault(i => i.Id.ToString(CultureInfo.InvariantCulture) == image);
+            if (img == default)
+            {
+                // A name means the x86 image, as on create (see CreateServer).
+                img = Images.Where(i => i.Name == image).OrderBy(i => i.Architecture == "x86" ? 0 : 1).FirstOrDefault();
+            }
+
+            if (img == default)
+            {
+                return new(null, null, "invalid_input", $"invalid input in field 'image': image {image} not found");
+            }
+
+            if (img.Architecture != s.Type.Architecture)
+            {
+                return new(null, null, "invalid_input", $"invalid input in field 'image': image {image} ({img.Architecture}) does not match the architecture of server type {s.Type.Name} ({s.Type.Architecture})");
+            }
+
+            if (userData is { Length: > 32 * 1024 })
+            {
+                return new(null, null, "invalid_input", "invalid input in field 'user_data': is too long");
+            }
+
+            // Powered off first: the runner on it stops; then the disk is overwritten.
+            s.RunnerStop?.Cancel();
+            s.RunnerStop = null;
+            s.RunnerError = null;
+            s.Status = "rebuilding";
+            s.Locked = true;
+            s.ImageId = img.Id;
+            s.ImageName = img.Name;
+            s.UserData = userData ?? s.UserData;
+            s.Disk = new HashSet<string>(StringComparer.Ordinal);
+            s.Rebuilds++;
+            var fails = FailNextRebuildActions > 0;
+            if (fails)
+            {
+                FailNextRebuildActions--;
+            }
+
+            var action = NewActionLocked("rebuild_server", id, Options.BootDelay, fails ? ("server_error", "server could not be rebuilt") : null);
+            return new(action, s.HasSshKeys ? null : Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(12)), null, null);
+        }
+    }
+
+    /// <summary>
+    /// <c>PUT /servers/{id}</c>: a new name and/or labels; "the set of Labels provided in the request will overwrite the
+    /// existing one" (Hetzner's OpenAPI description, UpdateServerRequest). Names and labels are checked as on create.
+    /// </summary>
+    public (SimServer? Server, string? ErrorCode, string? ErrorMessage) UpdateServer(long id, string? name, IReadOnlyDictionary<string, string>? labels)
+    {
+        lock (_gate)
+        {
+            Advance();
+            if (!_servers.TryGetValue(id, out var s) || s.Deleted)
+            {
+                return (null, "not_found", $"server with ID '{id}' not found");
+            }
+
+            if (name is not null && !IsHostname(name))
+            {
+                return (null, "invalid_input", $"invalid input in field 'name': '{name}' is not a valid hostname (RFC 1123, at most 63 characters per label)");
+            }
+
+            if (name is not null && _servers.Values.Any(o => !o.Deleted && o.Id != id && o.Name == name))
+            {
+                return (null, "uniqueness_error", "server name is already used");
+            }
+
+            if (labels?.FirstOrDefault(l => !IsLabelKey(l.Key) || !IsLabelValue(l.Value)) is { Key: not null } bad)
+            {
+                return (null, "invalid_input", $"invalid input in field 'labels': label {bad.Key}={bad.Value} is not valid");
+            }
+
+            if (labels is not null)
+            {
+                s.Labels = new Dictionary<string, string>(labels);
+            }
+
+            return (s, null, null);
+        }
+    }
 
     /// <summary>Runs <paramref name="act"/> on a live server no action holds; else not_found or locked, as the API answers.</summary>
     private (SimAction? Action, string? ErrorCode) WithUnlockedServer(long id, Func<SimServer, SimAction> act)
@@ -431,8 +560,13 @@ public sealed class HetznerSimulator
                 case "stop_server":
                     s.Status = "off";
                     break;
-                case "rebuild_server":
+                case "rebuild_server" when a.Error is null && !s.Deleted:
+                    // Boots from the new disk: cloud-init runs the (new) user data.
                     s.Status = "running";
+                    StartRunnerLocked(s);
+                    break;
+                case "rebuild_server":
+                    s.Status = "off";
                     break;
             }
         }
@@ -459,7 +593,20 @@ public sealed class HetznerSimulator
         _ = Task.Run(async () =>
         {
             // The user data's pre-job hook, run as actions/runner runs ACTIONS_RUNNER_HOOK_JOB_STARTED.
-            var runner = new SimulatedRunner(_runnerHttp, _time) { JobStartedHook = JobStartedHook.FromUserData(server.UserData) };
+            var disk = server.Disk;
+            var runner = new SimulatedRunner(_runnerHttp, _time)
+            {
+                JobStartedHook = JobStartedHook.FromUserData(server.UserData),
+                // The job sees the disk it was given, then leaves a file of its own on it (a build's output, a cache).
+                OnJob = jobId =>
+                {
+                    lock (_gate)
+                    {
+                        _diskSeen[jobId] = [.. disk.Order(StringComparer.Ordinal)];
+                        disk.Add($"/home/runner/_work/job-{jobId}");
+                    }
+                },
+            };
             try
             {
                 if (env.TryGetValue("ACTIONS_RUNNER_INPUT_JITCONFIG", out var jit))
@@ -585,10 +732,19 @@ public sealed class SimServer
     public required string Name { get; init; }
     public required SimServerType Type { get; init; }
     public required string Location { get; init; }
-    public required long ImageId { get; init; }
-    public required string ImageName { get; init; }
-    public required Dictionary<string, string> Labels { get; init; }
-    public string? UserData { get; init; }
+    public required long ImageId { get; set; }
+    public required string ImageName { get; set; }
+    public required Dictionary<string, string> Labels { get; set; }
+    public string? UserData { get; set; }
+
+    /// <summary>Whether the server was made with SSH keys (a rebuild then sets no root password).</summary>
+    public bool HasSshKeys { get; set; }
+
+    /// <summary>The server's root disk as the simulated runner sees it: the files its jobs left (a rebuild wipes it).</summary>
+    public HashSet<string> Disk { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>How often the server was rebuilt.</summary>
+    public int Rebuilds { get; set; }
     public bool Ipv4 { get; init; }
     public IReadOnlyList<long> Firewalls { get; init; } = [];
     public required DateTimeOffset Created { get; init; }

@@ -31,7 +31,7 @@ public static class HetznerSimulatorEndpoints
                 return;
             }
 
-            sim.CountRequest();
+            sim.CountRequest(ctx.Request.Method, path[3..]);
             var (allowed, limit, remaining, reset) = sim.ChargeRequest();
             ctx.Response.Headers["RateLimit-Limit"] = limit.ToString(CultureInfo.InvariantCulture);
             ctx.Response.Headers["RateLimit-Remaining"] = remaining.ToString(CultureInfo.InvariantCulture);
@@ -138,6 +138,8 @@ public static class HetznerSimulatorEndpoints
                 return ErrorResult(result.ErrorCode, result.ErrorMessage!);
             }
 
+            result.Server!.HasSshKeys = body["ssh_keys"] is JsonArray { Count: > 0 };
+
             return Json(sim.Read(() => new JsonObject
             {
                 ["server"] = Server(sim, result.Server!),
@@ -157,14 +159,52 @@ public static class HetznerSimulatorEndpoints
             return action is null ? ErrorResult(error!, error == "locked" ? "server is locked" : $"server with ID '{id}' not found") : Json(sim.Read(() => new JsonObject { ["action"] = Action(action) }));
         });
 
-        foreach (var command in new[] { "rebuild", "poweroff" })
+        v1.MapPost("/servers/{id:long}/actions/poweroff", (long id) =>
         {
-            v1.MapPost($"/servers/{{id:long}}/actions/{command}", (long id) =>
+            var (action, error) = sim.PowerOff(id);
+            return action is null ? ErrorResult(error!, error == "locked" ? "server is locked" : $"server with ID '{id}' not found") : Json(sim.Read(() => new JsonObject { ["action"] = Action(action) }), 201);
+        });
+
+        v1.MapPost("/servers/{id:long}/actions/rebuild", async (HttpContext ctx, long id) =>
+        {
+            JsonNode? body;
+            try
             {
-                var (action, error) = sim.ServerAction(id, command);
-                return action is null ? ErrorResult(error!, error == "locked" ? "server is locked" : $"server with ID '{id}' not found") : Json(sim.Read(() => new JsonObject { ["action"] = Action(action) }), 201);
-            });
-        }
+                body = await JsonNode.ParseAsync(ctx.Request.Body, cancellationToken: ctx.RequestAborted).ConfigureAwait(false);
+            }
+            catch (JsonException)
+            {
+                return ErrorResult("json_error", "invalid JSON");
+            }
+
+            // RebuildServerRequest: "image" is required (Hetzner's OpenAPI description).
+            if (body?["image"]?.GetValue<string>() is not { } image)
+            {
+                return ErrorResult("invalid_input", "invalid input in field 'image': is required");
+            }
+
+            var result = sim.RebuildServer(id, image, body["user_data"]?.GetValue<string>());
+            return result.Action is null
+                ? ErrorResult(result.ErrorCode!, result.ErrorMessage!)
+                : Json(sim.Read(() => new JsonObject { ["action"] = Action(result.Action), ["root_password"] = result.RootPassword }), 201);
+        });
+
+        v1.MapPut("/servers/{id:long}", async (HttpContext ctx, long id) =>
+        {
+            JsonNode? body;
+            try
+            {
+                body = await JsonNode.ParseAsync(ctx.Request.Body, cancellationToken: ctx.RequestAborted).ConfigureAwait(false);
+            }
+            catch (JsonException)
+            {
+                return ErrorResult("json_error", "invalid JSON");
+            }
+
+            var labels = body?["labels"]?.AsObject().ToDictionary(kv => kv.Key, kv => kv.Value?.GetValue<string>() ?? string.Empty);
+            var (server, code, message) = sim.UpdateServer(id, body?["name"]?.GetValue<string>(), labels);
+            return server is null ? ErrorResult(code!, message!) : Json(sim.Read(() => new JsonObject { ["server"] = Server(sim, server) }));
+        });
 
         v1.MapGet("/actions/{id:long}", (long id) => sim.GetAction(id) is { } a
             ? Json(sim.Read(() => new JsonObject { ["action"] = Action(a) }))

@@ -13,6 +13,9 @@ public sealed class SimulatedRunner(HttpClient http, TimeProvider time)
     /// <summary>The runner's pre-job hook (<c>ACTIONS_RUNNER_HOOK_JOB_STARTED</c>), if its machine installs one.</summary>
     public JobStartedHook? JobStartedHook { get; init; }
 
+    /// <summary>Called with the job's id as its steps begin (the machine's view of the job: its disk, say).</summary>
+    public Action<long>? OnJob { get; init; }
+
     /// <summary>Runs to completion. Returns the job id it ran, or null if it got none before <paramref name="ct"/>.</summary>
     public async Task<long?> RunWithJitConfigAsync(string encodedJitConfig, CancellationToken ct)
     {
@@ -50,6 +53,7 @@ public sealed class SimulatedRunner(HttpClient http, TimeProvider time)
                 return long.Parse(jobId, CultureInfo.InvariantCulture);
             }
 
+            OnJob?.Invoke(long.Parse(jobId, CultureInfo.InvariantCulture));
             var ms = long.Parse(answer.GetValueOrDefault("duration_ms") ?? "0", CultureInfo.InvariantCulture);
             await Task.Delay(TimeSpan.FromMilliseconds(ms), time, ct).ConfigureAwait(false);
             await PostAsync(new Uri(baseUrl, "/_runner/complete"), auth + $"job_id={jobId}\nconclusion=success\nmachine={Machine}\n", ct).ConfigureAwait(false);

@@ -107,6 +107,18 @@ public sealed class OptionsValidationTests
         Assert.Contains(new DockerOptionsValidator().Validate(null, new DockerOptions { AllowedHostPorts = [70000] }).Failures!, f => f.StartsWith("Docker:AllowedHostPorts:0", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("00:10:01")]
+    [InlineData("00:00:00")]
+    public void A_hetzner_server_list_age_out_of_range_names_the_key(string age)
+    {
+        var validator = new HetznerOptionsValidator(Microsoft.Extensions.Options.Options.Create(new FleetOptions()));
+        var options = new HetznerOptions { ServerListMaxAge = TimeSpan.Parse(age, System.Globalization.CultureInfo.InvariantCulture) };
+
+        Assert.Contains(validator.Validate(null, options).Failures!, f => f.StartsWith("Hetzner:ServerListMaxAge", StringComparison.Ordinal));
+        Assert.True(validator.Validate(null, new HetznerOptions()).Succeeded);
+    }
+
     [Fact]
     public void A_fleet_budget_must_be_positive() =>
         Assert.Contains(Fleet(new FleetOptions { Pools = [GoodPool()], DailyBudget = -1 }), f => f.StartsWith("Fleet:DailyBudget", StringComparison.Ordinal));

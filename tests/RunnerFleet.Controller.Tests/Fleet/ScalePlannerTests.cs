@@ -282,4 +282,19 @@ public sealed class ScalePlannerTests
 
         Assert.Equal(("set", 2), (Assert.Single(plan.Provisions).Pool, plan.Provisions[0].Count));
     }
+
+    [Fact]
+    public void A_runner_that_finished_after_the_statistics_still_serves_the_job_they_count_one_that_finished_before_does_not()
+    {
+        // Statistics at s_now: 3 jobs assigned (running ones included). Since then one runner finished (gone already);
+        // one busy runner remains. The finished runner's job is still counted until the next message: 1 to make, not 2.
+        var pool = Pool("set", max: 10);
+        var targets = new Dictionary<string, PoolTarget> { ["set"] = new("set", 3, 3, s_now) };
+        var busy = Runner("set", RunnerState.Busy, busyFor: TimeSpan.FromSeconds(10));
+        var after = Runner("set", RunnerState.Gone) with { CompletedAt = s_now.AddSeconds(1), JobId = 7 };
+        var before = Runner("set", RunnerState.Gone) with { CompletedAt = s_now.AddSeconds(-1), JobId = 8 };
+
+        Assert.Equal(1, ScalePlanner.Plan([pool], [busy, after, before], [], s_now.AddSeconds(2), null, null, null, targets).Provisions.Sum(p => p.Count));
+        Assert.Equal(2, ScalePlanner.Plan([pool], [busy, before], [], s_now.AddSeconds(2), null, null, null, targets).Provisions.Sum(p => p.Count));
+    }
 }

@@ -13,7 +13,7 @@ internal sealed class FakeSettings
 /// An in-memory provider: resources by runner name, each found by its id or (like a container) its name,
 /// created idempotently by name. Tests make a create fail, a resource exit, or place resources themselves.
 /// </summary>
-internal sealed class FakeProvider : IRunnerProvider
+internal sealed class FakeProvider : IRunnerProvider, IRebuildingProvider
 {
     public const string KindName = "fake";
     public const string Endpoint = "fake-host";
@@ -22,6 +22,20 @@ internal sealed class FakeProvider : IRunnerProvider
     private (ProviderException Error, bool LeaveBehind)? _failNext;
 
     public string Kind => KindName;
+
+    /// <summary>Whether finished runners' resources may be rebuilt (within the first 50 minutes of their paid hour, as Hetzner's).</summary>
+    public bool Rebuildable { get; set; }
+
+    /// <summary>The next rebuild fails.</summary>
+    public bool FailNextRebuild { get; set; }
+
+    /// <summary>What resources made from now on cost an hour, and when their billing began.</summary>
+    public decimal? HourlyPrice { get; set; }
+
+    public DateTimeOffset? BilledAt { get; set; }
+
+    /// <summary>Every rebuild: the resource and the runner it was rebuilt for.</summary>
+    public ConcurrentQueue<(string ResourceId, string RunnerName)> Rebuilds { get; } = new();
 
     /// <summary>The launches of every create that succeeded.</summary>
     public ConcurrentQueue<RunnerLaunch> Launches { get; } = new();
@@ -37,6 +51,14 @@ internal sealed class FakeProvider : IRunnerProvider
         _resources[runnerName] = _resources[runnerName] with { Status = ProvisionedStatus.Exited, ExitCode = exitCode };
 
     public ProvisionedRunner? Find(string runnerName) => _resources.GetValueOrDefault(runnerName);
+
+    /// <summary>Hides a resource from lists (as a shared list read before it was made does); it still exists.</summary>
+    public void Hide(string runnerName) => _hidden[runnerName] = true;
+
+    private readonly ConcurrentDictionary<string, bool> _hidden = new(StringComparer.Ordinal);
+
+    /// <summary>When the lists say they were read (null: live).</summary>
+    public DateTimeOffset? ListedAt { get; set; }
 
     public Task<ProvisionedRunner> CreateAsync(RunnerLaunch launch, CancellationToken ct)
     {
@@ -67,7 +89,7 @@ internal sealed class FakeProvider : IRunnerProvider
 
     public async IAsyncEnumerable<ProvisionedRunner> ListAsync([EnumeratorCancellation] CancellationToken ct)
     {
-        foreach (var resource in _resources.Values)
+        foreach (var resource in _resources.Values.Where(r => !_hidden.ContainsKey(r.RunnerName)))
         {
             await Task.Yield();
             ct.ThrowIfCancellationRequested();
@@ -75,6 +97,26 @@ internal sealed class FakeProvider : IRunnerProvider
         }
     }
 
-    private static ProvisionedRunner Resource(string runnerName, ProvisionedStatus status) =>
-        new() { ResourceId = $"res-{runnerName}", RunnerName = runnerName, Endpoint = Endpoint, Status = status };
+    public bool MayRebuild(PoolDefinition pool, DateTimeOffset billedSince, DateTimeOffset now) =>
+        Rebuildable && now >= billedSince && TimeSpan.FromTicks((now - billedSince).Ticks % TimeSpan.TicksPerHour) < TimeSpan.FromMinutes(50);
+
+    public bool RebuildServesWholePool(PoolDefinition pool) => false;
+
+    public Task<ProvisionedRunner> RebuildAsync(ProvisionedRunner resource, RunnerLaunch launch, CancellationToken ct)
+    {
+        if (FailNextRebuild)
+        {
+            FailNextRebuild = false;
+            return Task.FromException<ProvisionedRunner>(new ProviderException("rebuild_failed", "the rebuild action ended in error"));
+        }
+
+        var old = _resources.Values.Single(r => r.ResourceId == resource.ResourceId);
+        _resources.TryRemove(old.RunnerName, out _);
+        Launches.Enqueue(launch);
+        Rebuilds.Enqueue((resource.ResourceId, launch.Name));
+        return Task.FromResult(_resources[launch.Name] = old with { RunnerName = launch.Name, Status = ProvisionedStatus.Starting, ExitCode = null });
+    }
+
+    private ProvisionedRunner Resource(string runnerName, ProvisionedStatus status) =>
+        new() { ResourceId = $"res-{runnerName}", RunnerName = runnerName, Endpoint = Endpoint, Status = status, HourlyPrice = HourlyPrice, BilledSince = BilledAt };
 }

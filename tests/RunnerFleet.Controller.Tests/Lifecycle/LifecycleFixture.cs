@@ -50,12 +50,14 @@ internal sealed class LifecycleFixture : IAsyncDisposable
         services.AddRunnerProvider<FakeProvider, FakeSettings>(FakeProvider.KindName, "Fake", ProviderTraits.Free, (_, _) => [], _ => new Dictionary<string, object?>());
         services.AddSingleton(new ChannelPlugin(FakeChannel.KindName, IsDefault: true, PoolSettingsBinder.For<FakeSettings>((_, _) => [], _ => new Dictionary<string, object?>())));
         services.AddKeyedSingleton<IRunnerChannel>(FakeChannel.KindName, Channel);
+        services.AddSingleton<IJobPolicy>(Policy);
         services.AddFleetLifecycle();
         _services = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
     }
 
     public FakeTimeProvider Time { get; } = new(Start);
     public FakeChannel Channel { get; } = new();
+    public FakePolicy Policy { get; } = new();
     public FakeSignals Signals { get; } = new();
     public FakeProvider Provider => Get<FakeProvider>();
     public IFleetStore Store => Get<IFleetStore>();

@@ -48,6 +48,31 @@ public sealed class ReaperTests
     }
 
     [Fact]
+    public async Task A_runner_missing_from_a_list_read_before_it_was_made_is_not_gone_one_missing_from_a_later_list_is()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var fleet = await LifecycleFixture.CreateAsync(ct);
+        // A shared list (Hetzner's) read before the runner's server was made, by another controller say.
+        fleet.Provider.ListedAt = fleet.Time.GetUtcNow();
+        await fleet.AdvanceAsync(TimeSpan.FromSeconds(1), ct);
+        var runner = await fleet.ProvisionAsync(ct);
+        fleet.Provider.Hide(runner.Name);
+        await fleet.AdvanceAsync(TimeSpan.FromMinutes(1), ct);
+
+        await fleet.Reaper.ReapAsync(ct);
+
+        Assert.Equal(RunnerState.Provisioning, (await fleet.RunnerAsync(runner.Id, ct)).State);
+
+        // A list read after it was made does not have it: it is gone.
+        fleet.Provider.ListedAt = fleet.Time.GetUtcNow();
+        await fleet.Reaper.ReapAsync(ct);
+
+        var failed = await fleet.RunnerAsync(runner.Id, ct);
+        Assert.Equal(RunnerState.Failed, failed.State);
+        Assert.Equal("its resource disappeared before it took a job", failed.FailureReason);
+    }
+
+    [Fact]
     public async Task A_runner_that_exits_without_taking_a_job_fails_and_is_removed()
     {
         var ct = TestContext.Current.CancellationToken;

@@ -11,7 +11,9 @@ public sealed class HetznerSimulatorStrictnessTests : IDisposable
     private readonly HetznerSimulator _sim;
     private static readonly Dictionary<string, string> s_labels = new() { ["runnerfleet.fleet"] = "f" };
 
-    public HetznerSimulatorStrictnessTests() => _sim = new HetznerSimulator(new HetznerSimulatorOptions(), new FakeTimeProvider(), _http);
+    private readonly FakeTimeProvider _time = new();
+
+    public HetznerSimulatorStrictnessTests() => _sim = new HetznerSimulator(new HetznerSimulatorOptions(), _time, _http);
 
     public void Dispose() => _http.Dispose();
 
@@ -62,5 +64,59 @@ public sealed class HetznerSimulatorStrictnessTests : IDisposable
         Assert.Equal("invalid_input", unsupported.ErrorCode);
         Assert.Contains("unsupported location for server type", unsupported.ErrorMessage, StringComparison.Ordinal);
         Assert.True(_sim.IsAvailable("cax21", "fsn1"));
+    }
+
+    [Fact]
+    public void A_rebuild_locks_the_server_wipes_its_disk_keeps_its_user_data_unless_given_and_sets_a_root_password_without_ssh_keys()
+    {
+        var server = Create().Server!;
+        Assert.Equal("locked", _sim.RebuildServer(server.Id, "161547270", null).ErrorCode);
+        _time.Advance(TimeSpan.FromSeconds(3));
+        Assert.Equal("running", _sim.GetServer(server.Id)!.Status);
+        server.Disk.Add("/home/runner/_work/job-1");
+
+        var rebuilt = _sim.RebuildServer(server.Id, "161547270", "#cloud-config\n");
+
+        Assert.Null(rebuilt.ErrorCode);
+        Assert.Equal("rebuild_server", rebuilt.Action!.Command);
+        Assert.NotNull(rebuilt.RootPassword);
+        Assert.Equal("rebuilding", _sim.GetServer(server.Id)!.Status);
+        Assert.Empty(_sim.GetServer(server.Id)!.Disk);
+        Assert.Equal("#cloud-config\n", _sim.GetServer(server.Id)!.UserData);
+        Assert.Equal("locked", _sim.DeleteServer(server.Id).ErrorCode);
+        _time.Advance(TimeSpan.FromSeconds(3));
+        Assert.Equal(("success", "running"), (_sim.GetAction(rebuilt.Action.Id)!.Status, _sim.GetServer(server.Id)!.Status));
+
+        server.HasSshKeys = true;
+        var again = _sim.RebuildServer(server.Id, "161547270", null);
+        Assert.Null(again.RootPassword);
+        Assert.Equal("#cloud-config\n", _sim.GetServer(server.Id)!.UserData);
+    }
+
+    [Fact]
+    public void A_rebuild_from_an_image_of_another_architecture_or_with_too_much_user_data_is_refused()
+    {
+        var server = Create().Server!;
+        _time.Advance(TimeSpan.FromSeconds(3));
+
+        var byName = _sim.RebuildServer(server.Id, "ubuntu-24.04", null);
+        Assert.Equal("invalid_input", byName.ErrorCode);
+        Assert.Contains("does not match the architecture", byName.ErrorMessage, StringComparison.Ordinal);
+        Assert.Equal("invalid_input", _sim.RebuildServer(server.Id, "161547270", new string('x', (32 * 1024) + 1)).ErrorCode);
+        Assert.Equal("invalid_input", _sim.RebuildServer(server.Id, "999", null).ErrorCode);
+        Assert.Equal("not_found", _sim.RebuildServer(4242, "161547270", null).ErrorCode);
+        Assert.Equal(0, _sim.GetServer(server.Id)!.Rebuilds);
+    }
+
+    [Fact]
+    public void Updating_a_servers_labels_replaces_the_whole_set_and_checks_them()
+    {
+        var server = Create().Server!;
+
+        Assert.Equal("invalid_input", _sim.UpdateServer(server.Id, null, new Dictionary<string, string> { ["bad key!"] = "x" }).ErrorCode);
+        var (updated, code, _) = _sim.UpdateServer(server.Id, null, new Dictionary<string, string> { ["runnerfleet.runner"] = "f-cax-next" });
+
+        Assert.Null(code);
+        Assert.Equal(["runnerfleet.runner"], updated!.Labels.Keys);
     }
 }

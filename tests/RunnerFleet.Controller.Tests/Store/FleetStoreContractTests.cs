@@ -85,6 +85,21 @@ public abstract class FleetStoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Runners_gone_since_a_time_are_the_gone_ones_that_finished_after_it()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var t = _time.GetUtcNow();
+        await _store.InsertRunnerAsync(NewRunner("f-p-gone-before") with { State = RunnerState.Gone, JobId = 1, CompletedAt = t.AddSeconds(-1) }, ct);
+        await _store.InsertRunnerAsync(NewRunner("f-p-gone-after") with { State = RunnerState.Gone, JobId = 2, CompletedAt = t.AddSeconds(1) }, ct);
+        await _store.InsertRunnerAsync(NewRunner("f-p-gone-unattributed") with { State = RunnerState.Gone, CompletedAt = t.AddSeconds(2) }, ct);
+        await _store.InsertRunnerAsync(NewRunner("f-p-completed") with { State = RunnerState.Completed, JobId = 3, CompletedAt = t.AddSeconds(1) }, ct);
+        await _store.InsertRunnerAsync(NewRunner("f-p-failed") with { State = RunnerState.Failed, CompletedAt = t.AddSeconds(1) }, ct);
+
+        Assert.Equal(["f-p-gone-after", "f-p-gone-unattributed"], (await _store.ListGoneSinceAsync(t, ct)).Select(r => r.Name).Order());
+        Assert.Empty(await _store.ListGoneSinceAsync(t.AddSeconds(2), ct));
+    }
+
+    [Fact]
     public async Task Round_trips_a_runner_with_every_field()
     {
         var r = NewRunner() with

@@ -65,6 +65,18 @@ internal sealed partial class ForkPolicy(GitHubApiClient github, FleetTelemetry 
         }
     }
 
+    public async Task<bool?> CameFromForkAsync(JobRecord job, CancellationToken ct)
+    {
+        var origin = job.Origin is { Event: not null } known ? known : await RunOriginAsync(job, ct).ConfigureAwait(false);
+        if (origin?.Event is not { } name)
+        {
+            return null;
+        }
+
+        // pull_request and its kin with a head commit from elsewhere (or from a fork since deleted), private repositories too.
+        return name.StartsWith("pull_request", StringComparison.Ordinal) && !string.Equals(origin.HeadRepository, job.Repository, StringComparison.OrdinalIgnoreCase);
+    }
+
     private async Task<JobOrigin?> RunOriginAsync(JobRecord job, CancellationToken ct)
     {
         if (_runs.TryGetValue(job.RunId, out var known))

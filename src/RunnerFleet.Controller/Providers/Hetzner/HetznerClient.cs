@@ -47,8 +47,17 @@ internal sealed partial class HetznerClient(HttpClient http, IOptions<HetznerOpt
     public async Task<HAction?> DeleteServerAsync(long id, CancellationToken ct) =>
         (await SendAsync(HttpMethod.Delete, $"/servers/{id}", null, HetznerJsonContext.Default.HActionResponse, ct, notFoundIsNull: true).ConfigureAwait(false))?.Action;
 
-    public async Task<HAction> RebuildServerAsync(long id, string image, CancellationToken ct) =>
-        (await SendAsync(HttpMethod.Post, $"/servers/{id}/actions/rebuild", () => JsonContent.Create(new HRebuildRequest(image), HetznerJsonContext.Default.HRebuildRequest), HetznerJsonContext.Default.HActionResponse, ct).ConfigureAwait(false))!.Action;
+    /// <summary>
+    /// <c>POST /servers/{id}/actions/rebuild</c>: a new root disk from <paramref name="image"/> (an id, or a system image's
+    /// name), cloud-init run again with <paramref name="userData"/>. The new root password Hetzner answers with (when the
+    /// server has no SSH key) is not read.
+    /// </summary>
+    public async Task<HAction> RebuildServerAsync(long id, string image, string? userData, CancellationToken ct) =>
+        (await SendAsync(HttpMethod.Post, $"/servers/{id}/actions/rebuild", () => JsonContent.Create(new HRebuildRequest(image, userData), HetznerJsonContext.Default.HRebuildRequest), HetznerJsonContext.Default.HActionResponse, ct).ConfigureAwait(false))!.Action;
+
+    /// <summary><c>PUT /servers/{id}</c> with labels: the set given replaces the server's labels.</summary>
+    public async Task<HServer?> SetServerLabelsAsync(long id, IReadOnlyDictionary<string, string> labels, CancellationToken ct) =>
+        (await SendAsync(HttpMethod.Put, $"/servers/{id}", () => JsonContent.Create(new HUpdateServerRequest(labels), HetznerJsonContext.Default.HUpdateServerRequest), HetznerJsonContext.Default.HServerResponse, ct, notFoundIsNull: true).ConfigureAwait(false))?.Server;
 
     public async Task<HAction> GetActionAsync(long id, CancellationToken ct) =>
         (await SendAsync(HttpMethod.Get, $"/actions/{id}", null, HetznerJsonContext.Default.HActionResponse, ct).ConfigureAwait(false))!.Action;
@@ -72,38 +81,44 @@ internal sealed partial class HetznerClient(HttpClient http, IOptions<HetznerOpt
     }
 
     /// <summary>
-    /// Waits until every action is done, polling first after <see cref="HetznerOptions.ActionPollInterval"/>, then
-    /// half again as long each round up to 8 times it: a server's create takes 10-40 s, and polling it every second
-    /// would spend most of the project's 3,600 requests an hour on waiting. Concurrent waits share their requests
-    /// (<see cref="HetznerActionWatch"/>): a round reads what another wait's request saw within half an interval,
-    /// and a round that asks asks for every watched action.
+    /// Waits until every action is done, polling first after <paramref name="firstPoll"/> (by default
+    /// <see cref="HetznerOptions.ActionPollInterval"/>), then after the interval, half again as long each round up to
+    /// 8 times it: a server's create takes 10-40 s, and polling it every second would spend most of the project's
+    /// 3,600 requests an hour on waiting. Concurrent waits share their requests (<see cref="HetznerActionWatch"/>): a
+    /// round reads what another wait's request saw within half an interval, and a round that asks asks for every
+    /// watched action.
     /// </summary>
-    public async Task<IReadOnlyList<HAction>> WaitForActionsAsync(IReadOnlyCollection<long> ids, CancellationToken ct)
+    public async Task<IReadOnlyList<HAction>> WaitForActionsAsync(IReadOnlyCollection<long> ids, CancellationToken ct, TimeSpan? firstPoll = null)
     {
         var started = time.GetUtcNow();
         var deadline = started + options.Value.ActionTimeout;
         var nextProgress = started + s_progressEvery;
-        var interval = options.Value.ActionPollInterval;
+        var every = options.Value.ActionPollInterval;
+        var late = firstPoll is { } first && first > every;
+        var wait = late ? firstPoll!.Value : every;
+        var interval = late ? every : Grow(every);
         watch.Watch(ids);
         try
         {
             while (true)
             {
-                await Task.Delay(interval, time, ct).ConfigureAwait(false);
+                await Task.Delay(wait, time, ct).ConfigureAwait(false);
                 var now = time.GetUtcNow();
                 IReadOnlyList<HAction> actions;
                 try
                 {
-                    actions = await watch.ReadAsync(ids, now - (interval / 2), now, GetActionsAsync, ct).ConfigureAwait(false);
+                    actions = await watch.ReadAsync(ids, now - (TimeSpan.FromTicks(Math.Min(wait.Ticks, interval.Ticks)) / 2), now, GetActionsAsync, ct).ConfigureAwait(false);
                 }
                 catch (HetznerApiException e) when (time.GetUtcNow() < deadline)
                 {
                     // A failed poll (shared by concurrent creates) fails none of them: the servers exist; poll again.
                     LogPollFailed(logger, e.Message);
+                    wait = TimeSpan.FromTicks(Math.Min(wait.Ticks, interval.Ticks));
                     continue;
                 }
 
-                interval = TimeSpan.FromTicks(Math.Min((long)(interval.Ticks * 1.5), options.Value.ActionPollInterval.Ticks * 8));
+                wait = interval;
+                interval = Grow(interval);
                 if (actions.Count == ids.Count && actions.All(a => a.IsDone))
                 {
                     return actions;
@@ -127,6 +142,8 @@ internal sealed partial class HetznerClient(HttpClient http, IOptions<HetznerOpt
             watch.Unwatch(ids);
         }
     }
+
+    private TimeSpan Grow(TimeSpan interval) => TimeSpan.FromTicks(Math.Min((long)(interval.Ticks * 1.5), options.Value.ActionPollInterval.Ticks * 8));
 
     public Task<IReadOnlyList<HServerType>> ListServerTypesAsync(CancellationToken ct) =>
         ListAsync("/server_types?", HetznerJsonContext.Default.HServerTypesResponse, r => r.ServerTypes, r => r.Meta, ct);

@@ -71,7 +71,9 @@ internal sealed record HCreateServerRequest(
     string Name, string ServerType, string Image, string? Location, bool StartAfterCreate, IReadOnlyList<string>? SshKeys,
     IReadOnlyList<HFirewallRef>? Firewalls, string? UserData, IReadOnlyDictionary<string, string> Labels, HPublicNetRequest? PublicNet, long? PlacementGroup);
 
-internal sealed record HRebuildRequest(string Image);
+internal sealed record HRebuildRequest(string Image, string? UserData);
+
+internal sealed record HUpdateServerRequest(IReadOnlyDictionary<string, string> Labels);
 
 internal sealed record HCreateFirewallRequest(string Name, IReadOnlyList<HFirewallRule> Rules, IReadOnlyDictionary<string, string>? Labels);
 
@@ -102,6 +104,7 @@ internal sealed record HFirewallResponse(HFirewall Firewall, IReadOnlyList<HActi
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(HCreateServerRequest))]
 [JsonSerializable(typeof(HRebuildRequest))]
+[JsonSerializable(typeof(HUpdateServerRequest))]
 [JsonSerializable(typeof(HCreateFirewallRequest))]
 [JsonSerializable(typeof(HCreateServerResponse))]
 [JsonSerializable(typeof(HServerResponse))]

@@ -18,9 +18,15 @@ internal sealed class HetznerOptions
 
     /// <summary>
     /// How long one list of the fleet's servers serves every reader (the reaper, the reconciler, creates) before
-    /// it is read again; the provider's own creates and deletes update it meanwhile.
+    /// it is read again; the provider's own creates and deletes update it meanwhile, and the reaper takes a server
+    /// missing from it for gone only when the list was read after the server was made. 60 reads an hour as shipped,
+    /// while the fleet has Hetzner runners; a server that powers off after its job is seen within this time (or the
+    /// reaper's grace after its job's completion, whichever comes first).
     /// </summary>
-    public TimeSpan ServerListMaxAge { get; set; } = TimeSpan.FromSeconds(15);
+    public TimeSpan ServerListMaxAge { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>The longest <see cref="ServerListMaxAge"/> allowed: a server that stopped is seen within it.</summary>
+    public static readonly TimeSpan ServerListMaxAgeLimit = TimeSpan.FromMinutes(10);
 
     /// <summary>How long a server create may take before it counts as failed.</summary>
     public TimeSpan ActionTimeout { get; set; } = TimeSpan.FromMinutes(5);

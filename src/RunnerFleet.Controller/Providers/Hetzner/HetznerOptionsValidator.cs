@@ -24,6 +24,16 @@ internal sealed class HetznerOptionsValidator(IOptions<FleetOptions> fleet) : IV
             (errors ??= []).Add($"Hetzner:ApiUrl must be an absolute http(s) URL (was '{options.ApiUrl}').");
         }
 
+        if (options.ServerListMaxAge <= TimeSpan.Zero || options.ServerListMaxAge > HetznerOptions.ServerListMaxAgeLimit)
+        {
+            (errors ??= []).Add($"Hetzner:ServerListMaxAge must be more than 0 and at most {HetznerOptions.ServerListMaxAgeLimit} (was {options.ServerListMaxAge}): a server that stopped is seen only when the list is read again.");
+        }
+
+        if (options.ActionPollInterval <= TimeSpan.Zero)
+        {
+            (errors ??= []).Add($"Hetzner:ActionPollInterval must be more than 0 (was {options.ActionPollInterval}).");
+        }
+
         return errors is { Count: > 0 } ? ValidateOptionsResult.Fail(errors) : ValidateOptionsResult.Success;
     }
 }

@@ -33,6 +33,28 @@ internal sealed class HetznerPoolSettings
 
     public long? PlacementGroup { get; set; }
 
+    /// <summary>
+    /// Opt-in: a server whose runner finished its job is rebuilt for a new runner (a new root disk from
+    /// <see cref="Image"/>, a new registration) while its paid hour has <see cref="ReuseMargin"/> left, instead of being
+    /// deleted. Never after a job from a fork pull request or whose origin is unknown.
+    /// </summary>
+    public bool ReuseWithinPaidHour { get; set; }
+
+    /// <summary>What must be left of the paid hour for a rebuild (default 10 minutes); never past minute 50 of it.</summary>
+    public TimeSpan ReuseMargin { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// Which jobs a rebuilt server may serve: <c>repository</c> (default: only servers of runners registered to one
+    /// repository are rebuilt, so only that repository's jobs reach them) or <c>pool</c> (any job of the pool).
+    /// </summary>
+    public string ReuseFor { get; set; } = ReuseForRepository;
+
+    public const string ReuseForRepository = "repository";
+    public const string ReuseForPool = "pool";
+
+    /// <summary>No rebuild starts after this minute of a paid hour.</summary>
+    public static readonly TimeSpan LastReuseMinute = TimeSpan.FromMinutes(50);
+
 
     internal static IEnumerable<string> Validate(HetznerPoolSettings s, string key)
     {
@@ -51,6 +73,16 @@ internal sealed class HetznerPoolSettings
             yield return $"{key}:EnableIpv4 is false, but an IPv6-only server cannot reach github.com (it has no AAAA record): set {key}:Dns64Servers to the DNS64 resolvers of a NAT64 service, or leave IPv4 on.";
         }
 
+        if (s.ReuseMargin <= TimeSpan.Zero || s.ReuseMargin >= TimeSpan.FromHours(1))
+        {
+            yield return $"{key}:ReuseMargin must be more than 0 and less than an hour (was {s.ReuseMargin}).";
+        }
+
+        if (!string.Equals(s.ReuseFor, ReuseForRepository, StringComparison.OrdinalIgnoreCase) && !string.Equals(s.ReuseFor, ReuseForPool, StringComparison.OrdinalIgnoreCase))
+        {
+            yield return $"{key}:ReuseFor must be '{ReuseForRepository}' or '{ReuseForPool}' (was '{s.ReuseFor}').";
+        }
+
         foreach (var server in s.Dns64Servers.Where(d => !System.Net.IPAddress.TryParse(d, out var a) || a.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6))
         {
             yield return $"{key}:Dns64Servers must list IPv6 addresses (was '{server}').";
@@ -58,5 +90,9 @@ internal sealed class HetznerPoolSettings
     }
 
     internal static IReadOnlyDictionary<string, object?> Describe(HetznerPoolSettings s) =>
-        new Dictionary<string, object?> { ["serverTypes"] = s.ServerTypes, ["locations"] = s.Locations, ["image"] = s.Image, ["enableIpv4"] = s.EnableIpv4 };
+        new Dictionary<string, object?>
+        {
+            ["serverTypes"] = s.ServerTypes, ["locations"] = s.Locations, ["image"] = s.Image, ["enableIpv4"] = s.EnableIpv4,
+            ["reuseWithinPaidHour"] = s.ReuseWithinPaidHour, ["reuseFor"] = s.ReuseWithinPaidHour ? s.ReuseFor : null,
+        };
 }

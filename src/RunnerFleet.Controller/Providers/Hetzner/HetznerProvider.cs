@@ -13,9 +13,11 @@ namespace RunnerFleet.Controller.Providers.Hetzner;
 /// none is left the pool reports no capacity and its demand goes to its overflow pool. A create whose
 /// action ends in error is deleted. Servers get a firewall with no inbound rules.
 /// </summary>
-internal sealed partial class HetznerProvider(HetznerClient client, PoolCatalog pools, Microsoft.Extensions.Options.IOptions<HetznerOptions> options, TimeProvider time, ILogger<HetznerProvider> logger) : IRunnerProvider
+internal sealed partial class HetznerProvider(HetznerClient client, PoolCatalog pools, Microsoft.Extensions.Options.IOptions<HetznerOptions> options, TimeProvider time, ILogger<HetznerProvider> logger) : IRunnerProvider, IRebuildingProvider
 {
-    private static readonly TimeSpan s_typesFor = TimeSpan.FromSeconds(30);
+    // Availability changes over minutes; a create refused for capacity reads it again at once (see TypesRefused).
+    private static readonly TimeSpan s_typesFor = TimeSpan.FromMinutes(5);
+    private readonly CreateDurations _createTimes = new();
     private readonly SemaphoreSlim _typesGate = new(1, 1);
     private readonly SemaphoreSlim _serversGate = new(1, 1);
     private readonly System.Collections.Concurrent.ConcurrentDictionary<long, (HServer Server, DateTimeOffset At)> _made = new();
@@ -80,6 +82,7 @@ internal sealed partial class HetznerProvider(HetznerClient client, PoolCatalog 
                 // No room for this pair right now, whatever the type list said: the next pair, then overflow.
                 lastRefusal = $"{type.Name}@{location}: {e.Code} {e.Message}";
                 LogUnavailable(logger, type.Name, location, launch.Name, e.Code);
+                TypesRefused();
                 continue;
             }
             catch (HetznerApiException e) when (e.Code == "uniqueness_error")
@@ -102,7 +105,15 @@ internal sealed partial class HetznerProvider(HetznerClient client, PoolCatalog 
                 throw new ProviderException(e.Code, $"Hetzner create {type.Name}@{location} failed: {e.Message}", e);
             }
 
-            var actions = await client.WaitForActionsAsync([created.Action.Id, .. (created.NextActions ?? []).Select(a => a.Id)], ct).ConfigureAwait(false);
+            // The first poll when creates have lately been done: the runner boots and registers without us, so polling
+            // earlier would only spend requests (a create that failed is seen a few seconds later, that is all).
+            var actions = await client.WaitForActionsAsync([created.Action.Id, .. (created.NextActions ?? []).Select(a => a.Id)], ct,
+                _createTimes.Typical(options.Value.ActionPollInterval)).ConfigureAwait(false);
+            if (actions.FirstOrDefault(a => a.Command == "create_server" && a.Status == "success") is { Finished: { } finished } done)
+            {
+                _createTimes.Add(finished - done.Started);
+            }
+
             if (actions.FirstOrDefault(a => a.Status == "error") is { } failed)
             {
                 // Never leave a half-made server behind; a create that ends in error is a capacity refusal
@@ -110,6 +121,7 @@ internal sealed partial class HetznerProvider(HetznerClient client, PoolCatalog 
                 await DeleteWithRetryAsync(created.Server.Id, ct).ConfigureAwait(false);
                 lastRefusal = $"{type.Name}@{location}: {failed.Command} ended in error ({failed.Error?.Code} {failed.Error?.Message})";
                 LogUnavailable(logger, type.Name, location, launch.Name, failed.Error?.Code ?? "action_error");
+                TypesRefused();
                 continue;
             }
 
@@ -136,6 +148,11 @@ internal sealed partial class HetznerProvider(HetznerClient client, PoolCatalog 
         }
     }
 
+    /// <summary>When the shared server list was read (<see cref="HetznerOptions.ServerListMaxAge"/>).</summary>
+    public DateTimeOffset? ListedAt => Volatile.Read(ref _listedAtTicks) is var ticks and > 0 ? new DateTimeOffset(ticks, TimeSpan.Zero) : null;
+
+    private long _listedAtTicks;
+
     public async IAsyncEnumerable<ProvisionedRunner> ListAsync([EnumeratorCancellation] CancellationToken ct)
     {
         IReadOnlyList<HServer> servers;
@@ -153,6 +170,74 @@ internal sealed partial class HetznerProvider(HetznerClient client, PoolCatalog 
             yield return ToProvisioned(s);
         }
     }
+
+    public bool MayRebuild(PoolDefinition pool, DateTimeOffset billedSince, DateTimeOffset now)
+    {
+        var settings = pool.ProviderSettingsAs<HetznerPoolSettings>();
+        if (!settings.ReuseWithinPaidHour || now < billedSince)
+        {
+            return false;
+        }
+
+        // Hetzner bills every started hour from the server's creation: the minute of the paid hour now, and what is left of it.
+        var intoHour = TimeSpan.FromTicks((now - billedSince).Ticks % TimeSpan.TicksPerHour);
+        return intoHour < HetznerPoolSettings.LastReuseMinute && TimeSpan.FromHours(1) - intoHour >= settings.ReuseMargin;
+    }
+
+    public bool RebuildServesWholePool(PoolDefinition pool) =>
+        string.Equals(pool.ProviderSettingsAs<HetznerPoolSettings>().ReuseFor, HetznerPoolSettings.ReuseForPool, StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// The server made new for another runner: labelled as it (<c>PUT /servers/{id}</c>), rebuilt from the pool's image for
+    /// its architecture with the new runner's user data (<c>POST /servers/{id}/actions/rebuild</c>: a new root disk, the old
+    /// one destroyed), and waited for like a create.
+    /// </summary>
+    public async Task<ProvisionedRunner> RebuildAsync(ProvisionedRunner resource, RunnerLaunch launch, CancellationToken ct)
+    {
+        if (!long.TryParse(resource.ResourceId, CultureInfo.InvariantCulture, out var id))
+        {
+            throw new ProviderException("invalid_input", $"Hetzner server id '{resource.ResourceId}' is not a number");
+        }
+
+        var settings = launch.Pool.ProviderSettingsAs<HetznerPoolSettings>();
+        var labels = new Dictionary<string, string>
+        {
+            [RunnerLabels.Fleet] = launch.Fleet,
+            [RunnerLabels.Pool] = launch.Pool.Name,
+            [RunnerLabels.Runner] = launch.Name,
+        };
+        try
+        {
+            // Relabelled first: from now on the server is the new runner's, whatever happens next (the reaper finds it by it).
+            var server = await client.SetServerLabelsAsync(id, labels, ct).ConfigureAwait(false)
+                ?? throw new ProviderException("not_found", $"Hetzner server {id} is gone");
+            Remember(server);
+            var image = await ImageIdAsync(settings.Image, server.ServerType.Architecture, ct).ConfigureAwait(false);
+            var started = time.GetUtcNow();
+            var rebuild = await client.RebuildServerAsync(id, image, CloudInit.Render(launch), ct).ConfigureAwait(false);
+            var done = await client.WaitForActionsAsync([rebuild.Id], ct, _rebuildTimes.Typical(options.Value.ActionPollInterval)).ConfigureAwait(false);
+            if (done.FirstOrDefault(a => a.Status == "error") is { } failed)
+            {
+                throw new ProviderException("rebuild_failed", $"Hetzner rebuild of server {id} ended in error ({failed.Error?.Code} {failed.Error?.Message})");
+            }
+
+            if (done.FirstOrDefault() is { Finished: { } finished } action)
+            {
+                _rebuildTimes.Add(finished - action.Started);
+            }
+
+            var rebuilt = server with { Status = "starting", Labels = labels };
+            Remember(rebuilt);
+            LogRebuilt(logger, id, resource.RunnerName, launch.Name, (time.GetUtcNow() - started).TotalSeconds);
+            return ToProvisioned(rebuilt);
+        }
+        catch (HetznerApiException e)
+        {
+            throw new ProviderException(e.Code == "not_found" ? "not_found" : "rebuild_failed", $"Hetzner rebuild of server {id} failed: {e.Code} {e.Message}", e);
+        }
+    }
+
+    private readonly CreateDurations _rebuildTimes = new();
 
     /// <summary>
     /// What Hetzner answers when a type has no room in a location, whatever <c>GET /server_types</c> advertised:
@@ -266,15 +351,19 @@ internal sealed partial class HetznerProvider(HetznerClient client, PoolCatalog 
     private async Task<IReadOnlyList<HServer>> ServersAsync(CancellationToken ct)
     {
         IReadOnlyList<HServer> listed;
+        DateTimeOffset listedAt;
         await _serversGate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
             if (_servers is not { } cached || time.GetUtcNow() - cached.At >= options.Value.ServerListMaxAge)
             {
-                _servers = cached = (time.GetUtcNow(), await client.ListServersAsync($"{RunnerLabels.Fleet}={pools.FleetName}", ct).ConfigureAwait(false));
+                var asked = time.GetUtcNow();
+                _servers = cached = (asked, await client.ListServersAsync($"{RunnerLabels.Fleet}={pools.FleetName}", ct).ConfigureAwait(false));
+                Volatile.Write(ref _listedAtTicks, asked.UtcTicks);
             }
 
             listed = cached.Servers;
+            listedAt = cached.At;
         }
         finally
         {
@@ -293,7 +382,9 @@ internal sealed partial class HetznerProvider(HetznerClient client, PoolCatalog 
             _deleted.TryRemove(old, out _);
         }
 
-        return [.. listed.Where(s => !_deleted.ContainsKey(s.Id)), .. _made.Values.Select(m => m.Server).Where(m => !_deleted.ContainsKey(m.Id) && listed.All(s => s.Id != m.Id))];
+        // A server this provider changed after the list was read (made, or relabelled for a rebuild) is as it left it.
+        var newer = _made.Where(m => !_deleted.ContainsKey(m.Key) && (m.Value.At >= listedAt || listed.All(s => s.Id != m.Key))).ToDictionary(m => m.Key, m => m.Value.Server);
+        return [.. listed.Where(s => !_deleted.ContainsKey(s.Id) && !newer.ContainsKey(s.Id)), .. newer.Values];
     }
 
     private void Remember(HServer server) => _made[server.Id] = (server, time.GetUtcNow());
@@ -322,12 +413,17 @@ internal sealed partial class HetznerProvider(HetznerClient client, PoolCatalog 
         }
     }
 
+    /// <summary>A capacity refusal: what <c>GET /server_types</c> said is out of date; the next create reads it again.</summary>
+    private void TypesRefused() => Volatile.Write(ref _typesStale, 1);
+
+    private int _typesStale;
+
     private async Task<IReadOnlyList<HServerType>> ServerTypesAsync(CancellationToken ct)
     {
         await _typesGate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            if (_types is not { } cached || time.GetUtcNow() - cached.At > s_typesFor)
+            if (_types is not { } cached || time.GetUtcNow() - cached.At > s_typesFor || Interlocked.Exchange(ref _typesStale, 0) == 1)
             {
                 _types = cached = (time.GetUtcNow(), await client.ListServerTypesAsync(ct).ConfigureAwait(false));
             }
@@ -387,10 +483,11 @@ internal sealed partial class HetznerProvider(HetznerClient client, PoolCatalog 
         Status = s.Status switch
         {
             "off" => ProvisionedStatus.Exited,
-            "initializing" or "starting" => ProvisionedStatus.Starting,
+            "initializing" or "starting" or "rebuilding" => ProvisionedStatus.Starting,
             _ => ProvisionedStatus.Running,
         },
         HourlyPrice = s.ServerType.HourlyGross(s.Location.Name),
+        BilledSince = s.Created,
     };
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Prepared snapshot {Image} has actions/runner {Has}, GitHub's current release is {Latest}: each runner updates itself before its job (+30-60 s). Refresh the snapshot (infra/hetzner/prepare-snapshot.sh)")]
@@ -402,6 +499,56 @@ internal sealed partial class HetznerProvider(HetznerClient client, PoolCatalog 
     [LoggerMessage(Level = LogLevel.Information, Message = "Hetzner {ServerType} unavailable in {Location} for {RunnerName} ({Code}); trying the next")]
     private static partial void LogUnavailable(ILogger logger, string serverType, string location, string runnerName, string code);
 
+    [LoggerMessage(Level = LogLevel.Information, Message = "Hetzner server {ServerId} of {OldRunner} rebuilt for {RunnerName} in {Seconds:F1} s (within its paid hour)")]
+    private static partial void LogRebuilt(ILogger logger, long serverId, string oldRunner, string runnerName, double seconds);
+
     [LoggerMessage(Level = LogLevel.Information, Message = "Hetzner server for {RunnerName}: {ServerType} in {Location} at {HourlyPrice} EUR/h")]
     private static partial void LogCreated(ILogger logger, string runnerName, string serverType, string location, decimal hourlyPrice);
+
+    /// <summary>
+    /// How long this project's server creates took lately (the create action's started → finished, as Hetzner reports
+    /// it): the median of the last 15, before which a create's action is not worth polling. Until one is seen, five
+    /// poll intervals (10 s as shipped; Hetzner's creates take 10-40 s).
+    /// </summary>
+    internal sealed class CreateDurations
+    {
+        private const int Keep = 15;
+        private readonly Lock _gate = new();
+        private readonly Queue<TimeSpan> _recent = new();
+
+        public void Add(TimeSpan took)
+        {
+            if (took <= TimeSpan.Zero)
+            {
+                return;
+            }
+
+            lock (_gate)
+            {
+                _recent.Enqueue(took);
+                if (_recent.Count > Keep)
+                {
+                    _recent.Dequeue();
+                }
+            }
+        }
+
+        /// <summary>When to poll first: the median, no earlier than one interval and no later than 30 of them.</summary>
+        public TimeSpan Typical(TimeSpan interval)
+        {
+            TimeSpan median;
+            lock (_gate)
+            {
+                if (_recent.Count == 0)
+                {
+                    return interval * 5;
+                }
+
+                var sorted = _recent.Order().ToList();
+                median = sorted[sorted.Count / 2];
+            }
+
+            return TimeSpan.FromTicks(Math.Clamp(median.Ticks, interval.Ticks, interval.Ticks * 30));
+        }
+    }
 }
