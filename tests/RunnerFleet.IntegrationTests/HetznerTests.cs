@@ -71,8 +71,8 @@ public sealed class HetznerTests(DockerEnvironment docker)
             var run = fleet.GitHub.QueueJobs("octo/app", s_arm, 1, TimeSpan.FromMilliseconds(300));
             var job = run.Jobs.Single().Id;
             jobs.Add(job);
-            // The next job comes once this one's machine was handed on (a job queued while the runner that finished is
-            // still being torn down gets a server of its own: the planner does not count a machine about to be rebuilt).
+            // The next job comes once this one's machine was handed on (one queued while the runner still ran its job,
+            // before GitHub reported it done, would get a server of its own: nothing says yet that the machine frees up).
             await FleetUnderTest.WaitUntilAsync(
                 async () => fleet.GitHub.AllJobs().Single(j => j.Id == job).Status == "completed"
                             && (await fleet.Store.ListActiveRunnersAsync(ct)).All(r => r.State is RunnerState.Requested or RunnerState.Provisioning or RunnerState.Idle),

@@ -14,6 +14,7 @@ internal sealed partial class PlanExecutor(
     PoolCatalog pools,
     Provisioner provisioner,
     Reaper reaper,
+    ServerReuse reuse,
     PoolAvailability availability,
     IFleetSignals signals,
     IOptions<FleetOptions> options,
@@ -47,7 +48,9 @@ internal sealed partial class PlanExecutor(
         IReadOnlyList<RunnerRecord> goneSinceTarget = targets.Count == 0 ? [] :
             [.. (await store.ListGoneSinceAsync(targets.Values.Min(t => t.At), ct).ConfigureAwait(false))
                 .Where(r => targets.ContainsKey(r.Pool) && unattributed.All(u => u.Id != r.Id))];
-        var plan = ScalePlanner.Plan(pools.Pools, [.. runners, .. unattributed, .. goneSinceTarget], queued, now, await store.ListDrainedPoolsAsync(ct).ConfigureAwait(false), unavailable, options.Value.MaxRunners, targets);
+        // Machines about to be handed to a new runner count as the runners they will be.
+        var handovers = reuse.PendingSupply(runners, now).ToList();
+        var plan = ScalePlanner.Plan(pools.Pools, [.. runners, .. unattributed, .. goneSinceTarget, .. handovers], queued, now, await store.ListDrainedPoolsAsync(ct).ConfigureAwait(false), unavailable, options.Value.MaxRunners, targets);
         PublishGauges(runners, queued);
 
         if (plan.Provisions.Count > 0)

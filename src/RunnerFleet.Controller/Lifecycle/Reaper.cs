@@ -49,12 +49,14 @@ internal sealed partial class Reaper(
         {
             try
             {
+                // Read before the list: a list another reader refreshes meanwhile is only newer than this says.
+                var asOf = provider.ListedAt;
                 await foreach (var res in provider.ListAsync(ct).ConfigureAwait(false))
                 {
                     inventory[res.RunnerName] = res;
                 }
 
-                listedAt[provider.Kind] = provider.ListedAt ?? time.GetUtcNow();
+                listedAt[provider.Kind] = asOf ?? provider.ListedAt ?? time.GetUtcNow();
             }
             catch (ProviderException e)
             {
@@ -106,7 +108,7 @@ internal sealed partial class Reaper(
                     case RunnerState.Requested when res is not null && Orphaned(r):
                         // A controller died between create and recording it: adopt the resource.
                         await transitions.ApplyAsync(r.Id, x => x.State == RunnerState.Requested
-                            ? (x with { State = RunnerState.Provisioning, CreatedAt = x.CreatedAt ?? now, ProviderResourceId = res.ResourceId, ProviderEndpoint = res.Endpoint, HourlyPrice = x.HourlyPrice ?? res.HourlyPrice }, "adopted after a controller restart")
+                            ? (x with { State = RunnerState.Provisioning, CreatedAt = x.CreatedAt ?? now, ProviderResourceId = res.ResourceId, ProviderEndpoint = res.Endpoint, HourlyPrice = x.HourlyPrice ?? res.HourlyPrice, BilledSince = x.BilledSince ?? res.BilledSince }, "adopted after a controller restart")
                             : null, ct).ConfigureAwait(false);
                         break;
                     case RunnerState.Requested when res is null && Orphaned(r):
@@ -207,14 +209,10 @@ internal sealed partial class Reaper(
 
         crashPoints.Reached(CrashPoints.DuringTeardown);
 
-        // A machine whose paid hour has room left may be rebuilt for a new runner instead (ServerReuse says when).
-        if (await reuse.TryRebuildAsync(r, ct).ConfigureAwait(false) is { } reused)
+        // A machine whose paid hour has room left may be handed to a new runner and rebuilt for it instead (ServerReuse
+        // says when; the rebuild runs on its own, and a failed one is destroyed like any failed runner).
+        if (await reuse.TryHandOverAsync(r, (failed, token) => DestroyResourcesAsync(failed, token), ct).ConfigureAwait(false))
         {
-            if (reused.Failed is { } failed)
-            {
-                await DestroyResourcesAsync(failed, ct).ConfigureAwait(false);
-            }
-
             signals.DemandChanged();
             return;
         }

@@ -624,13 +624,20 @@ public sealed class HetznerSimulator
             }
             catch (Exception e) when (e is OperationCanceledException or HttpRequestException or FormatException or KeyNotFoundException)
             {
-                server.RunnerError = e.Message;
+                lock (_gate)
+                {
+                    if (server.RunnerStop == stop)
+                    {
+                        server.RunnerError = e.Message;
+                    }
+                }
             }
 
             lock (_gate)
             {
-                // The cloud-init script powers the server off when the runner exits.
-                if (!server.Deleted)
+                // The cloud-init script powers the server off when the runner exits; a runner stopped by a rebuild
+                // (a newer generation runs on the server now) changes nothing.
+                if (!server.Deleted && server.RunnerStop == stop)
                 {
                     server.Status = "off";
                 }

@@ -28,7 +28,8 @@ public sealed class ServerReuseTests
         Assert.Equal(RunnerState.Gone, gone.State);
         Assert.Null(gone.FailureReason);
         Assert.Equal(Price, gone.Cost);
-        Assert.Contains((await fleet.Store.ListEventsAsync(first.Id, ct)).Select(e => e.Detail), d => d == $"machine rebuilt for {second.Name}");
+        Assert.Contains((await fleet.Store.ListEventsAsync(first.Id, ct)).Select(e => e.Detail), d => d == $"machine handed to {second.Name}");
+        Assert.Equal(first.Name, second.PreviousRunner);
         Assert.NotEqual(first.Name, second.Name);
         Assert.Equal(RunnerState.Provisioning, second.State);
         Assert.Equal(first.ProviderResourceId, second.ProviderResourceId);
@@ -60,6 +61,69 @@ public sealed class ServerReuseTests
         Assert.Null(fleet.Provider.Find(third.Name));
         var all = await fleet.Store.ListRunnersAsync(10, ct);
         Assert.Equal(Price, all.Sum(r => r.Cost));
+    }
+
+    [Fact]
+    public async Task Twenty_five_minute_jobs_of_one_repository_pay_for_three_server_hours_not_twenty_and_no_server_lives_into_an_unpaid_hour()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var fleet = await PaidFleetAsync(ct);
+        var executor = fleet.Get<PlanExecutor>();
+        for (var i = 0; i < 20; i++)
+        {
+            // The job is queued; the plan makes a server only when no runner (or machine being handed over) can take it.
+            await fleet.Ingestor.IngestAsync([LifecycleFixture.Job(5000 + i) with { QueuedAt = fleet.Time.GetUtcNow() }], "webhook", FakeChannel.KindName, ct);
+            fleet.Provider.BilledAt = fleet.Time.GetUtcNow();
+            await executor.RunAsync(ct);
+            var runner = Assert.Single(await fleet.Store.ListActiveRunnersAsync(ct), r => RunnerStateMachine.IsLive(r.State));
+            await RunJobAndReapAsync(fleet, runner, 5000 + i, ct, expectRebuild: null);
+        }
+
+        // The last runner idles until its paid hour is nearly over, then goes with its server.
+        for (var minute = 0; minute < 60 && (await fleet.Store.ListActiveRunnersAsync(ct)).Count > 0; minute++)
+        {
+            await fleet.AdvanceAsync(TimeSpan.FromMinutes(1), ct);
+            foreach (var idle in (await fleet.Store.ListActiveRunnersAsync(ct)).Where(r => r.State == RunnerState.Provisioning))
+            {
+                await fleet.Get<RunnerTracker>().OnRunnersAsync([new GitHubRunner(idle.GitHubRunnerId!.Value, idle.Name, "Linux", "online", Busy: false, Ephemeral: true, Labels: null)], ct);
+            }
+
+            await executor.RunAsync(ct);
+        }
+
+        var runners = await fleet.Store.ListRunnersAsync(100, ct);
+        var machines = runners.GroupBy(r => r.ProviderResourceId).ToList();
+        Assert.Empty(await fleet.Store.ListActiveRunnersAsync(ct));
+        Assert.Equal(20, runners.Count(r => r.JobId is not null));
+        Assert.InRange(machines.Count, 2, 4);
+        Assert.All(machines, m => Assert.True(m.Max(r => r.DestroyedAt) - m.Min(r => r.BilledSince) < TimeSpan.FromHours(1), $"machine {m.Key} lived into a second hour"));
+        Assert.All(machines, m => Assert.Null(fleet.Provider.Find(m.OrderBy(r => r.RequestedAt).Last().Name)));
+        Assert.Equal(machines.Count * Price, runners.Sum(r => r.Cost));
+        Assert.True(runners.Sum(r => r.Cost) * 3 <= 20 * Price, "reuse should cost at most a third of a server per job");
+    }
+
+    [Fact]
+    public async Task A_job_queued_while_a_finished_runners_machine_awaits_its_hand_over_gets_no_server_of_its_own()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var fleet = await PaidFleetAsync(ct);
+        var runner = await fleet.ProvisionAsync(ct);
+        await fleet.AdvanceAsync(TimeSpan.FromSeconds(30), ct);
+        await fleet.Ingestor.IngestAsync([LifecycleFixture.Job(4301, JobStatus.InProgress) with { RunnerName = runner.Name, StartedAt = fleet.Time.GetUtcNow() }], "poll", FakeChannel.KindName, ct);
+        await fleet.AdvanceAsync(TimeSpan.FromMinutes(5), ct);
+        await fleet.Ingestor.IngestAsync([LifecycleFixture.Job(4301, JobStatus.Completed) with { RunnerName = runner.Name, CompletedAt = fleet.Time.GetUtcNow(), Conclusion = "success" }], "poll", FakeChannel.KindName, ct);
+        Assert.Equal(RunnerState.Completed, (await fleet.RunnerAsync(runner.Id, ct)).State);
+        await fleet.Ingestor.IngestAsync([LifecycleFixture.Job(4302) with { QueuedAt = fleet.Time.GetUtcNow() }], "webhook", FakeChannel.KindName, ct);
+
+        var plan = await fleet.Get<PlanExecutor>().RunAsync(ct);
+
+        Assert.Equal(0, plan.TotalToProvision);
+        // Once handed over, the rebuilt runner is the job's; still nothing new.
+        fleet.Provider.Exit(runner.Name, 0);
+        await fleet.Reaper.ReapAsync(ct);
+        await fleet.Get<ServerReuse>().WhenIdleAsync();
+        Assert.Equal(0, (await fleet.Get<PlanExecutor>().RunAsync(ct)).TotalToProvision);
+        Assert.Single(fleet.Provider.Rebuilds);
     }
 
     [Theory]
@@ -181,15 +245,20 @@ public sealed class ServerReuseTests
     }
 
     /// <summary>The runner takes job <paramref name="jobId"/>, which runs 5 minutes (or <paramref name="jobTakes"/>); its machine powers off; the reaper runs. Returns the rebuilt runner.</summary>
-    private static async Task<RunnerRecord> RunJobAndReapAsync(LifecycleFixture fleet, RunnerRecord runner, long jobId, CancellationToken ct, bool expectRebuild = true, TimeSpan? jobTakes = null)
+    private static async Task<RunnerRecord> RunJobAndReapAsync(LifecycleFixture fleet, RunnerRecord runner, long jobId, CancellationToken ct, bool? expectRebuild = true, TimeSpan? jobTakes = null)
     {
         await fleet.AdvanceAsync(TimeSpan.FromSeconds(30), ct);
         await fleet.Ingestor.IngestAsync([LifecycleFixture.Job(jobId, JobStatus.InProgress) with { RunnerName = runner.Name, StartedAt = fleet.Time.GetUtcNow() }], "poll", FakeChannel.KindName, ct);
         await fleet.AdvanceAsync(jobTakes ?? TimeSpan.FromMinutes(5), ct);
         fleet.Provider.Exit(runner.Name, 0);
         await fleet.Reaper.ReapAsync(ct);
+        await fleet.Get<ServerReuse>().WhenIdleAsync();
         var next = (await fleet.Store.ListActiveRunnersAsync(ct)).SingleOrDefault(r => r.Id != runner.Id);
-        Assert.Equal(expectRebuild, next is not null);
+        if (expectRebuild is { } expected)
+        {
+            Assert.Equal(expected, next is not null);
+        }
+
         return next!;
     }
 }

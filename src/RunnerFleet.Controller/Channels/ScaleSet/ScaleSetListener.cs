@@ -95,9 +95,10 @@ internal sealed partial class ScaleSetListener(
     {
         // The session's own statistics seed the desired count (actions/scaleset: a session without them is an error).
         var statistics = l.Session!.Statistics;
+        var statisticsAt = time.GetUtcNow();
         if (statistics is not null)
         {
-            await scaler.HandleDesiredRunnerCountAsync(l.Pool, statistics, ct).ConfigureAwait(false);
+            await scaler.HandleDesiredRunnerCountAsync(l.Pool, statistics, statisticsAt, ct).ConfigureAwait(false);
         }
 
         long lastMessageId = 0;
@@ -129,14 +130,19 @@ internal sealed partial class ScaleSetListener(
                 case ScaleSetPollOutcome.Message:
                     lastMessageId = message!.MessageId;
                     await HandleAsync(l, message, ct).ConfigureAwait(false);
-                    statistics = message.Statistics ?? statistics;
+                    if (message.Statistics is { } fresh)
+                    {
+                        statistics = fresh;
+                        statisticsAt = time.GetUtcNow();
+                    }
+
                     break;
             }
 
             // Re-evaluated on every answer, empty or not, from the latest statistics.
             if (statistics is not null)
             {
-                await scaler.HandleDesiredRunnerCountAsync(l.Pool, statistics, ct).ConfigureAwait(false);
+                await scaler.HandleDesiredRunnerCountAsync(l.Pool, statistics, statisticsAt, ct).ConfigureAwait(false);
             }
         }
     }

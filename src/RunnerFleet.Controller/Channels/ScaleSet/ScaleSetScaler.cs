@@ -66,9 +66,10 @@ internal sealed partial class ScaleSetScaler(IFleetStore store, RunnerTracker tr
 
     /// <summary>
     /// The pool's desired runner count from the scale set's statistics: <c>min(MinIdle + totalAssignedJobs, MaxRunners)</c>.
-    /// Stored for the planner; more jobs than before wakes it at once.
+    /// Stored for the planner, with when the statistics came (<paramref name="receivedAt"/>: an empty poll answer repeats
+    /// older statistics, and the planner counts runners that finished after them); more jobs than before wakes it at once.
     /// </summary>
-    public async Task<int> HandleDesiredRunnerCountAsync(PoolDefinition pool, ScaleSetStatistics statistics, CancellationToken ct)
+    public async Task<int> HandleDesiredRunnerCountAsync(PoolDefinition pool, ScaleSetStatistics statistics, DateTimeOffset receivedAt, CancellationToken ct)
     {
         var assigned = Math.Max(0, statistics.TotalAssignedJobs);
         var desired = Math.Min(pool.MinIdle + assigned, pool.MaxRunners);
@@ -80,7 +81,7 @@ internal sealed partial class ScaleSetScaler(IFleetStore store, RunnerTracker tr
             _assigned[pool.Name] = assigned;
         }
 
-        await store.SetPoolTargetAsync(new PoolTarget(pool.Name, assigned, desired, time.GetUtcNow()), ct).ConfigureAwait(false);
+        await store.SetPoolTargetAsync(new PoolTarget(pool.Name, assigned, desired, receivedAt), ct).ConfigureAwait(false);
         if (assigned > before)
         {
             signals.DemandChanged();
