@@ -7,6 +7,18 @@ namespace RunnerFleet.Controller.Fleet;
 /// </summary>
 internal sealed class RunnerLaunch
 {
+    /// <summary>What a provider needs to start <paramref name="runner"/> of <paramref name="pool"/> with its channel's registration.</summary>
+    public static RunnerLaunch For(string fleet, RunnerRecord runner, PoolDefinition pool, RunnerRegistration registration) => new()
+    {
+        Fleet = fleet,
+        Name = runner.Name,
+        Pool = pool,
+        JitConfig = registration.JitConfig,
+        RegistrationToken = registration.RegistrationToken,
+        RegistrationUrl = registration.RegistrationUrl,
+        Packages = registration.Packages,
+    };
+
     public required string Fleet { get; init; }
     public required string Name { get; init; }
     public required PoolDefinition Pool { get; init; }

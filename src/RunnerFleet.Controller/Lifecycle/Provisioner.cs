@@ -105,16 +105,7 @@ internal sealed partial class Provisioner(
             await store.UpdateRunnerAsync(record, ct).ConfigureAwait(false);
         }
 
-        return (record, new RunnerLaunch
-        {
-            Fleet = pools.FleetName,
-            Name = record.Name,
-            Pool = pool,
-            JitConfig = registration.JitConfig,
-            RegistrationToken = registration.RegistrationToken,
-            RegistrationUrl = registration.RegistrationUrl,
-            Packages = registration.Packages,
-        });
+        return (record, RunnerLaunch.For(pools.FleetName, record, pool, registration));
     }
 
     private async Task CleanUpAsync(RunnerRecord record, CancellationToken ct)

@@ -168,16 +168,7 @@ internal sealed partial class ServerReuse(
                 await store.UpdateRunnerAsync(next, ct).ConfigureAwait(false);
             }
 
-            var launch = new RunnerLaunch
-            {
-                Fleet = pools.FleetName,
-                Name = next.Name,
-                Pool = pool,
-                JitConfig = registration.JitConfig,
-                RegistrationToken = registration.RegistrationToken,
-                RegistrationUrl = registration.RegistrationUrl,
-                Packages = registration.Packages,
-            };
+            var launch = RunnerLaunch.For(pools.FleetName, next, pool, registration);
             var made = await rebuilder.RebuildAsync(new ProvisionedRunner { ResourceId = finished.ProviderResourceId!, RunnerName = finished.Name, Endpoint = finished.ProviderEndpoint }, launch, ct).ConfigureAwait(false);
             var at = time.GetUtcNow();
             await transitions.ApplyAsync(next.Id, r => r.State == RunnerState.Requested

@@ -111,12 +111,8 @@ public static class HetznerSimulatorEndpoints
 
         v1.MapPost("/servers", async (HttpContext ctx) =>
         {
-            JsonNode? body;
-            try
-            {
-                body = await JsonNode.ParseAsync(ctx.Request.Body, cancellationToken: ctx.RequestAborted).ConfigureAwait(false);
-            }
-            catch (JsonException)
+            var (body, invalid) = await BodyAsync(ctx).ConfigureAwait(false);
+            if (invalid)
             {
                 return ErrorResult("json_error", "invalid JSON");
             }
@@ -167,12 +163,8 @@ public static class HetznerSimulatorEndpoints
 
         v1.MapPost("/servers/{id:long}/actions/rebuild", async (HttpContext ctx, long id) =>
         {
-            JsonNode? body;
-            try
-            {
-                body = await JsonNode.ParseAsync(ctx.Request.Body, cancellationToken: ctx.RequestAborted).ConfigureAwait(false);
-            }
-            catch (JsonException)
+            var (body, invalid) = await BodyAsync(ctx).ConfigureAwait(false);
+            if (invalid)
             {
                 return ErrorResult("json_error", "invalid JSON");
             }
@@ -191,12 +183,8 @@ public static class HetznerSimulatorEndpoints
 
         v1.MapPut("/servers/{id:long}", async (HttpContext ctx, long id) =>
         {
-            JsonNode? body;
-            try
-            {
-                body = await JsonNode.ParseAsync(ctx.Request.Body, cancellationToken: ctx.RequestAborted).ConfigureAwait(false);
-            }
-            catch (JsonException)
+            var (body, invalid) = await BodyAsync(ctx).ConfigureAwait(false);
+            if (invalid)
             {
                 return ErrorResult("json_error", "invalid JSON");
             }
@@ -431,6 +419,19 @@ public static class HetznerSimulatorEndpoints
     }
 
     private static IResult Json(JsonNode body, int status = 200) => Results.Text(body.ToJsonString(), "application/json", statusCode: status);
+
+    /// <summary>The request's JSON body (null when empty), or invalid when it is not JSON (answered <c>json_error</c>).</summary>
+    private static async Task<(JsonNode? Body, bool Invalid)> BodyAsync(HttpContext ctx)
+    {
+        try
+        {
+            return (await JsonNode.ParseAsync(ctx.Request.Body, cancellationToken: ctx.RequestAborted).ConfigureAwait(false), false);
+        }
+        catch (JsonException)
+        {
+            return (null, true);
+        }
+    }
 
     private static IResult ErrorResult(string code, string message) =>
         Json(new JsonObject { ["error"] = new JsonObject { ["code"] = code, ["message"] = message, ["details"] = null } }, s_status.GetValueOrDefault(code, 422));
