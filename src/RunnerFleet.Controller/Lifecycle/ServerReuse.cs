@@ -230,11 +230,17 @@ internal sealed partial class ServerReuse(
             return "the pool is drained";
         }
 
-        var live = (await store.ListActiveRunnersAsync(ct).ConfigureAwait(false)).Where(x => RunnerStateMachine.IsLive(x.State)).ToList();
+        var active = await store.ListActiveRunnersAsync(ct).ConfigureAwait(false);
+        var live = active.Where(x => RunnerStateMachine.IsLive(x.State)).ToList();
         if (live.Count(x => string.Equals(x.Pool, pool.Name, StringComparison.OrdinalIgnoreCase)) >= pool.MaxRunners
             || (fleetOptions.Value.MaxRunners is { } fleetMax && live.Count >= fleetMax))
         {
             return "the pool or the fleet is full";
+        }
+
+        if ((pool.DailyBudget ?? fleetOptions.Value.DailyBudget) is not null && !await HourFitsTodayAsync(pool, r, active, ct).ConfigureAwait(false))
+        {
+            return "today's spending cap has no hour left (a job on the rebuilt machine could run into one)";
         }
 
         if (await store.FindJobByRunnerAsync(r.Name, ct).ConfigureAwait(false) is not { } job)
@@ -250,6 +256,17 @@ internal sealed partial class ServerReuse(
         }
 
         return verdicts.Count > 0 && verdicts.All(v => v == false) ? null : "its job came from a fork pull request, or its origin is unknown";
+    }
+
+    /// <summary>Whether one more hour of the machine fits under the pool's and the fleet's daily caps, as a new paid runner must.</summary>
+    private async Task<bool> HourFitsTodayAsync(PoolDefinition pool, RunnerRecord finished, IReadOnlyList<RunnerRecord> active, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        var settled = await store.CostByPoolAsync(new DateTimeOffset(now.UtcDateTime.Date, TimeSpan.Zero), ct).ConfigureAwait(false);
+        var prices = active.Append(finished).Where(x => x.HourlyPrice is not null).GroupBy(x => x.Pool, StringComparer.OrdinalIgnoreCase)
+            .ToDictionary(g => g.Key, g => g.Max(x => x.HourlyPrice!.Value), StringComparer.OrdinalIgnoreCase);
+        var verdict = SpendingCaps.Evaluate(pools.Pools, fleetOptions.Value.DailyBudget, settled, active, prices, now);
+        return verdict.PoolAllowed.GetValueOrDefault(pool.Name) is not 0 && verdict.FleetAllowed is not 0;
     }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Machine of runner {RunnerName} not handed over: {Reason}")]

@@ -24,7 +24,7 @@ internal sealed class LifecycleFixture : IAsyncDisposable
     private readonly string _path = Path.Combine(Path.GetTempPath(), $"rf-lifecycle-{Guid.NewGuid():N}.db");
     private readonly ServiceProvider _services;
 
-    private LifecycleFixture()
+    private LifecycleFixture(bool paid = false)
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
@@ -47,7 +47,7 @@ internal sealed class LifecycleFixture : IAsyncDisposable
         services.AddSingleton<IFleetStore>(new SqliteFleetStore(ConnectionString, Time));
         services.AddOptions<FleetOptions>().Bind(configuration.GetSection(FleetOptions.Section));
         services.AddOptions<GitHubOptions>().Bind(configuration.GetSection(GitHubOptions.Section));
-        services.AddRunnerProvider<FakeProvider, FakeSettings>(FakeProvider.KindName, "Fake", ProviderTraits.Free, (_, _) => [], _ => new Dictionary<string, object?>());
+        services.AddRunnerProvider<FakeProvider, FakeSettings>(FakeProvider.KindName, "Fake", paid ? new ProviderTraits { BillsPerHour = true } : ProviderTraits.Free, (_, _) => [], _ => new Dictionary<string, object?>());
         services.AddSingleton(new ChannelPlugin(FakeChannel.KindName, IsDefault: true, PoolSettingsBinder.For<FakeSettings>((_, _) => [], _ => new Dictionary<string, object?>())));
         services.AddKeyedSingleton<IRunnerChannel>(FakeChannel.KindName, Channel);
         services.AddSingleton<IJobPolicy>(Policy);
@@ -71,9 +71,9 @@ internal sealed class LifecycleFixture : IAsyncDisposable
     public T Get<T>() where T : notnull => _services.GetRequiredService<T>();
 
     /// <summary>A fleet with its schema in place and this node checked in, as ControllerNode.StartAsync leaves it.</summary>
-    public static async Task<LifecycleFixture> CreateAsync(CancellationToken ct)
+    public static async Task<LifecycleFixture> CreateAsync(CancellationToken ct, bool paid = false)
     {
-        var fleet = new LifecycleFixture();
+        var fleet = new LifecycleFixture(paid);
         await fleet.Store.InitializeAsync(ct);
         await fleet.Store.HeartbeatAsync(fleet.Node.Id, ct);
         return fleet;

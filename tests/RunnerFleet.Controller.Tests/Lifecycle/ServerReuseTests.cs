@@ -144,6 +144,21 @@ public sealed class ServerReuseTests
     }
 
     [Fact]
+    public async Task With_the_daily_budget_spent_the_machine_is_deleted_not_handed_over()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var fleet = await PaidFleetAsync(ct);
+        // One hour of the machine is all the fleet may spend today: another job on it could run into a second.
+        fleet.Get<Microsoft.Extensions.Options.IOptions<RunnerFleet.Controller.Configuration.FleetOptions>>().Value.DailyBudget = Price;
+        var runner = await fleet.ProvisionAsync(ct);
+
+        await RunJobAndReapAsync(fleet, runner, 4301, ct, expectRebuild: false);
+
+        Assert.Empty(fleet.Provider.Rebuilds);
+        Assert.Null(fleet.Provider.Find(runner.Name));
+    }
+
+    [Fact]
     public async Task Past_minute_fifty_of_the_paid_hour_the_machine_is_deleted()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -237,7 +252,7 @@ public sealed class ServerReuseTests
 
     private static async Task<LifecycleFixture> PaidFleetAsync(CancellationToken ct)
     {
-        var fleet = await LifecycleFixture.CreateAsync(ct);
+        var fleet = await LifecycleFixture.CreateAsync(ct, paid: true);
         fleet.Provider.Rebuildable = true;
         fleet.Provider.HourlyPrice = Price;
         fleet.Provider.BilledAt = fleet.Time.GetUtcNow();
