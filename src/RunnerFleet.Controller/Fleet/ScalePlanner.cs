@@ -129,13 +129,14 @@ internal static class ScalePlanner
                 }
             }
 
-            retirements.AddRange(Retire(pool, poolRunners, scopes, surplus, now));
+            retirements.AddRange(Retire(pool, poolRunners, scopes, surplus, now, starved: spill.Count > 0));
         }
 
         return new FleetPlan(provisions, retirements);
     }
 
-    private static IEnumerable<Retirement> Retire(PoolDefinition pool, List<RunnerRecord> poolRunners, Dictionary<string, int> scopes, int surplus, DateTimeOffset now)
+    /// <param name="starved">Jobs wait for room in this pool: a runner idling out its paid hour makes way after IdleTimeout.</param>
+    private static IEnumerable<Retirement> Retire(PoolDefinition pool, List<RunnerRecord> poolRunners, Dictionary<string, int> scopes, int surplus, DateTimeOffset now, bool starved)
     {
         foreach (var r in poolRunners.Where(r => r.State is RunnerState.Requested or RunnerState.Provisioning && now - r.RequestedAt > pool.BootTimeout))
         {
@@ -149,10 +150,13 @@ internal static class ScalePlanner
 
         // Only runners no queued job of their scope is waiting for, and never below MinIdle.
         var removable = surplus - pool.MinIdle;
-        // Idle past IdleTimeout, or idle on a machine whose paid hour is about to end (a server rebuilt within its hour
-        // waits for a job of its repository while the hour lasts; the next hour would be paid for idling).
+        // Idle past IdleTimeout, or idle on a machine whose paid hour is about to end. A runner on a machine rebuilt
+        // within its paid hour waits for a job of its repository while the hour lasts, past IdleTimeout: that hour is
+        // paid whether it waits or not, and the next hour would be paid for idling. It makes way sooner only when jobs
+        // wait for room in the pool.
         var idle = poolRunners
-            .Where(r => r.State == RunnerState.Idle && (now - (r.OnlineAt ?? r.CreatedAt ?? r.RequestedAt) > pool.IdleTimeout || PaidHourEnds(r, now)))
+            .Where(r => r.State == RunnerState.Idle
+                && (PaidHourEnds(r, now) || (now - (r.OnlineAt ?? r.CreatedAt ?? r.RequestedAt) > pool.IdleTimeout && (starved || !WaitsOutPaidHour(r)))))
             .OrderBy(r => r.OnlineAt ?? r.RequestedAt);
         var absorbed = new Dictionary<string, int>(scopes, StringComparer.OrdinalIgnoreCase);
         foreach (var r in idle)
@@ -169,7 +173,7 @@ internal static class ScalePlanner
             }
 
             removable--;
-            yield return now - (r.OnlineAt ?? r.CreatedAt ?? r.RequestedAt) > pool.IdleTimeout
+            yield return !PaidHourEnds(r, now)
                 ? new Retirement(r.Id, r.Name, RetirementKind.IdleTimeout, $"idle longer than IdleTimeout {pool.IdleTimeout}")
                 : new Retirement(r.Id, r.Name, RetirementKind.PaidHourEnd, "idle, and its machine's paid hour ends within minutes");
         }
@@ -186,6 +190,9 @@ internal static class ScalePlanner
     internal static bool PaidHourEnds(RunnerRecord r, DateTimeOffset now) =>
         r.HourlyPrice is not null && (r.BilledSince ?? r.CreatedAt) is { } billed && now > billed
         && TimeSpan.FromHours(1) - TimeSpan.FromTicks((now - billed).Ticks % TimeSpan.TicksPerHour) <= PaidHourEndsWithin;
+
+    /// <summary>A runner on a machine handed over within its paid hour (only pools that reuse machines make them).</summary>
+    internal static bool WaitsOutPaidHour(RunnerRecord r) => r.PreviousRunner is not null && r.HourlyPrice is not null;
 
     /// <summary>Pools ordered so that every pool comes after all pools that overflow into it (validation forbids cycles).</summary>
     internal static IReadOnlyList<PoolDefinition> OverflowOrder(IReadOnlyList<PoolDefinition> pools)

@@ -243,6 +243,34 @@ public sealed class ScalePlannerTests
         Assert.All(plan.Retirements, r => Assert.False(r.Fails));
     }
 
+    [Theory]
+    // minutes into the paid hour, jobs of another repository waiting for room, expected retirement
+    [InlineData(30, false, null)]
+    [InlineData(58, false, RetirementKind.PaidHourEnd)]
+    [InlineData(30, true, RetirementKind.IdleTimeout)]
+    public void A_runner_on_a_machine_rebuilt_within_its_paid_hour_waits_past_IdleTimeout_until_the_hour_ends_unless_jobs_wait_for_room(int minute, bool starved, RetirementKind? expected)
+    {
+        var billed = s_now.AddMinutes(-minute);
+        var rebuilt = Runner("p", RunnerState.Idle, age: TimeSpan.FromMinutes(25), idleFor: TimeSpan.FromMinutes(20)) with { HourlyPrice = 0.0111m, BilledSince = billed, PreviousRunner = "f-p-before" };
+        var busy = Runner("p", RunnerState.Busy, busyFor: TimeSpan.FromMinutes(1));
+        var waiting = starved ? new[] { Job("p", "octo/other") } : [];
+
+        var plan = ScalePlanner.Plan([Pool("p", max: 2)], [rebuilt, busy], waiting, s_now);
+
+        Assert.Equal(expected, Assert.Single(plan.Retirements.DefaultIfEmpty())?.Kind);
+        Assert.All(plan.Retirements, r => Assert.False(r.Fails));
+    }
+
+    [Fact]
+    public void A_runner_on_a_fresh_paid_machine_still_goes_at_IdleTimeout()
+    {
+        var fresh = Runner("p", RunnerState.Idle, age: TimeSpan.FromMinutes(15), idleFor: TimeSpan.FromMinutes(11)) with { HourlyPrice = 0.0111m, BilledSince = s_now.AddMinutes(-15) };
+
+        var plan = ScalePlanner.Plan([Pool("p")], [fresh], [], s_now);
+
+        Assert.Equal(RetirementKind.IdleTimeout, Assert.Single(plan.Retirements).Kind);
+    }
+
     [Fact]
     public void Timeouts_that_mean_failure_are_marked_as_failing()
     {
