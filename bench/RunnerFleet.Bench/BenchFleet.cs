@@ -45,9 +45,10 @@ internal sealed class BenchFleet : IAsyncDisposable
     /// <param name="settings">Controller settings beside the defaults (GitHub, store, fleet name).</param>
     /// <param name="provider">Replaces the registered providers (e.g. a recording one of kind inprocess).</param>
     /// <param name="gateway">An address runner containers reach the simulator on, besides loopback.</param>
+    /// <param name="time">The clock of the simulators and the controller (a fake one runs simulated hours; the loops still tick in real time).</param>
     /// <param name="hetzner">Also start the Hetzner simulator (its API URL and token are set for the controller).</param>
     public static async Task<BenchFleet> StartAsync(IReadOnlyList<string> repositories, IDictionary<string, string?> settings, IRunnerProvider? provider = null, bool webhooks = true, string? gateway = null, TimeSpan? scaleSetPollWait = null,
-        RunnerFleet.Sandbox.Hetzner.HetznerSimulatorOptions? hetzner = null, GitHubLatency? latency = null, IReadOnlySet<string>? publicRepositories = null, string logLevel = "Warning")
+        RunnerFleet.Sandbox.Hetzner.HetznerSimulatorOptions? hetzner = null, GitHubLatency? latency = null, IReadOnlySet<string>? publicRepositories = null, string logLevel = "Warning", TimeProvider? time = null)
     {
         var port = SandboxServer.FreePort();
         var urls = new List<string> { $"http://127.0.0.1:{port}" };
@@ -58,7 +59,7 @@ internal sealed class BenchFleet : IAsyncDisposable
             simOptions.RunnerBaseUrl = $"http://{gateway}:{port}";
         }
 
-        var sim = await SandboxServer.StartAsync(urls, simOptions, hetzner, TimeProvider.System, null).ConfigureAwait(false);
+        var sim = await SandboxServer.StartAsync(urls, simOptions, hetzner, time ?? TimeProvider.System, null).ConfigureAwait(false);
         foreach (var repo in repositories)
         {
             sim.Simulator.EnsureRepository(repo, isPrivate: publicRepositories?.Contains(repo) != true);
@@ -86,6 +87,12 @@ internal sealed class BenchFleet : IAsyncDisposable
         var app = ControllerHost.Build([], all, b =>
         {
             b.Services.AddInProcessProvider();
+            if (time is not null)
+            {
+                // One clock for the controller and the simulators (a simulated day in minutes).
+                b.Services.Replace(ServiceDescriptor.Singleton(time));
+            }
+
             if (provider is not null)
             {
                 // The last keyed registration wins: the benchmark's provider stands in for its kind's.

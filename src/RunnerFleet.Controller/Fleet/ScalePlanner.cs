@@ -156,7 +156,7 @@ internal static class ScalePlanner
         // wait for room in the pool.
         var idle = poolRunners
             .Where(r => r.State == RunnerState.Idle
-                && (PaidHourEnds(r, now) || (now - (r.OnlineAt ?? r.CreatedAt ?? r.RequestedAt) > pool.IdleTimeout && (starved || !WaitsOutPaidHour(r)))))
+                && (PaidHourEnds(pool, r, now) || (now - (r.OnlineAt ?? r.CreatedAt ?? r.RequestedAt) > pool.IdleTimeout && (starved || !WaitsOutPaidHour(r)))))
             .OrderBy(r => r.OnlineAt ?? r.RequestedAt);
         var absorbed = new Dictionary<string, int>(scopes, StringComparer.OrdinalIgnoreCase);
         foreach (var r in idle)
@@ -173,7 +173,7 @@ internal static class ScalePlanner
             }
 
             removable--;
-            yield return !PaidHourEnds(r, now)
+            yield return !PaidHourEnds(pool, r, now)
                 ? new Retirement(r.Id, r.Name, RetirementKind.IdleTimeout, $"idle longer than IdleTimeout {pool.IdleTimeout}")
                 : new Retirement(r.Id, r.Name, RetirementKind.PaidHourEnd, "idle, and its machine's paid hour ends within minutes");
         }
@@ -185,11 +185,19 @@ internal static class ScalePlanner
     /// <summary>
     /// Whether the runner's machine is billed by the hour and its paid hour ends within <see cref="PaidHourEndsWithin"/>:
     /// idle on into the next hour, it would be paid for waiting (a warm runner MinIdle keeps, or one a queued job waits
-    /// for, stays all the same).
+    /// for, stays all the same). A runner on a handed-over machine stops waiting sooner, when the pool's margin is left
+    /// (<see cref="IPaidHourReuse"/>): a job it took then would run into the next hour.
     /// </summary>
-    internal static bool PaidHourEnds(RunnerRecord r, DateTimeOffset now) =>
-        r.HourlyPrice is not null && (r.BilledSince ?? r.CreatedAt) is { } billed && now > billed
-        && TimeSpan.FromHours(1) - TimeSpan.FromTicks((now - billed).Ticks % TimeSpan.TicksPerHour) <= PaidHourEndsWithin;
+    internal static bool PaidHourEnds(PoolDefinition pool, RunnerRecord r, DateTimeOffset now)
+    {
+        if (r.HourlyPrice is null || (r.BilledSince ?? r.CreatedAt) is not { } billed || now <= billed)
+        {
+            return false;
+        }
+
+        var within = WaitsOutPaidHour(r) && pool.ProviderSettings is IPaidHourReuse { WaitsWhileHourLeaves: { } margin } && margin > PaidHourEndsWithin ? margin : PaidHourEndsWithin;
+        return TimeSpan.FromHours(1) - TimeSpan.FromTicks((now - billed).Ticks % TimeSpan.TicksPerHour) <= within;
+    }
 
     /// <summary>A runner on a machine handed over within its paid hour (only pools that reuse machines make them).</summary>
     internal static bool WaitsOutPaidHour(RunnerRecord r) => r.PreviousRunner is not null && r.HourlyPrice is not null;

@@ -243,19 +243,29 @@ public sealed class ScalePlannerTests
         Assert.All(plan.Retirements, r => Assert.False(r.Fails));
     }
 
-    [Theory]
-    // minutes into the paid hour, jobs of another repository waiting for room, expected retirement
-    [InlineData(30, false, null)]
-    [InlineData(58, false, RetirementKind.PaidHourEnd)]
-    [InlineData(30, true, RetirementKind.IdleTimeout)]
-    public void A_runner_on_a_machine_rebuilt_within_its_paid_hour_waits_past_IdleTimeout_until_the_hour_ends_unless_jobs_wait_for_room(int minute, bool starved, RetirementKind? expected)
+    private sealed class Reuse(TimeSpan? margin) : IPaidHourReuse
     {
+        public TimeSpan? WaitsWhileHourLeaves => margin;
+    }
+
+    [Theory]
+    // minutes into the paid hour, jobs of another repository waiting for room, the pool's margin, expected retirement
+    [InlineData(30, false, 10, null)]
+    [InlineData(49, false, 10, null)]
+    [InlineData(51, false, 10, RetirementKind.PaidHourEnd)]
+    [InlineData(51, false, null, null)]
+    [InlineData(45, false, 15, RetirementKind.PaidHourEnd)]
+    [InlineData(58, false, null, RetirementKind.PaidHourEnd)]
+    [InlineData(30, true, 10, RetirementKind.IdleTimeout)]
+    public void A_runner_on_a_machine_rebuilt_within_its_paid_hour_waits_past_IdleTimeout_until_the_margin_is_left_unless_jobs_wait_for_room(int minute, bool starved, int? marginMinutes, RetirementKind? expected)
+    {
+        var pool = Pool("p", max: 2) with { ProviderSettings = new Reuse(marginMinutes is { } m ? TimeSpan.FromMinutes(m) : null) };
         var billed = s_now.AddMinutes(-minute);
         var rebuilt = Runner("p", RunnerState.Idle, age: TimeSpan.FromMinutes(25), idleFor: TimeSpan.FromMinutes(20)) with { HourlyPrice = 0.0111m, BilledSince = billed, PreviousRunner = "f-p-before" };
         var busy = Runner("p", RunnerState.Busy, busyFor: TimeSpan.FromMinutes(1));
         var waiting = starved ? new[] { Job("p", "octo/other") } : [];
 
-        var plan = ScalePlanner.Plan([Pool("p", max: 2)], [rebuilt, busy], waiting, s_now);
+        var plan = ScalePlanner.Plan([pool], [rebuilt, busy], waiting, s_now);
 
         Assert.Equal(expected, Assert.Single(plan.Retirements.DefaultIfEmpty())?.Kind);
         Assert.All(plan.Retirements, r => Assert.False(r.Fails));

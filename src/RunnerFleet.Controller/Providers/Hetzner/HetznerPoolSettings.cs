@@ -1,7 +1,9 @@
+using RunnerFleet.Controller.Fleet;
+
 namespace RunnerFleet.Controller.Providers.Hetzner;
 
 /// <summary><c>Fleet:Pools:N:Hetzner</c>: how a Hetzner pool's servers are made.</summary>
-internal sealed class HetznerPoolSettings
+internal sealed class HetznerPoolSettings : IPaidHourReuse
 {
     public const string DefaultImage = "ubuntu-24.04";
 
@@ -54,6 +56,10 @@ internal sealed class HetznerPoolSettings
 
     /// <summary>No rebuild starts after this minute of a paid hour.</summary>
     public static readonly TimeSpan LastReuseMinute = TimeSpan.FromMinutes(50);
+
+    /// <summary>A rebuilt server's runner stops waiting for a job when no rebuild could start any more (the margin left, or minute 50).</summary>
+    TimeSpan? IPaidHourReuse.WaitsWhileHourLeaves =>
+        ReuseWithinPaidHour ? TimeSpan.FromTicks(Math.Max(ReuseMargin.Ticks, (TimeSpan.FromHours(1) - LastReuseMinute).Ticks)) : null;
 
 
     internal static IEnumerable<string> Validate(HetznerPoolSettings s, string key)
