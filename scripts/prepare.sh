@@ -14,6 +14,10 @@ command -v file >/dev/null 2>&1 || need+=(file)
 command -v update-binfmts >/dev/null 2>&1 || need+=(binfmt-support)
 [ -x /usr/bin/chromium ] || need+=(chromium)   # the status-page browser test (Category=Browser)
 command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)   # the PostgreSQL store tests
+command -v qemu-system-x86_64 >/dev/null 2>&1 || need+=(qemu-system-x86)   # the QEMU VM provider (Category=VM)
+command -v qemu-system-aarch64 >/dev/null 2>&1 || need+=(qemu-system-arm)
+command -v cpio >/dev/null 2>&1 || need+=(cpio)   # the VM test guests' initramfs
+command -v mke2fs >/dev/null 2>&1 || need+=(e2fsprogs)
 if [ ${#need[@]} -gt 0 ]; then
     echo "prepare: installing ${need[*]} from Debian ..."
     apt-get update -qq
@@ -71,3 +75,5 @@ echo "prepare: Docker engine $(docker version --format '{{.Server.Version}} (API
 bash infra/sim-runner/build.sh
 bash infra/sim-runner/build.sh arm64
 bash infra/cloudinit-test/build.sh
+# The QEMU test guests (x86_64 and aarch64): Debian's cloud kernels and busybox, in /var/cache/runnerfleet/qemu.
+bash infra/qemu-guest/build.sh

@@ -4,6 +4,7 @@ using RunnerFleet.Controller.Channels.Rest;
 using RunnerFleet.Controller.Channels.ScaleSet;
 using RunnerFleet.Controller.Providers.Docker;
 using RunnerFleet.Controller.Providers.Hetzner;
+using RunnerFleet.Controller.Providers.Qemu;
 using RunnerFleet.Controller.Scheduling;
 using RunnerFleet.Controller.Telemetry;
 
@@ -31,6 +32,7 @@ internal static class ControllerHost
         builder.AddFleetCore()
             .AddDockerProvider()
             .AddHetznerProvider()
+            .AddQemuProvider()
             .AddRestChannel()
             .AddScaleSetChannel()
             .AddFleetLoops(builder.Configuration);
