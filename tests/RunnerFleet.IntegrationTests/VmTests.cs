@@ -47,14 +47,36 @@ public sealed class VmTests
         settings["Fleet:Pools:0:MaxRunners"] = "1";
 
         await using var controller = ControllerProcess.Start(settings);
-        var store = world.Store();
         await FleetUnderTest.WaitUntilAsync(async () => world.VmFolders().Count > 0 && world.VmProcesses().Count > 0, s_timeout, () => world.DescribeAsync(controller));
-        await FleetUnderTest.WaitUntilAsync(async () => (await store.ListRunnersAsync(10, CancellationToken.None)).Any(r => r.FailureReason?.Contains("BootTimeout", StringComparison.Ordinal) == true && r.DestroyedAt is not null),
+        await FleetUnderTest.WaitUntilAsync(async () => (await world.RunnersAsync()).Any(r => r.FailureReason?.Contains("BootTimeout", StringComparison.Ordinal) == true && r.DestroyedAt is not null),
             s_timeout, () => world.DescribeAsync(controller));
-        var failed = (await store.ListRunnersAsync(10, CancellationToken.None)).First(r => r.FailureReason?.Contains("BootTimeout", StringComparison.Ordinal) == true);
+        var failed = (await world.RunnersAsync()).First(r => r.FailureReason?.Contains("BootTimeout", StringComparison.Ordinal) == true);
 
         Assert.DoesNotContain(failed.Name, world.VmFolders());
         Assert.DoesNotContain(world.VmProcesses(), p => p.Contains(failed.Name, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_guest_on_a_restricted_network_reaches_no_host_port_but_the_forwarded_ones()
+    {
+        await using var world = await VmWorld.StartAsync();
+        world.GitHub.QueueJobs("octo/app", ["self-hosted", "linux", "x64", "vm"], 1, TimeSpan.FromSeconds(1));
+        // Another port is forwarded, not the simulator's: the runner in the guest cannot reach GitHub (nor anything else).
+        var settings = world.Settings(x64Only: true);
+        settings["Qemu:AllowedHostPorts:0"] = FleetUnderTest.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        settings["Fleet:Pools:0:MaxRunners"] = "1";
+
+        await using var controller = ControllerProcess.Start(settings);
+        await FleetUnderTest.WaitUntilAsync(async () => (await world.RunnersAsync()).Any(r => r.State == RunnerState.Failed && r.DestroyedAt is not null),
+            s_timeout, () => world.DescribeAsync(controller));
+
+        var failed = (await world.RunnersAsync()).First(r => r.State == RunnerState.Failed);
+        // The guest's runner exited 1 (its first request refused) and said so on the console; the VM powered off; nothing is left.
+        Assert.Contains("runner exited (code 1) without taking a job", failed.FailureReason, StringComparison.Ordinal);
+        Assert.Equal("queued", Assert.Single(world.GitHub.AllJobs()).Status);
+        Assert.All(world.GitHub.AllRunners(), r => Assert.Null(r.OnlineAt));
+        await FleetUnderTest.WaitUntilAsync(() => Task.FromResult(!world.VmFolders().Contains(failed.Name) && world.VmProcesses().All(p => !p.Contains(failed.Name, StringComparison.Ordinal))),
+            s_timeout, () => world.DescribeAsync(controller));
     }
 
     [Fact]
@@ -175,6 +197,19 @@ public sealed class VmTests
 
         public SqliteFleetStore Store() => new($"Data Source={_db}", TimeProvider.System);
 
+        /// <summary>The controller's runner records; none before its store has its tables.</summary>
+        public async Task<IReadOnlyList<RunnerRecord>> RunnersAsync()
+        {
+            try
+            {
+                return await Store().ListRunnersAsync(100, CancellationToken.None);
+            }
+            catch (Microsoft.Data.Sqlite.SqliteException)
+            {
+                return [];
+            }
+        }
+
         public IReadOnlyList<string> VmFolders() => Directory.Exists(FleetDirectory) ? [.. Directory.EnumerateDirectories(FleetDirectory).Select(Path.GetFileName).OfType<string>()] : [];
 
         /// <summary>The command lines of this test's QEMU processes (found by their state folder).</summary>
@@ -187,7 +222,7 @@ public sealed class VmTests
 
         public async Task<string> DescribeAsync(ControllerProcess controller)
         {
-            var runners = await Store().ListRunnersAsync(100, CancellationToken.None);
+            var runners = await RunnersAsync();
             var consoles = string.Join("\n", VmFolders().Select(f => Path.Combine(FleetDirectory, f, "console.log")).Where(File.Exists).Select(f => $"--- {f}\n{File.ReadAllText(f)[^Math.Min(1500, (int)new FileInfo(f).Length)..]}"));
             return $"runners: {string.Join(", ", runners.Select(r => $"{r.Name}={r.State}({r.FailureReason})"))}; sim jobs: {string.Join(", ", GitHub.AllJobs().Select(j => j.Status))}; " +
                    $"VM folders: {VmFolders().Count}; QEMU processes: {VmProcesses().Count}\n{consoles}\n{controller.Output[^Math.Min(4000, controller.Output.Length)..]}";
@@ -196,10 +231,9 @@ public sealed class VmTests
         /// <summary>Every job served once, every record final, no VM folder, no QEMU process, no GitHub runner.</summary>
         public async Task AssertEverythingFinishedAsync(int jobs, ControllerProcess controller)
         {
-            var store = Store();
             await FleetUnderTest.WaitUntilAsync(async () =>
                 GitHub.AllJobs().All(j => j.Status == "completed")
-                && (await store.ListRunnersAsync(100, CancellationToken.None)) is var all && all.All(r => RunnerStateMachine.IsFinal(r.State))
+                && (await RunnersAsync()) is var all && all.All(r => RunnerStateMachine.IsFinal(r.State))
                 && all.Count(r => r.State == RunnerState.Gone && r.JobId is not null) == jobs
                 && VmFolders().Count == 0 && VmProcesses().Count == 0
                 && GitHub.AllRunners().Count == 0, s_timeout, () => DescribeAsync(controller));

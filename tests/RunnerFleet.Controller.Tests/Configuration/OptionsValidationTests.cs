@@ -5,13 +5,14 @@ using RunnerFleet.Controller.Channels.ScaleSet;
 using RunnerFleet.Controller.Configuration;
 using RunnerFleet.Controller.Providers.Docker;
 using RunnerFleet.Controller.Providers.Hetzner;
+using RunnerFleet.Controller.Providers.Qemu;
 
 namespace RunnerFleet.Controller.Tests.Configuration;
 
 public sealed class OptionsValidationTests
 {
     // The plug-ins as the controller registers them: names and settings are checked against what is registered.
-    private static readonly ServiceProvider s_plugins = new ServiceCollection().AddDockerProvider().AddHetznerProvider().AddRestChannel().AddScaleSetChannel().BuildServiceProvider();
+    private static readonly ServiceProvider s_plugins = new ServiceCollection().AddDockerProvider().AddHetznerProvider().AddQemuProvider().AddRestChannel().AddScaleSetChannel().BuildServiceProvider();
 
     private static PoolOptions GoodPool(string name = "linux") => new() { Name = name, Labels = ["linux", "x64"], Provider = "docker", MaxRunners = 4 };
 
@@ -58,6 +59,99 @@ public sealed class OptionsValidationTests
         Assert.Contains(FleetFromKeys(pool), f => f.StartsWith("Fleet:Pools:0:Hetzner:Dns64Servers must list IPv6", StringComparison.Ordinal));
         pool["Hetzner:Dns64Servers:0"] = "2001:db8::64";
         Assert.Empty(FleetFromKeys(pool));
+    }
+
+    /// <summary>A QEMU pool as an operator writes it; <c>/bin/sh</c> stands in for the emulator (only its presence is checked here).</summary>
+    private static Dictionary<string, string?> QemuPool(string image) => new()
+    {
+        ["Provider"] = "qemu", ["Qemu:Image"] = image, ["Qemu:Arch"] = "x86_64", ["Qemu:Binary"] = "/bin/sh",
+    };
+
+    [Theory]
+    [InlineData("Qemu:Image", "/nonexistent/runner.qcow2", "Fleet:Pools:0:Qemu:Image '/nonexistent/runner.qcow2' does not exist")]
+    [InlineData("Qemu:Arch", "riscv64", "Fleet:Pools:0:Qemu:Arch must be x86_64 or aarch64")]
+    [InlineData("Qemu:Accelerator", "whpx", "Fleet:Pools:0:Qemu:Accelerator must be auto, kvm, hvf or tcg")]
+    [InlineData("Qemu:Binary", "/nonexistent/qemu-system-x86_64", "Fleet:Pools:0:Qemu:Binary '/nonexistent/qemu-system-x86_64' was not found")]
+    [InlineData("Qemu:Network", "bridge", "Fleet:Pools:0:Qemu:Network must be restricted or open")]
+    [InlineData("Qemu:Initrd", "IMAGE", "Fleet:Pools:0:Qemu:Initrd needs Fleet:Pools:0:Qemu:Kernel")]
+    public void A_bad_qemu_pool_setting_names_its_key(string key, string value, string expected)
+    {
+        var image = Path.GetTempFileName();
+        try
+        {
+            var pool = QemuPool(image);
+            Assert.Empty(FleetFromKeys(pool));
+            pool[key] = value == "IMAGE" ? image : value;
+
+            Assert.Contains(FleetFromKeys(pool), f => f.StartsWith(expected, StringComparison.Ordinal));
+        }
+        finally
+        {
+            File.Delete(image);
+        }
+    }
+
+    [Theory]
+    [InlineData("hvf")]
+    [InlineData("kvm")]
+    public void An_accelerator_that_is_not_there_stops_start_up_with_the_key(string accelerator)
+    {
+        // HVF is macOS's; KVM is Linux's and needs a guest of the host's architecture: aarch64 here on x86, x86_64 on ARM.
+        var arch = QemuPoolSettings.HostArch == QemuPoolSettings.Aarch64 ? "x86_64" : "aarch64";
+        var image = Path.GetTempFileName();
+        try
+        {
+            var keys = new Dictionary<string, string?>
+            {
+                ["Fleet:Pools:0:Name"] = "vm", ["Fleet:Pools:0:Labels:0"] = "linux", ["Fleet:Pools:0:Provider"] = "qemu",
+                ["Fleet:Pools:0:Qemu:Image"] = image, ["Fleet:Pools:0:Qemu:Arch"] = arch, ["Fleet:Pools:0:Qemu:Binary"] = "/bin/sh",
+                ["Fleet:Pools:0:Qemu:Accelerator"] = accelerator,
+            };
+            var configuration = new ConfigurationBuilder().AddInMemoryCollection(keys).Build();
+            var fleet = Microsoft.Extensions.Options.Options.Create(configuration.GetSection("Fleet").Get<FleetOptions>()!);
+            var catalog = new PoolCatalog(fleet, Microsoft.Extensions.Options.Options.Create(new GitHubOptions()), configuration, s_plugins.GetServices<ProviderPlugin>(), s_plugins.GetServices<ChannelPlugin>());
+            var check = new QemuHostCheck(fleet, Microsoft.Extensions.Options.Options.Create(new QemuOptions()), catalog, new QemuHost(), Microsoft.Extensions.Logging.Abstractions.NullLogger<QemuHostCheck>.Instance);
+
+            var e = Assert.ThrowsAny<Microsoft.Extensions.Options.OptionsValidationException>(() => check.StartAsync(TestContext.Current.CancellationToken).GetAwaiter().GetResult());
+
+            Assert.StartsWith($"Fleet:Pools:0:Qemu:Accelerator {accelerator} is not available here", Assert.Single(e.Failures), StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(image);
+        }
+    }
+
+    [Fact]
+    public void Bad_qemu_host_settings_name_their_keys()
+    {
+        var failures = new QemuOptionsValidator().Validate(null, new QemuOptions { MaxVms = 0, StateDirectory = "relative", AllowedHostPorts = [0], ForwardCommand = "nc 127.0.0.1 8080" }).Failures!;
+
+        foreach (var key in new[] { "Qemu:MaxVms", "Qemu:StateDirectory", "Qemu:AllowedHostPorts", "Qemu:ForwardCommand" })
+        {
+            Assert.Contains(failures, f => f.StartsWith(key, StringComparison.Ordinal));
+        }
+
+        Assert.True(new QemuOptionsValidator().Validate(null, new QemuOptions()).Succeeded);
+    }
+
+    [Fact]
+    public void A_vms_command_line_holds_no_secret_and_a_restricted_network_reaches_only_the_allowed_ports()
+    {
+        var settings = new QemuPoolSettings { Image = "/images/base.qcow2", Arch = "aarch64", Kernel = "/images/vmlinuz", Append = "quiet" };
+        var options = new QemuOptions { AllowedHostPorts = [8443] };
+
+        var args = QemuProvider.Arguments(settings, "tcg", "/state/fleet/runner-1", options);
+        var line = string.Join(' ', args);
+
+        Assert.Contains("file=/images/base.qcow2,if=virtio,format=qcow2,snapshot=on", line, StringComparison.Ordinal);
+        Assert.Contains("user,id=net0,restrict=on,guestfwd=tcp:10.0.2.100:8443-cmd:busybox nc 127.0.0.1 8443", line, StringComparison.Ordinal);
+        Assert.Equal(1, args.Count(a => a.Contains("guestfwd", StringComparison.Ordinal)));
+        Assert.Contains("name=opt/runnerfleet/runner,file=/state/fleet/runner-1/runner.env", line, StringComparison.Ordinal);
+        Assert.Contains("console=ttyAMA0 panic=-1 quiet", line, StringComparison.Ordinal);
+        Assert.Contains("-machine virt", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("jitconfig", line, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal("user,id=net0", QemuProvider.Network(new QemuPoolSettings { Network = "open" }, options));
     }
 
     [Fact]

@@ -25,7 +25,11 @@ internal sealed partial class QemuProvider(IOptions<QemuOptions> options, PoolCa
 
     private const string Settings = "runner.env";
     private const string Meta = "vm.json";
-    private const string PidFile = "qemu.pid";
+    /// <summary>QEMU's own pid file (it deletes it as it exits).</summary>
+    private const string QemuPidFile = "qemu.pid";
+
+    /// <summary>The provider's copy, written once the VM started and kept after it exits: started, then exited.</summary>
+    private const string PidFile = "vm.pid";
     private const string Socket = "qmp.sock";
     private const string Console = "console.log";
 
@@ -250,6 +254,20 @@ internal sealed partial class QemuProvider(IOptions<QemuOptions> options, PoolCa
             var error = (await stderr.ConfigureAwait(false)).Trim();
             throw new ProviderException("create_failed", $"QEMU refused to start the VM (exit {qemu.ExitCode}): {(error.Length == 0 ? "no message" : error.Split('\n')[0])}");
         }
+
+        // QEMU wrote its pid file before its parent returned, and deletes it as it exits (a guest may already have
+        // powered off): the provider's own copy says the VM was started, and by which process.
+        string pid;
+        try
+        {
+            pid = (await File.ReadAllTextAsync(Path.Combine(dir, QemuPidFile), ct).ConfigureAwait(false)).Trim();
+        }
+        catch (FileNotFoundException)
+        {
+            pid = "0";
+        }
+
+        await File.WriteAllTextAsync(Path.Combine(dir, PidFile), pid, ct).ConfigureAwait(false);
     }
 
     /// <summary>The QEMU command line of a VM (no secret on it: the runner's settings are a firmware config file).</summary>
@@ -274,7 +292,7 @@ internal sealed partial class QemuProvider(IOptions<QemuOptions> options, PoolCa
             "-fw_cfg", $"name=opt/runnerfleet/job-started.sh,file={Escape(Path.Combine(dir, "job-started.sh"))}",
             "-fw_cfg", $"name=opt/runnerfleet/runner.conf,file={Escape(Path.Combine(dir, "runner.conf"))}",
             "-qmp", $"unix:{Escape(Path.Combine(dir, Socket))},server=on,wait=off",
-            "-pidfile", Path.Combine(dir, PidFile),
+            "-pidfile", Path.Combine(dir, QemuPidFile),
             "-daemonize",
         };
         if (s.Kernel is { } kernel)
