@@ -22,6 +22,9 @@ internal static class SandboxMode
     public const string Network = "runnerfleet-sandbox";
     public const string Image = "runnerfleet/sim-runner:latest";
     public const string Arm64Image = "runnerfleet/sim-runner:arm64";
+
+    /// <summary>Where infra/qemu-guest/build.sh puts the aarch64 test guest.</summary>
+    private static readonly string s_vmImages = Environment.GetEnvironmentVariable("RUNNERFLEET_QEMU_IMAGES") is { } images ? Path.Combine(images, "aarch64") : "/var/cache/runnerfleet/qemu/aarch64";
     private static readonly string[] s_repositories = ["sandbox/web", "sandbox/api", "sandbox/mobile"];
 
     public static async Task<int> RunAsync(string[] args)
@@ -47,10 +50,13 @@ internal static class SandboxMode
         }
 
         var emulated = dockerGateway is not null && hasArm64Image;
+        // The aarch64 test guest (infra/qemu-guest/build.sh; scripts/prepare.sh makes it) and QEMU to boot it.
+        var vm = emulated && RunnerFleet.Controller.Providers.Qemu.QemuHost.FindOnPath("qemu-system-aarch64") is not null
+            && new[] { "disk.raw", "vmlinuz", "initrd" }.All(f => File.Exists(Path.Combine(s_vmImages, f)));
         Console.WriteLine(dockerGateway is null
             ? $"  runners: in process ({dockerReason})"
             : $"  runners: Docker containers of {Image} on network {Network}");
-        Console.WriteLine($"  arm64:   Hetzner simulator (cax21/cax31 in fsn1/nbg1), overflow to {(emulated ? $"emulated {Arm64Image} containers" : "in-process runners")}");
+        Console.WriteLine($"  arm64:   Hetzner simulator (cax21/cax31 in fsn1/nbg1), overflow to {(emulated ? $"emulated {Arm64Image} containers" : "in-process runners")}{(vm ? ", then a QEMU aarch64 VM" : string.Empty)}");
         var secret = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
 
         // The simulator keeps its state in memory, so the fleet's store starts fresh with it every run.
@@ -80,7 +86,17 @@ internal static class SandboxMode
         if (emulated)
         {
             fleet.DockerPool("linux-arm64-emulated", 2, ["linux", "arm64"], Arm64Image, Network, cpus: 1, memoryMb: 256, pidsLimit: 4096,
-                pool: p => p.BootTimeout(TimeSpan.FromMinutes(2)).Set("Docker:Platform", "linux/arm64"));
+                pool: p => (vm ? p.Overflow("linux-arm64-vm") : p).BootTimeout(TimeSpan.FromMinutes(2)).Set("Docker:Platform", "linux/arm64"));
+            if (vm)
+            {
+                // A whole ARM64 VM under QEMU (TCG on x86): the last overflow. Its network is open, as the guest must
+                // reach the simulator at the Docker bridge's gateway the runners' JIT configs name (the sandbox's
+                // simulated jobs are trusted); a VM left by a killed sandbox is removed by the next one's reconciler.
+                fleet.Set("Qemu:StateDirectory", Path.Combine(Path.GetTempPath(), "runnerfleet-sandbox-qemu"));
+                fleet.Pool("linux-arm64-vm", "qemu", 1, ["linux", "arm64"], p => p.BootTimeout(TimeSpan.FromMinutes(3))
+                    .Set("Qemu:Arch", "aarch64").Set("Qemu:Image", Path.Combine(s_vmImages, "disk.raw")).Set("Qemu:Kernel", Path.Combine(s_vmImages, "vmlinuz"))
+                    .Set("Qemu:Initrd", Path.Combine(s_vmImages, "initrd")).Set("Qemu:Append", "quiet").Set("Qemu:Cpus", "1").Set("Qemu:MemoryMb", "384").Set("Qemu:Network", "open"));
+            }
         }
         else
         {
