@@ -33,6 +33,7 @@ await Bench("hetzner", "Hetzner requests per runner and per hour at 100 and 500 
 await Bench("overhead", $"webhook to create call, {samples} samples at 1, 100 and 1000 queued jobs", () => OverheadBench.RunAsync(samples));
 await Bench("api-economy", "rate-limited requests per job (webhooks, polling) and per idle poll", EconomyBench.RunEconomyAsync);
 await Bench("burst", "500 jobs over 25 repositories, 50 runners at most", EconomyBench.RunBurstAsync);
+await Bench("arm64-ways", "one CPU-bound job natively, under QEMU user-mode emulation, in an ARM64 VM (TCG); VM boot times", () => Arm64WaysBench.RunAsync(quick, progress));
 await Bench("docker", "webhook to container running, next to bare create + start", () => DockerBench.RunAsync(Math.Max(10, Math.Min(samples, 15))));
 progress.WriteLine($"done in {started.Elapsed.TotalSeconds:F0} s");
 
