@@ -129,14 +129,14 @@ internal static class ScalePlanner
                 }
             }
 
-            retirements.AddRange(Retire(pool, poolRunners, scopes, surplus, now, starved: spill.Count > 0));
+            retirements.AddRange(Retire(pool, poolRunners, scopes, surplus, now, makeWay: spill.Count > 0 || isDrained));
         }
 
         return new FleetPlan(provisions, retirements);
     }
 
-    /// <param name="starved">Jobs wait for room in this pool: a runner idling out its paid hour makes way after IdleTimeout.</param>
-    private static IEnumerable<Retirement> Retire(PoolDefinition pool, List<RunnerRecord> poolRunners, Dictionary<string, int> scopes, int surplus, DateTimeOffset now, bool starved)
+    /// <param name="makeWay">Jobs wait for room in this pool, or it is drained: a runner idling out its paid hour goes after IdleTimeout.</param>
+    private static IEnumerable<Retirement> Retire(PoolDefinition pool, List<RunnerRecord> poolRunners, Dictionary<string, int> scopes, int surplus, DateTimeOffset now, bool makeWay)
     {
         foreach (var r in poolRunners.Where(r => r.State is RunnerState.Requested or RunnerState.Provisioning && now - r.RequestedAt > pool.BootTimeout))
         {
@@ -152,11 +152,11 @@ internal static class ScalePlanner
         var removable = surplus - pool.MinIdle;
         // Idle past IdleTimeout, or idle on a machine whose paid hour is about to end. A runner on a machine rebuilt
         // within its paid hour waits for a job of its repository while the hour lasts, past IdleTimeout: that hour is
-        // paid whether it waits or not, and the next hour would be paid for idling. It makes way sooner only when jobs
-        // wait for room in the pool.
+        // paid whether it waits or not, and the next hour would be paid for idling. It goes sooner only when jobs wait
+        // for room in the pool or the pool is drained.
         var idle = poolRunners
             .Where(r => r.State == RunnerState.Idle
-                && (PaidHourEnds(pool, r, now) || (now - (r.OnlineAt ?? r.CreatedAt ?? r.RequestedAt) > pool.IdleTimeout && (starved || !WaitsOutPaidHour(r)))))
+                && (PaidHourEnds(pool, r, now) || (now - (r.OnlineAt ?? r.CreatedAt ?? r.RequestedAt) > pool.IdleTimeout && (makeWay || !WaitsOutPaidHour(r)))))
             .OrderBy(r => r.OnlineAt ?? r.RequestedAt);
         var absorbed = new Dictionary<string, int>(scopes, StringComparer.OrdinalIgnoreCase);
         foreach (var r in idle)

@@ -272,6 +272,16 @@ public sealed class ScalePlannerTests
     }
 
     [Fact]
+    public void A_runner_waiting_out_its_paid_hour_goes_at_IdleTimeout_when_its_pool_is_drained()
+    {
+        var pool = Pool("p") with { ProviderSettings = new Reuse(TimeSpan.FromMinutes(10)) };
+        var rebuilt = Runner("p", RunnerState.Idle, age: TimeSpan.FromMinutes(25), idleFor: TimeSpan.FromMinutes(20)) with { HourlyPrice = 0.0111m, BilledSince = s_now.AddMinutes(-30), PreviousRunner = "f-p-before" };
+
+        Assert.Empty(ScalePlanner.Plan([pool], [rebuilt], [], s_now).Retirements);
+        Assert.Equal(RetirementKind.IdleTimeout, Assert.Single(ScalePlanner.Plan([pool], [rebuilt], [], s_now, drained: new HashSet<string> { "p" }).Retirements).Kind);
+    }
+
+    [Fact]
     public void A_runner_on_a_fresh_paid_machine_still_goes_at_IdleTimeout()
     {
         var fresh = Runner("p", RunnerState.Idle, age: TimeSpan.FromMinutes(15), idleFor: TimeSpan.FromMinutes(11)) with { HourlyPrice = 0.0111m, BilledSince = s_now.AddMinutes(-15) };
