@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using RunnerFleet.Controller.Fleet;
 using RunnerFleet.Controller.Hosting;
 using RunnerFleet.Controller.Store;
@@ -44,7 +45,7 @@ internal sealed class FleetUnderTest : IAsyncDisposable
     public IFleetStore Store => App.Services.GetRequiredService<IFleetStore>();
 
     /// <param name="pools">Pool settings as configuration keys relative to <c>Fleet:Pools:N</c>, per pool (Docker pools of the sim-runner image unless they say otherwise).</param>
-    public static Task<FleetUnderTest> StartAsync(DockerEnvironment docker, string[] repositories, IReadOnlyList<Dictionary<string, string>> pools, bool webhooks = true, CapturedLogs? logs = null, HetznerSimulatorOptions? hetzner = null, IReadOnlyDictionary<string, string>? extra = null, Action<GitHubSimulatorOptions>? github = null) =>
+    public static Task<FleetUnderTest> StartAsync(DockerEnvironment docker, string[] repositories, IReadOnlyList<Dictionary<string, string>> pools, bool webhooks = true, CapturedLogs? logs = null, HetznerSimulatorOptions? hetzner = null, IReadOnlyDictionary<string, string>? extra = null, Action<GitHubSimulatorOptions>? github = null, TimeProvider? time = null) =>
         StartAsync(docker, repositories, fleet =>
         {
             foreach (var pool in pools)
@@ -62,16 +63,17 @@ internal sealed class FleetUnderTest : IAsyncDisposable
             {
                 fleet.Set(key, value);
             }
-        }, webhooks, logs, hetzner, github);
+        }, webhooks, logs, hetzner, github, time);
 
     /// <summary>A GitHub simulator (and Hetzner's, when <paramref name="hetzner"/> is given) and a controller with the pools <paramref name="configure"/> adds.</summary>
-    public static async Task<FleetUnderTest> StartAsync(DockerEnvironment docker, string[] repositories, Action<FleetSettings> configure, bool webhooks = true, CapturedLogs? logs = null, HetznerSimulatorOptions? hetzner = null, Action<GitHubSimulatorOptions>? github = null)
+    /// <param name="time">One clock for the simulators and the controller (a fake one runs simulated hours; the loops still tick in real time).</param>
+    public static async Task<FleetUnderTest> StartAsync(DockerEnvironment docker, string[] repositories, Action<FleetSettings> configure, bool webhooks = true, CapturedLogs? logs = null, HetznerSimulatorOptions? hetzner = null, Action<GitHubSimulatorOptions>? github = null, TimeProvider? time = null)
     {
         var port = FreePort();
         var runnerUrl = $"http://{docker.Gateway}:{port}";
         var simOptions = new GitHubSimulatorOptions { RunnerBaseUrl = runnerUrl };
         github?.Invoke(simOptions);
-        var sim = await SandboxServer.StartAsync([$"http://127.0.0.1:{port}", runnerUrl], simOptions, hetzner, TimeProvider.System, null);
+        var sim = await SandboxServer.StartAsync([$"http://127.0.0.1:{port}", runnerUrl], simOptions, hetzner, time ?? TimeProvider.System, null);
         foreach (var repo in repositories)
         {
             sim.Simulator.EnsureRepository(repo);
@@ -97,6 +99,11 @@ internal sealed class FleetUnderTest : IAsyncDisposable
         var app = ControllerHost.Build([], fleet.Build(), b =>
         {
             b.Services.AddInProcessProvider();
+            if (time is not null)
+            {
+                b.Services.Replace(ServiceDescriptor.Singleton(time));
+            }
+
             if (logs is not null)
             {
                 b.Services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(logs);

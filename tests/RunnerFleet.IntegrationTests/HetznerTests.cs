@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json;
 using RunnerFleet.Controller.Fleet;
@@ -41,8 +42,8 @@ public sealed class HetznerTests(DockerEnvironment docker)
     private static Task<FleetUnderTest> StartAsync(DockerEnvironment docker, HetznerSimulatorOptions? options = null, params Dictionary<string, string>[] pools) =>
         StartAsync(docker, options, pools, null, null);
 
-    private static Task<FleetUnderTest> StartAsync(DockerEnvironment docker, HetznerSimulatorOptions? options, Dictionary<string, string>[] pools, IReadOnlyDictionary<string, string>? extra, CapturedLogs? logs) =>
-        FleetUnderTest.StartAsync(docker, ["octo/app"], pools, logs: logs, hetzner: options ?? new HetznerSimulatorOptions { BootDelay = TimeSpan.FromMilliseconds(300), ActionDelay = TimeSpan.FromMilliseconds(100) }, extra: extra);
+    private static Task<FleetUnderTest> StartAsync(DockerEnvironment docker, HetznerSimulatorOptions? options, Dictionary<string, string>[] pools, IReadOnlyDictionary<string, string>? extra, CapturedLogs? logs, TimeProvider? time = null) =>
+        FleetUnderTest.StartAsync(docker, ["octo/app"], pools, logs: logs, hetzner: options ?? new HetznerSimulatorOptions { BootDelay = TimeSpan.FromMilliseconds(300), ActionDelay = TimeSpan.FromMilliseconds(100) }, extra: extra, time: time);
 
     private static async Task WaitDoneAsync(FleetUnderTest fleet) =>
         await FleetUnderTest.WaitUntilAsync(async () => fleet.GitHub.AllJobs().All(j => j.Status == "completed") && await fleet.AllFinalAsync() && fleet.Hetzner.LiveServers().Count == 0,
@@ -103,6 +104,68 @@ public sealed class HetznerTests(DockerEnvironment docker)
         var runners = (await fleet.Store.ListRunnersAsync(100, ct)).Where(r => r.JobId != fork.Jobs.Single().Id && r.ProviderResourceId != forkServer.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList();
         Assert.All(runners, r => Assert.Equal(server.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), r.ProviderResourceId));
         Assert.Equal(server.Type.HourlyGross, runners.Sum(r => r.Cost));
+    }
+
+    /// <summary>
+    /// Issue 18's test on simulated time: 20 five-minute jobs of one repository, one about every five minutes, the whole
+    /// controller and both simulators on one fake clock over real HTTP. Far fewer servers than jobs; every job on a
+    /// freshly rebuilt disk (the simulated runner sees no file a job before it left); every server deleted before its
+    /// next paid hour starts; the controller's cost is Hetzner's bill.
+    /// </summary>
+    [Fact]
+    public async Task Twenty_five_minute_jobs_on_simulated_time_take_a_few_servers_each_job_on_a_fresh_disk_and_none_into_a_second_hour()
+    {
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(new DateTimeOffset(2026, 12, 1, 7, 0, 0, TimeSpan.Zero));
+        var pool = ArmPool(max: 4);
+        pool["Hetzner:ReuseWithinPaidHour"] = "true";
+        var extra = new Dictionary<string, string>
+        {
+            // Loops in real time, a few simulated seconds apart as the clock is stepped.
+            ["Fleet:PlanInterval"] = "00:00:00.250", ["Fleet:ReapInterval"] = "00:00:00.250", ["Fleet:ReconcileInterval"] = "00:00:05", ["GitHub:PollInterval"] = "00:00:01",
+        };
+        await using var fleet = await StartAsync(docker, new HetznerSimulatorOptions { BootDelay = TimeSpan.FromSeconds(20), ActionDelay = TimeSpan.FromSeconds(2) }, [pool], extra, null, clock);
+        var ct = TestContext.Current.CancellationToken;
+        var random = new Random(18);
+        var arrivals = new List<TimeSpan>();
+        for (var (at, i) = (TimeSpan.Zero, 0); i < 20; i++)
+        {
+            at += TimeSpan.FromMinutes(2 + (6 * random.NextDouble()));
+            arrivals.Add(at);
+        }
+
+        var start = clock.GetUtcNow();
+        var queued = 0;
+        var real = Stopwatch.StartNew();
+        while (queued < arrivals.Count || !(fleet.GitHub.AllJobs().All(j => j.Status == "completed") && fleet.Hetzner.LiveServers().Count == 0 && (await fleet.Store.ListActiveRunnersAsync(ct)).Count == 0))
+        {
+            while (queued < arrivals.Count && start + arrivals[queued] <= clock.GetUtcNow())
+            {
+                fleet.GitHub.QueueJobs("octo/app", s_arm, 1, TimeSpan.FromMinutes(5));
+                queued++;
+            }
+
+            // Bounds: every server goes within its first hour, so an hour after the last job nothing may be left; and a
+            // machine three times slower than this one still steps the clock through in well under the real bound.
+            if (clock.GetUtcNow() - start > arrivals[^1] + TimeSpan.FromHours(1) || real.Elapsed > TimeSpan.FromMinutes(15))
+            {
+                Assert.Fail($"after {(clock.GetUtcNow() - start).TotalMinutes:F0} simulated minutes: {await fleet.DescribeAsync()}; live servers: {fleet.Hetzner.LiveServers().Count}");
+            }
+
+            clock.Advance(TimeSpan.FromSeconds(1));
+            await Task.Delay(5, ct);
+        }
+
+        var jobs = fleet.GitHub.AllJobs();
+        var servers = fleet.Hetzner.AllServers();
+        Assert.Equal(20, jobs.Count);
+        Assert.All(jobs, j => Assert.Equal("success", j.Conclusion));
+        Assert.InRange(servers.Count, 2, 8);
+        Assert.All(jobs, j => Assert.Empty(fleet.Hetzner.DiskSeenBy(j.Id)!));
+        Assert.All(servers, s => Assert.True(s.DeletedAt!.Value - s.Created < TimeSpan.FromHours(1), $"server {s.Id} lived {(s.DeletedAt!.Value - s.Created).TotalMinutes:F1} minutes"));
+        // Every job but each server's first ran on a rebuilt disk (a rebuilt runner may also have idled out its hour).
+        Assert.True(servers.Sum(s => s.Rebuilds) >= jobs.Count - servers.Count, $"{servers.Sum(s => s.Rebuilds)} rebuilds, {servers.Count} servers, {jobs.Count} jobs");
+        var cost = (await fleet.Store.ListRunnersAsync(100, ct)).Sum(r => r.Cost);
+        Assert.Equal(servers.Sum(s => s.Type.HourlyGross), cost);
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using RunnerFleet.Controller.Fleet;
+using RunnerFleet.Controller.Providers.Qemu;
 using RunnerFleet.Controller.Store;
 using RunnerFleet.Sandbox;
 using RunnerFleet.Sandbox.GitHub;
@@ -74,9 +75,86 @@ public sealed class VmTests
         // The guest's runner exited 1 (its first request refused) and said so on the console; the VM powered off; nothing is left.
         Assert.Contains("runner exited (code 1) without taking a job", failed.FailureReason, StringComparison.Ordinal);
         Assert.Equal("queued", Assert.Single(world.GitHub.AllJobs()).Status);
-        Assert.All(world.GitHub.AllRunners(), r => Assert.Null(r.OnlineAt));
+        Assert.Null(failed.OnlineAt);
         await FleetUnderTest.WaitUntilAsync(() => Task.FromResult(!world.VmFolders().Contains(failed.Name) && world.VmProcesses().All(p => !p.Contains(failed.Name, StringComparison.Ordinal))),
             s_timeout, () => world.DescribeAsync(controller));
+    }
+
+    [Fact]
+    public async Task A_restricted_guest_reaches_its_forwarded_host_port_and_not_the_hosts_loopback()
+    {
+        // Two HTTP listeners on the host's loopback, made by this test: one forwarded to the guest, one not.
+        using var forwarded = new HostListener("forwarded-ok");
+        using var hidden = new HostListener("hidden-reached");
+        var job = Path.Combine(Path.GetTempPath(), $"rf-vm-net-{Guid.NewGuid():N}.sh");
+        await File.WriteAllTextAsync(job, $"""
+            echo "forwarded: $(timeout 20 wget -q -O - http://{QemuOptions.GuestHostAddress}:{forwarded.Port}/ 2>&1)"
+            echo "loopback: $(timeout 20 wget -q -O - http://10.0.2.2:{hidden.Port}/ 2>&1 || echo refused)"
+            echo "unforwarded: $(timeout 20 wget -q -O - http://{QemuOptions.GuestHostAddress}:{hidden.Port}/ 2>&1 || echo refused)"
+
+            """.Replace("\r\n", "\n", StringComparison.Ordinal), TestContext.Current.CancellationToken);
+        try
+        {
+            var images = Path.Combine(VmWorld.Images, "x86_64");
+            var network = QemuProvider.Network(new QemuPoolSettings(), new QemuOptions { AllowedHostPorts = [forwarded.Port] });
+            var psi = new ProcessStartInfo("qemu-system-x86_64") { RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (var a in new[]
+            {
+                "-machine", "q35", "-accel", "tcg", "-cpu", "max", "-m", "256", "-nodefaults", "-no-user-config", "-no-reboot", "-display", "none", "-serial", "stdio",
+                "-kernel", Path.Combine(images, "vmlinuz"), "-initrd", Path.Combine(images, "initrd"), "-append", "console=ttyS0 panic=-1 quiet",
+                "-drive", $"file={Path.Combine(images, "disk.raw")},if=virtio,format=raw,snapshot=on",
+                "-netdev", network, "-device", "virtio-net-pci,netdev=net0", "-fw_cfg", $"name=opt/runnerfleet/job,file={job}",
+            })
+            {
+                psi.ArgumentList.Add(a);
+            }
+
+            using var qemu = Process.Start(psi)!;
+            using var timeout = new CancellationTokenSource(s_timeout);
+            var console = await qemu.StandardOutput.ReadToEndAsync(timeout.Token);
+            await qemu.WaitForExitAsync(timeout.Token);
+
+            Assert.Contains("restrict=on", network, StringComparison.Ordinal);
+            Assert.Contains("forwarded: forwarded-ok", console, StringComparison.Ordinal);
+            Assert.Contains("loopback: refused", console, StringComparison.Ordinal);
+            Assert.Contains("unforwarded: refused", console, StringComparison.Ordinal);
+            Assert.Equal(1, forwarded.Served);
+            Assert.Equal(0, hidden.Served);
+        }
+        finally
+        {
+            File.Delete(job);
+        }
+    }
+
+    /// <summary>A one-line HTTP server on the host's loopback that counts whom it served.</summary>
+    private sealed class HostListener : IDisposable
+    {
+        private readonly System.Net.Sockets.TcpListener _listener = new(System.Net.IPAddress.Loopback, 0);
+        private int _served;
+
+        public HostListener(string body)
+        {
+            _listener.Start();
+            _ = Task.Run(async () =>
+            {
+                while (true)
+                {
+                    using var client = await _listener.AcceptTcpClientAsync();
+                    Interlocked.Increment(ref _served);
+                    var stream = client.GetStream();
+                    var buffer = new byte[4096];
+                    _ = await stream.ReadAsync(buffer);
+                    await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes($"HTTP/1.0 200 OK\r\nContent-Length: {body.Length}\r\n\r\n{body}"));
+                }
+            });
+        }
+
+        public int Port => ((System.Net.IPEndPoint)_listener.LocalEndpoint).Port;
+
+        public int Served => Volatile.Read(ref _served);
+
+        public void Dispose() => _listener.Stop();
     }
 
     [Fact]

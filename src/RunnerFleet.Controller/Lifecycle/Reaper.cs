@@ -148,10 +148,29 @@ internal sealed partial class Reaper(
             return;
         }
 
+        if (r.State != RunnerState.Idle)
+        {
+            return;
+        }
+
+        // GitHub may have given the idle runner a job a moment ago: its GitHub identity goes first, and GitHub keeps a
+        // busy one (422), so a runner that just took a job keeps its machine; its job's events will say so.
+        var deregistered = false;
+        if (r.GitHubRunnerId is not null && channels.ForPool(r.Pool) is ({ } pool, { } channel))
+        {
+            if (!await channel.DeregisterAsync(r, pool, ct).ConfigureAwait(false))
+            {
+                LogTookJobAsRetired(logger, r.Name);
+                return;
+            }
+
+            deregistered = true;
+        }
+
         var destroying = await transitions.ApplyAsync(r.Id, x => x.State == RunnerState.Idle ? (x with { State = RunnerState.Destroying }, retirement.Reason) : null, ct).ConfigureAwait(false);
         if (destroying?.State == RunnerState.Destroying)
         {
-            await TeardownAsync(destroying, ct).ConfigureAwait(false);
+            await TeardownAsync(destroying, ct, deregistered).ConfigureAwait(false);
         }
     }
 
@@ -196,7 +215,8 @@ internal sealed partial class Reaper(
         }
     }
 
-    private async Task TeardownAsync(RunnerRecord r, CancellationToken ct)
+    /// <param name="deregistered">Its GitHub identity was already removed (an idle runner retired).</param>
+    private async Task TeardownAsync(RunnerRecord r, CancellationToken ct, bool deregistered = false)
     {
         if (r.State != RunnerState.Destroying)
         {
@@ -219,7 +239,7 @@ internal sealed partial class Reaper(
 
         // GitHub de-registers an ephemeral runner after its one job: no call needed for one that finished it
         // (the reconciler's ETag'd runner list catches any that lingers).
-        await DestroyResourcesAsync(r, ct, deregisteredByGitHub: (r.JobId is not null || r.BusyAt is not null) && r.CompletedAt is not null).ConfigureAwait(false);
+        await DestroyResourcesAsync(r, ct, deregisteredByGitHub: deregistered || ((r.JobId is not null || r.BusyAt is not null) && r.CompletedAt is not null)).ConfigureAwait(false);
         var now = time.GetUtcNow();
         var gone = await transitions.ApplyAsync(r.Id, x => x.State == RunnerState.Destroying ? (x with { State = RunnerState.Gone, DestroyedAt = now, Cost = x.CostUntil(now) }, "destroyed") : null, ct).ConfigureAwait(false);
         if (gone is { State: RunnerState.Gone, Cost: > 0 })
@@ -260,6 +280,9 @@ internal sealed partial class Reaper(
             }
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Runner {Runner} took a job as it was being retired: GitHub keeps it, and so does its machine")]
+    private static partial void LogTookJobAsRetired(ILogger logger, string runner);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Provider {Provider} unreachable; its runners are left as they are this round: {Error}")]
     private static partial void LogProviderUnreachable(ILogger logger, string provider, string error);

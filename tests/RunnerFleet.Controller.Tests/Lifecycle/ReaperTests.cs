@@ -139,7 +139,7 @@ public sealed class ReaperTests
     }
 
     [Fact]
-    public async Task An_idle_runner_retired_as_github_hands_it_a_job_keeps_its_github_runner()
+    public async Task An_idle_runner_retired_as_github_hands_it_a_job_keeps_its_github_runner_and_its_machine()
     {
         var ct = TestContext.Current.CancellationToken;
         await using var fleet = await LifecycleFixture.CreateAsync(ct);
@@ -152,13 +152,21 @@ public sealed class ReaperTests
         var plan = await fleet.Get<PlanExecutor>().RunAsync(ct);
 
         Assert.Equal(RetirementKind.IdleTimeout, Assert.Single(plan.Retirements).Kind);
-        var gone = await fleet.RunnerAsync(runner.Id, ct);
-        Assert.Equal(RunnerState.Gone, gone.State);
-        Assert.Equal(fleet.Time.GetUtcNow(), gone.DestroyedAt);
+        // GitHub is asked first and keeps a busy runner: the retirement stops there, and the job keeps its machine.
+        var kept = await fleet.RunnerAsync(runner.Id, ct);
+        Assert.Equal(RunnerState.Idle, kept.State);
+        Assert.Null(kept.DestroyedAt);
         Assert.Contains(runner.Name, fleet.Channel.DeregisterCalls);
         Assert.DoesNotContain(runner.Name, fleet.Channel.Deregistered);
-        // Teardown destroys the resource before it asks GitHub, so the job it just took loses its machine.
+        Assert.NotNull(fleet.Provider.Find(runner.Name));
+
+        // Not busy: GitHub lets it go, then its machine goes, and it is not asked again.
+        fleet.Channel.Busy.Remove(runner.Name);
+        await fleet.Get<PlanExecutor>().RunAsync(ct);
+        var gone = await fleet.RunnerAsync(runner.Id, ct);
+        Assert.Equal(RunnerState.Gone, gone.State);
         Assert.Null(fleet.Provider.Find(runner.Name));
+        Assert.Equal(1, fleet.Channel.Deregistered.Count(n => n == runner.Name));
     }
 
     private static async Task<RunnerRecord> InsertRequestedAsync(LifecycleFixture fleet, string owner, long gitHubRunnerId, CancellationToken ct)

@@ -35,8 +35,18 @@ internal sealed class QemuHost
     /// when the guest is of the host's architecture and the accelerator works (a VM is made and quit before any runner
     /// uses it: a /dev/kvm that opens but cannot run a vCPU is seen here, not in a runner), else TCG.
     /// </summary>
-    public Task<(string? Accelerator, string? Problem)> AcceleratorAsync(QemuPoolSettings settings) =>
-        _accelerators.GetOrAdd((settings.EffectiveBinary, settings.Arch, settings.Accelerator), key => ResolveAsync(key.Binary, key.Arch, key.Requested));
+    public async Task<(string? Accelerator, string? Problem)> AcceleratorAsync(QemuPoolSettings settings)
+    {
+        var key = (settings.EffectiveBinary, settings.Arch, settings.Accelerator);
+        var answer = await _accelerators.GetOrAdd(key, k => ResolveAsync(k.Binary, k.Arch, k.Requested)).ConfigureAwait(false);
+        if (answer.Accelerator is null)
+        {
+            // Not kept: a probe that failed on a busy host is asked again by the next create.
+            _accelerators.TryRemove(key, out _);
+        }
+
+        return answer;
+    }
 
     private static async Task<(string?, string?)> ResolveAsync(string binary, string arch, string requested)
     {

@@ -68,6 +68,10 @@ internal sealed class QemuPoolSettings
         {
             yield return $"{key}:Image must name the base disk image (qcow2 or raw).";
         }
+        else if (!Path.IsPathFullyQualified(s.Image))
+        {
+            yield return $"{key}:Image must be an absolute path (was '{s.Image}').";
+        }
         else if (!File.Exists(s.Image))
         {
             yield return $"{key}:Image '{s.Image}' does not exist (infra/qemu-guest/build.sh makes test images; README, 'QEMU VMs', a production one).";
@@ -80,15 +84,21 @@ internal sealed class QemuPoolSettings
 
         foreach (var (path, field) in new[] { (s.Kernel, "Kernel"), (s.Initrd, "Initrd"), (s.Firmware, "Firmware") })
         {
-            if (path is not null && !File.Exists(path))
+            if (path is not null && (!Path.IsPathFullyQualified(path) || !File.Exists(path)))
             {
-                yield return $"{key}:{field} '{path}' does not exist.";
+                yield return $"{key}:{field} '{path}' does not exist (an absolute path).";
             }
         }
 
         if (s.Initrd is not null && s.Kernel is null)
         {
             yield return $"{key}:Initrd needs {key}:Kernel (direct kernel boot).";
+        }
+
+        if (s.Arch == Aarch64 && s.Kernel is null && s.Firmware is null)
+        {
+            // The virt machine has no firmware of its own: nothing would boot.
+            yield return $"{key}:Firmware (e.g. /usr/share/qemu-efi-aarch64/QEMU_EFI.fd) or {key}:Kernel is needed for an aarch64 VM.";
         }
 
         if (s.Arch is not (X86_64 or Aarch64))

@@ -91,6 +91,8 @@ internal sealed partial class QemuProvider(IOptions<QemuOptions> options, PoolCa
             }
             catch
             {
+                // Cancelled or failed after QEMU was started: its daemon may be setting up or running. Kill it first.
+                KillVm(dir);
                 DeleteDirectory(dir);
                 throw;
             }
@@ -121,7 +123,7 @@ internal sealed partial class QemuProvider(IOptions<QemuOptions> options, PoolCa
             return;
         }
 
-        if (LivePid(dir) is { } pid)
+        if (LivePid(dir) is not null)
         {
             try
             {
@@ -141,12 +143,18 @@ internal sealed partial class QemuProvider(IOptions<QemuOptions> options, PoolCa
 
             if (LivePid(dir) is not null)
             {
-                Kill(pid);
+                KillVm(dir);
                 LogKilled(logger, runner.ResourceId, _options.ShutdownGrace);
                 for (var i = 0; i < 50 && LivePid(dir) is not null; i++)
                 {
                     await Task.Delay(TimeSpan.FromMilliseconds(100), time, ct).ConfigureAwait(false);
                 }
+            }
+
+            if (LivePid(dir) is { } still)
+            {
+                // Its folder is how the VM is found: kept until the process is gone (the next teardown round retries).
+                throw new ProviderException("destroy_failed", $"VM {runner.ResourceId} (pid {still}) still runs 5 s after SIGKILL");
             }
         }
 
@@ -163,8 +171,27 @@ internal sealed partial class QemuProvider(IOptions<QemuOptions> options, PoolCa
         }
     }
 
-    private IEnumerable<ProvisionedRunner> List() =>
-        Directory.Exists(_fleetDir) ? Directory.EnumerateDirectories(_fleetDir).Select(d => Read(Path.GetFileName(d))).OfType<ProvisionedRunner>().ToList() : [];
+    private List<ProvisionedRunner> List()
+    {
+        var vms = new List<ProvisionedRunner>();
+        foreach (var d in Directory.Exists(_fleetDir) ? Directory.EnumerateDirectories(_fleetDir) : [])
+        {
+            try
+            {
+                if (Read(Path.GetFileName(d)) is { } vm)
+                {
+                    vms.Add(vm);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or OverflowException)
+            {
+                // One VM's folder (its console is the guest's to write) must not hide the others from the reaper.
+                LogUnreadable(logger, Path.GetFileName(d), e.Message);
+            }
+        }
+
+        return vms;
+    }
 
     private ProvisionedRunner? Read(string name)
     {
@@ -197,15 +224,35 @@ internal sealed partial class QemuProvider(IOptions<QemuOptions> options, PoolCa
         };
     }
 
+    /// <summary>
+    /// The pid of the VM's QEMU while it runs: from the provider's copy, or from QEMU's own file when the provider never
+    /// wrote its copy (a controller killed between starting QEMU and writing it).
+    /// </summary>
     private static int? LivePid(string dir)
     {
-        try
+        foreach (var file in new[] { PidFile, QemuPidFile })
         {
-            return int.TryParse(File.ReadAllText(Path.Combine(dir, PidFile)).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) && QemuHost.IsVmProcess(pid, dir) ? pid : null;
+            try
+            {
+                if (int.TryParse(File.ReadAllText(Path.Combine(dir, file)).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) && QemuHost.IsVmProcess(pid, dir))
+                {
+                    return pid;
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+            }
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+
+        return null;
+    }
+
+    /// <summary>SIGKILL to the VM's QEMU, if one runs.</summary>
+    private static void KillVm(string dir)
+    {
+        if (LivePid(dir) is { } pid)
         {
-            return null;
+            Kill(pid);
         }
     }
 
@@ -214,9 +261,12 @@ internal sealed partial class QemuProvider(IOptions<QemuOptions> options, PoolCa
     {
         try
         {
-            var text = File.ReadAllText(Path.Combine(dir, Console));
-            var match = ExitLine().Matches(text).LastOrDefault();
-            return match is null ? null : int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
+            // Its end only: the guest writes the console, as much as it likes.
+            using var file = new FileStream(Path.Combine(dir, Console), FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            file.Seek(Math.Max(0, file.Length - 4096), SeekOrigin.Begin);
+            using var reader = new StreamReader(file, Encoding.UTF8);
+            var match = ExitLine().Matches(reader.ReadToEnd()).LastOrDefault();
+            return match is not null && int.TryParse(match.Groups[1].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var code) ? code : null;
         }
         catch (IOException)
         {
@@ -243,9 +293,15 @@ internal sealed partial class QemuProvider(IOptions<QemuOptions> options, PoolCa
             // -daemonize: the parent returns once the VM is set up (firmware config files read) and running.
             await qemu.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        catch (OperationCanceledException)
         {
             qemu.Kill(entireProcessTree: true);
+            KillVm(dir);
+            if (ct.IsCancellationRequested)
+            {
+                throw;
+            }
+
             throw new ProviderException("create_failed", "QEMU did not set the VM up within 60 s");
         }
 
@@ -260,14 +316,14 @@ internal sealed partial class QemuProvider(IOptions<QemuOptions> options, PoolCa
         string pid;
         try
         {
-            pid = (await File.ReadAllTextAsync(Path.Combine(dir, QemuPidFile), ct).ConfigureAwait(false)).Trim();
+            pid = (await File.ReadAllTextAsync(Path.Combine(dir, QemuPidFile), CancellationToken.None).ConfigureAwait(false)).Trim();
         }
         catch (FileNotFoundException)
         {
             pid = "0";
         }
 
-        await File.WriteAllTextAsync(Path.Combine(dir, PidFile), pid, ct).ConfigureAwait(false);
+        await File.WriteAllTextAsync(Path.Combine(dir, PidFile), pid, CancellationToken.None).ConfigureAwait(false);
     }
 
     /// <summary>The QEMU command line of a VM (no secret on it: the runner's settings are a firmware config file).</summary>
@@ -392,6 +448,9 @@ internal sealed partial class QemuProvider(IOptions<QemuOptions> options, PoolCa
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "VM {Runner}: its monitor did not take system_powerdown ({Problem}); killing it")]
     private static partial void LogMonitorUnreachable(ILogger logger, string runner, string problem);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "VM folder {Folder} could not be read ({Problem}); skipped")]
+    private static partial void LogUnreadable(ILogger logger, string folder, string problem);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "VM {Runner}: still running {Grace} after system_powerdown; killed")]
     private static partial void LogKilled(ILogger logger, string runner, TimeSpan grace);
