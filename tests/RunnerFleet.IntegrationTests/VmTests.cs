@@ -89,8 +89,8 @@ public sealed class VmTests
         var job = Path.Combine(Path.GetTempPath(), $"rf-vm-net-{Guid.NewGuid():N}.sh");
         await File.WriteAllTextAsync(job, $"""
             echo "forwarded: $(timeout 20 wget -q -O - http://{QemuOptions.GuestHostAddress}:{forwarded.Port}/ 2>&1)"
-            echo "loopback: $(timeout 20 wget -q -O - http://10.0.2.2:{hidden.Port}/ 2>&1 || echo refused)"
-            echo "unforwarded: $(timeout 20 wget -q -O - http://{QemuOptions.GuestHostAddress}:{hidden.Port}/ 2>&1 || echo refused)"
+            echo "loopback: $(timeout 20 wget -q -O - http://10.0.2.2:{hidden.Port}/ 2>/dev/null || echo refused)"
+            echo "unforwarded: $(timeout 20 wget -q -O - http://{QemuOptions.GuestHostAddress}:{hidden.Port}/ 2>/dev/null || echo refused)"
 
             """.Replace("\r\n", "\n", StringComparison.Ordinal), TestContext.Current.CancellationToken);
         try

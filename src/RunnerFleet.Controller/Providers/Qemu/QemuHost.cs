@@ -104,8 +104,16 @@ internal sealed class QemuHost
             using var probe = Process.Start(psi)!;
             var error = probe.StandardError.ReadToEndAsync();
             var output = probe.StandardOutput.ReadToEndAsync();
-            await probe.StandardInput.WriteAsync("{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"quit\"}\n").ConfigureAwait(false);
-            probe.StandardInput.Close();
+            try
+            {
+                await probe.StandardInput.WriteAsync("{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"quit\"}\n").ConfigureAwait(false);
+                probe.StandardInput.Close();
+            }
+            catch (IOException)
+            {
+                // It exited before reading its monitor (a vCPU KVM cannot run aborts QEMU at once): its exit code says so.
+            }
+
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
             try
             {
@@ -121,9 +129,10 @@ internal sealed class QemuHost
             var stderr = (await error.ConfigureAwait(false)).Trim();
             return probe.ExitCode == 0 ? null : $"a KVM test VM failed ({(stderr.Length == 0 ? $"exit {probe.ExitCode}" : stderr.Split('\n')[0])})";
         }
-        catch (System.ComponentModel.Win32Exception e)
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or IOException or InvalidOperationException)
         {
-            return $"{binary} could not be run ({e.Message})";
+            // A probe that cannot even run says no: auto falls back to TCG, and a pool that asked for kvm names its key.
+            return $"{binary} could not be run as a KVM test VM ({e.Message})";
         }
     }
 
