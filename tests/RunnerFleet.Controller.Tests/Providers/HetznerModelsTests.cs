@@ -8,7 +8,7 @@ namespace RunnerFleet.Controller.Tests.Providers;
 /// <summary>The client's models read the official OpenAPI description's own examples.</summary>
 public sealed class HetznerModelsTests
 {
-    private static readonly Lazy<JsonNode> s_spec = new(() => JsonNode.Parse(File.ReadAllText(TestData.Path("hetzner", "cloud.spec.json")))!);
+    private static readonly Lazy<JsonNode> s_spec = new(() => JsonNode.Parse(File.ReadAllText(TestData.Path("hetzner", "api-fixtures.json")))!);
 
     private static JsonNode Content(string path, string method, string status) =>
         s_spec.Value["paths"]![path]![method]!["responses"]![status]!["content"]!["application/json"]!;
