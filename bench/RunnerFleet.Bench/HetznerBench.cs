@@ -63,22 +63,12 @@ internal static class HetznerBench
         const string Repository = "bench/cost";
         var clock = new FakeTimeProvider(new DateTimeOffset(2026, 12, 1, 7, 0, 0, TimeSpan.Zero));
         var options = new HetznerSimulatorOptions { BootDelay = TimeSpan.FromSeconds(20), ActionDelay = TimeSpan.FromSeconds(2), MaxServers = 50 };
-        var settings = new Dictionary<string, string?>
-        {
-            ["GitHub:PollInterval"] = "00:00:01",
-            ["Fleet:PlanInterval"] = "00:00:00.250",
-            ["Fleet:ReapInterval"] = "00:00:00.250",
-            ["Fleet:ReconcileInterval"] = "00:00:05",
-            ["Fleet:Pools:0:Name"] = "cax",
-            ["Fleet:Pools:0:Labels:0"] = "linux",
-            ["Fleet:Pools:0:Labels:1"] = "arm64",
-            ["Fleet:Pools:0:Provider"] = "hetzner",
-            ["Fleet:Pools:0:MaxRunners"] = "20",
-            ["Fleet:Pools:0:Hetzner:ServerTypes:0"] = "cax21",
-            ["Fleet:Pools:0:Hetzner:Locations:0"] = "fsn1",
-            ["Fleet:Pools:0:Hetzner:Image"] = "ubuntu-24.04",
-            ["Fleet:Pools:0:Hetzner:ReuseWithinPaidHour"] = reuse ? "true" : "false",
-        };
+        var settings = CaxPool(maxRunners: 20, "fsn1");
+        settings["GitHub:PollInterval"] = "00:00:01";
+        settings["Fleet:PlanInterval"] = "00:00:00.250";
+        settings["Fleet:ReapInterval"] = "00:00:00.250";
+        settings["Fleet:ReconcileInterval"] = "00:00:05";
+        settings["Fleet:Pools:0:Hetzner:ReuseWithinPaidHour"] = reuse ? "true" : "false";
         var random = new Random(seed);
         var arrivals = new List<TimeSpan>();
         for (var at = TimeSpan.Zero; ;)
@@ -137,22 +127,32 @@ internal static class HetznerBench
         };
     }
 
-    private static async Task<(int Runners, long Requests, long Startup, IReadOnlyDictionary<string, int> Routes)> StreamAsync(int perHour, TimeSpan window, int seed)
+    /// <summary>One pool of cax21 servers in the given locations, as both streams use it.</summary>
+    private static Dictionary<string, string?> CaxPool(int maxRunners, params string[] locations)
     {
-        var options = new HetznerSimulatorOptions { BootDelay = TimeSpan.FromSeconds(20), ActionDelay = TimeSpan.FromSeconds(2), MaxServers = 200 };
         var settings = new Dictionary<string, string?>
         {
-            ["GitHub:PollInterval"] = "00:00:10",
             ["Fleet:Pools:0:Name"] = "cax",
             ["Fleet:Pools:0:Labels:0"] = "linux",
             ["Fleet:Pools:0:Labels:1"] = "arm64",
             ["Fleet:Pools:0:Provider"] = "hetzner",
-            ["Fleet:Pools:0:MaxRunners"] = "100",
+            ["Fleet:Pools:0:MaxRunners"] = maxRunners.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Fleet:Pools:0:Hetzner:ServerTypes:0"] = "cax21",
-            ["Fleet:Pools:0:Hetzner:Locations:0"] = "fsn1",
-            ["Fleet:Pools:0:Hetzner:Locations:1"] = "nbg1",
             ["Fleet:Pools:0:Hetzner:Image"] = "ubuntu-24.04",
         };
+        for (var i = 0; i < locations.Length; i++)
+        {
+            settings[$"Fleet:Pools:0:Hetzner:Locations:{i}"] = locations[i];
+        }
+
+        return settings;
+    }
+
+    private static async Task<(int Runners, long Requests, long Startup, IReadOnlyDictionary<string, int> Routes)> StreamAsync(int perHour, TimeSpan window, int seed)
+    {
+        var options = new HetznerSimulatorOptions { BootDelay = TimeSpan.FromSeconds(20), ActionDelay = TimeSpan.FromSeconds(2), MaxServers = 200 };
+        var settings = CaxPool(maxRunners: 100, "fsn1", "nbg1");
+        settings["GitHub:PollInterval"] = "00:00:10";
         await using var fleet = await BenchFleet.StartAsync(["bench/repo00"], settings, hetzner: options).ConfigureAwait(false);
         var hetzner = fleet.Sim.Hetzner!;
         // What the controller asked before any job (start-up checks: server types, images, firewall, server list).
