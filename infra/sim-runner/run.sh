@@ -24,7 +24,8 @@ complete() {
 job_id=$job
 conclusion=$1
 steps=$2
-machine=$(uname -m)" > /dev/null
+machine=$(uname -m)
+output=$(if [ -f _work/output ]; then base64 < _work/output | tr -d '\n'; fi)" > /dev/null
 }
 
 post /_runner/session "$auth" > /dev/null
@@ -67,12 +68,25 @@ while :; do
     fi
 
     steps=ran
-    usleep $(( ${ms:-0} * 1000 )) &
-    work=$!
-    wait $work
+    conclusion=success
+    script=$(printf '%s\n' "$answer" | sed -n 's/^script=//p')
+    if [ -n "$script" ]; then
+        # The job's steps (a simulator convention): a shell script, run with the job's github context; exit 0 succeeds.
+        printf '%s' "$script" | base64 -d > _work/_temp/steps.sh
+        GITHUB_EVENT_NAME=$(printf '%s\n' "$answer" | sed -n 's/^event_name=//p') \
+        GITHUB_REPOSITORY=$(printf '%s\n' "$answer" | sed -n 's/^repository=//p') \
+        GITHUB_JOB=$job \
+            sh -e _work/_temp/steps.sh > _work/output 2>&1 &
+        work=$!
+        wait $work || conclusion=failure
+    else
+        usleep $(( ${ms:-0} * 1000 )) &
+        work=$!
+        wait $work
+    fi
     trap - TERM INT
-    complete success ran
-    echo "Job $job completed with result: Succeeded"
+    complete $conclusion ran
+    echo "Job $job completed with result: $conclusion"
     # An ephemeral runner is already gone on the server side; a 401 here is expected.
     post /_runner/session/delete "$auth" > /dev/null 2>&1 || true
     rm -f .runner

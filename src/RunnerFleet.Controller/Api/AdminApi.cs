@@ -8,7 +8,7 @@ using RunnerFleet.Controller.Store;
 namespace RunnerFleet.Controller.Api;
 
 /// <summary>
-/// The admin API: drain or resume a pool, destroy a runner, reconcile now. Every call needs
+/// The admin API: drain or resume a pool, drop its warm cache, destroy a runner, reconcile now. Every call needs
 /// <c>Authorization: Bearer &lt;Admin:Token&gt;</c> (compared in constant time) and is logged with its outcome.
 /// Without <c>Admin:Token</c> the admin API is off.
 /// </summary>
@@ -48,6 +48,29 @@ internal static partial class AdminApi
             await store.SetPoolDrainedAsync(name, true, ct).ConfigureAwait(false);
             LogAction(lf.CreateLogger("RunnerFleet.Admin"), "drain", name, "no new runners; busy runners finish");
             return Results.Ok(new { pool = name, drained = true });
+        });
+
+        // Drops a pool's warm cache: one repository's (?repository=owner/name) or every scope of the pool.
+        admin.MapDelete("/pools/{name}/cache", async (string name, string? repository, PoolCatalog pools, Caching.RunnerCaches caches, ILoggerFactory lf, CancellationToken ct) =>
+        {
+            if (pools.Find(name) is not { } pool)
+            {
+                return Results.NotFound(new { error = $"no pool named {name}" });
+            }
+
+            if (pool.Cache is null)
+            {
+                return Results.BadRequest(new { error = $"pool {name} has no cache (Fleet:Pools:N:Cache:Paths)" });
+            }
+
+            if (repository is not null && !GitHub.RepositoryNames.IsValidRepository(repository))
+            {
+                return Results.BadRequest(new { error = $"'{repository}' is not a repository (owner/name)" });
+            }
+
+            var dropped = await caches.DropAsync(name, repository, ct).ConfigureAwait(false);
+            LogAction(lf.CreateLogger("RunnerFleet.Admin"), "drop cache", name, dropped ? $"dropped {repository ?? "every scope"}" : $"no cache for {repository ?? "any scope"}");
+            return Results.Ok(new { pool = name, repository, dropped });
         });
 
         admin.MapPost("/pools/{name}/resume", async (string name, PoolCatalog pools, IFleetStore store, IFleetSignals signals, ILoggerFactory lf, CancellationToken ct) =>

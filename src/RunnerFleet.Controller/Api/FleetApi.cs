@@ -44,8 +44,9 @@ internal static class FleetApi
             return Results.Ok(jobs.Select(JobView.From));
         });
 
-        api.MapGet("/pools", async (IFleetStore store, PoolCatalog pools, PoolAvailability availability, TimeProvider time, CancellationToken ct) =>
+        api.MapGet("/pools", async (IFleetStore store, PoolCatalog pools, PoolAvailability availability, Caching.RunnerCaches caches, TimeProvider time, CancellationToken ct) =>
         {
+            var cacheStats = caches.Stats();
             var now = time.GetUtcNow();
             var drainedPools = await store.ListDrainedPoolsAsync(ct).ConfigureAwait(false);
             var runners = await store.ListActiveRunnersAsync(ct).ConfigureAwait(false);
@@ -71,6 +72,9 @@ internal static class FleetApi
                 costPerJobToday = costPerJob.TryGetValue(p.Name, out var perJob) ? perJob : (decimal?)null,
                 unavailable = availability.ReasonOf(p.Name, now),
                 drained = drainedPools.Contains(p.Name),
+                cache = cacheStats.TryGetValue(p.Name, out var c)
+                    ? new { scope = c.Scope, sizeBytes = c.SizeBytes, maxSizeBytes = c.MaxSizeBytes, scopes = c.Scopes, hits = c.Hits, writeBacks = c.WriteBacks, discards = c.Discards }
+                    : null,
             }));
         });
 

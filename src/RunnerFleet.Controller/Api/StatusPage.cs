@@ -17,7 +17,7 @@ internal static class StatusPage
 {
     public static IEndpointRouteBuilder MapStatusPage(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/", async (IFleetStore store, PoolCatalog pools, PoolAvailability availability, FleetTelemetry telemetry, TimeProvider time, CancellationToken ct) =>
+        app.MapGet("/", async (IFleetStore store, PoolCatalog pools, PoolAvailability availability, FleetTelemetry telemetry, Caching.RunnerCaches caches, TimeProvider time, CancellationToken ct) =>
         {
             var now = time.GetUtcNow();
             var drained = await store.ListDrainedPoolsAsync(ct).ConfigureAwait(false);
@@ -62,6 +62,17 @@ internal static class StatusPage
             var refused = queued.Count(j => j.Refusal is not null);
             html.Append(CultureInfo.InvariantCulture, $"</table>{(unserved > 0 ? $"<div class=\"warn\">{unserved} queued jobs have labels no pool serves.</div>" : string.Empty)}");
             html.Append(CultureInfo.InvariantCulture, $"{(refused > 0 ? $"<div class=\"warn\">{refused} queued jobs refused by policy (fork pull requests); see /api/jobs.</div>" : string.Empty)}</div>");
+
+            if (caches.Stats() is { Count: > 0 } cacheStats)
+            {
+                html.Append("<h2>Warm caches</h2><div class=\"card\"><table id=\"caches\"><tr><th>pool</th><th class=\"w\">scope</th><th>size</th><th class=\"w\">scopes</th><th>hits</th><th>write-backs</th><th>discards</th></tr>");
+                foreach (var (pool, c) in cacheStats)
+                {
+                    html.Append(CultureInfo.InvariantCulture, $"<tr><td><b>{E(pool)}</b></td><td class=\"w\">{E(c.Scope)}</td><td>{c.SizeBytes / 1048576.0:0.#} of {c.MaxSizeBytes / 1048576} MB</td><td class=\"w\">{c.Scopes}</td><td>{c.Hits}</td><td>{c.WriteBacks}</td><td>{c.Discards}</td></tr>");
+                }
+
+                html.Append("</table><div class=\"muted\">Hits, write-backs and discards since the controller started. Only trusted jobs write back (README, \"Warm caches\").</div></div>");
+            }
 
             html.Append("<h2>Recent runners</h2><div class=\"card\"><table id=\"runners\"><tr><th>runner</th><th class=\"w\">pool</th><th>state</th><th>job</th><th class=\"w\">requested</th><th class=\"w\">where</th></tr>");
             foreach (var r in runners.Take(30))

@@ -30,6 +30,12 @@ internal sealed class FleetOptions
 
     /// <summary>How many runners are provisioned at once.</summary>
     public int ProvisionParallelism { get; set; } = 8;
+
+    /// <summary>
+    /// Where pools' warm caches live (<c>Fleet:Pools:N:Cache</c>), on the host of the Docker engine that mounts them:
+    /// one folder per fleet, pool and scope. It must allow overlayfs upper layers (ext4, xfs, btrfs; not overlayfs or NFS).
+    /// </summary>
+    public string CacheDirectory { get; set; } = "/var/lib/runnerfleet/cache";
 }
 
 /// <summary>
@@ -59,4 +65,7 @@ internal sealed class PoolOptions
 
     /// <summary>Where min-idle runners register ("owner/repo" or an organization). Default: the first organization, else the first repository.</summary>
     public string? Scope { get; set; }
+
+    /// <summary>Warm caches for the pool's runners; none unless <see cref="CacheSettings.Paths"/> lists some.</summary>
+    public CacheSettings Cache { get; set; } = new();
 }

@@ -93,6 +93,19 @@ internal sealed class FleetOptionsValidator : IValidateOptions<FleetOptions>
                 }
             }
 
+            if (p.Cache.Enabled)
+            {
+                foreach (var problem in CacheSettings.Validate(p.Cache, $"{key}:Cache"))
+                {
+                    Fail(problem);
+                }
+
+                if (_plugins.Provider(p.Provider) is { Traits.MountsCaches: false } noCache)
+                {
+                    Fail($"{key}:Cache is set, but provider '{noCache.Kind}' cannot mount warm caches (only docker does; README, \"Warm caches\").");
+                }
+            }
+
         }
 
         for (var i = 0; i < options.Pools.Count; i++)
@@ -140,6 +153,12 @@ internal sealed class FleetOptionsValidator : IValidateOptions<FleetOptions>
         if (options.MaxRunners is < 1)
         {
             Fail($"Fleet:MaxRunners must be at least 1 when set (was {options.MaxRunners}).");
+        }
+
+        if (options.Pools.Any(p => p.Cache.Enabled) && (string.IsNullOrWhiteSpace(options.CacheDirectory) || !options.CacheDirectory.StartsWith('/') || options.CacheDirectory.IndexOfAny([',', ':']) >= 0))
+        {
+            // The folder goes into overlayfs's mount options, where ',' and ':' separate values.
+            Fail($"Fleet:CacheDirectory must be an absolute path without ',' or ':' (was '{options.CacheDirectory}').");
         }
 
         if (options.ProvisionParallelism < 1)

@@ -75,6 +75,7 @@ internal sealed class PoolCatalog
             DefaultScope = p.Scope ?? defaultScope,
             DailyBudget = p.DailyBudget,
             AllowForkPullRequests = p.AllowForkPullRequests,
+            Cache = p.Cache.Enabled ? p.Cache : null,
         };
     }
 }

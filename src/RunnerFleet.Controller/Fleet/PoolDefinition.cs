@@ -30,6 +30,9 @@ internal sealed record PoolDefinition
     /// <summary>Money this pool may spend per UTC day (EUR, Hetzner servers); no new servers once reached. None when null.</summary>
     public decimal? DailyBudget { get; init; }
 
+    /// <summary>The pool's warm caches, or null for none.</summary>
+    public CacheSettings? Cache { get; init; }
+
     /// <summary>Whether jobs of fork pull requests in public repositories get runners (default: refused).</summary>
     public bool AllowForkPullRequests { get; init; }
 

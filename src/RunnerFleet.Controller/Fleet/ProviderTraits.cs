@@ -11,4 +11,7 @@ internal sealed record ProviderTraits
 
     /// <summary>Its machines may install actions/runner themselves: registration passes the current release (<see cref="RunnerPackage"/>).</summary>
     public bool InstallsRunner { get; init; }
+
+    /// <summary>It mounts warm caches (<see cref="RunnerLaunch.Caches"/>) into its runners: pools of other providers may not configure one.</summary>
+    public bool MountsCaches { get; init; }
 }

@@ -8,7 +8,7 @@ namespace RunnerFleet.Controller.Fleet;
 internal sealed class RunnerLaunch
 {
     /// <summary>What a provider needs to start <paramref name="runner"/> of <paramref name="pool"/> with its channel's registration.</summary>
-    public static RunnerLaunch For(string fleet, RunnerRecord runner, PoolDefinition pool, RunnerRegistration registration) => new()
+    public static RunnerLaunch For(string fleet, RunnerRecord runner, PoolDefinition pool, RunnerRegistration registration, IReadOnlyList<CacheMount>? caches = null) => new()
     {
         Fleet = fleet,
         Name = runner.Name,
@@ -17,6 +17,7 @@ internal sealed class RunnerLaunch
         RegistrationToken = registration.RegistrationToken,
         RegistrationUrl = registration.RegistrationUrl,
         Packages = registration.Packages,
+        Caches = caches ?? [],
     };
 
     public required string Fleet { get; init; }
@@ -34,6 +35,9 @@ internal sealed class RunnerLaunch
 
     /// <summary>The current actions/runner release for Linux, per architecture (download URL and SHA-256), for machines that install it.</summary>
     public IReadOnlyList<RunnerPackage> Packages { get; init; } = [];
+
+    /// <summary>The pool's warm caches for this runner, to mount copy-on-write at their guest paths (providers with <see cref="ProviderTraits.MountsCaches"/>).</summary>
+    public IReadOnlyList<CacheMount> Caches { get; init; } = [];
 
     public override string ToString() => $"RunnerLaunch {{ Name = {Name}, Pool = {Pool.Name}, Mode = {(JitConfig is null ? "token" : "jit")} }}";
 }

@@ -68,6 +68,12 @@ internal sealed partial class GitHubApiClient(
         };
     }
 
+    /// <summary>A repository's default branch and visibility; null when it is not there (or not visible to the token).</summary>
+    public Task<RepositoryInfo?> GetRepositoryAsync(string repository, CancellationToken ct) =>
+        RepositoryNames.IsValidScope(repository) && repository.Contains('/', StringComparison.Ordinal)
+            ? GetAsync(ScopePath(repository), "repository", GitHubJsonContext.Default.RepositoryInfo, ct)
+            : throw new GitHubApiException($"'{repository}' is not a repository (owner/name)");
+
     public Task<WorkflowJob?> GetJobAsync(string repository, long jobId, CancellationToken ct) =>
         GetAsync($"/repos/{repository}/actions/jobs/{jobId}", "job", GitHubJsonContext.Default.WorkflowJob, ct);
 

@@ -7,7 +7,7 @@ namespace RunnerFleet.Controller.GitHub;
 
 internal sealed record WorkflowRunList(int TotalCount, IReadOnlyList<WorkflowRun> WorkflowRuns);
 
-internal sealed record WorkflowRun(long Id, string? Name, string? Status, string? Conclusion, DateTimeOffset? UpdatedAt, string? Event = null, RunRepository? Repository = null, RunRepository? HeadRepository = null)
+internal sealed record WorkflowRun(long Id, string? Name, string? Status, string? Conclusion, DateTimeOffset? UpdatedAt, string? Event = null, RunRepository? Repository = null, RunRepository? HeadRepository = null, string? HeadBranch = null)
 {
     public JobOrigin Origin => new(Event, HeadRepository?.FullName, Repository?.Private);
 }
@@ -65,6 +65,9 @@ internal sealed record GitHubError(string? Message, string? DocumentationUrl);
 /// <summary>One entry of <c>GET …/actions/runners/downloads</c> ("List runner applications").</summary>
 internal sealed record RunnerApplication(string Os, string Architecture, string DownloadUrl, string Filename, string? Sha256Checksum);
 
+/// <summary>What <c>GET /repos/{owner}/{repo}</c> ("Get a repository") answers that the fleet reads.</summary>
+internal sealed record RepositoryInfo(string FullName, string? DefaultBranch, bool? Private);
+
 internal sealed record WebhookRepository(long Id, string? Name, string FullName, bool Private, bool? Fork);
 
 /// <summary>A <c>workflow_job</c> webhook body (real examples: tests/RunnerFleet.Controller.Tests/TestData/github-webhooks).</summary>
@@ -83,4 +86,5 @@ internal sealed record WorkflowJobEvent(string? Action, WorkflowJob? WorkflowJob
 [JsonSerializable(typeof(GitHubError))]
 [JsonSerializable(typeof(List<RunnerApplication>))]
 [JsonSerializable(typeof(WorkflowJobEvent))]
+[JsonSerializable(typeof(RepositoryInfo))]
 internal sealed partial class GitHubJsonContext : JsonSerializerContext;

@@ -74,6 +74,8 @@ internal static class FleetCoreExtensions
         services.AddSingleton<RunnerTracker>();
         services.AddSingleton<JobIngestor>();
         services.AddSingleton<ProvisionsInFlight>();
+        services.AddSingleton<Caching.CacheTrust>();
+        services.AddSingleton<Caching.RunnerCaches>();
         services.AddSingleton<Provisioner>();
         services.AddSingleton<Reaper>();
         services.AddSingleton<ServerReuse>();

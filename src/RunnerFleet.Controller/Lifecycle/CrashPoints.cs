@@ -20,6 +20,9 @@ internal sealed class CrashPoints(IConfiguration configuration)
     /// <summary>The record says Destroying; nothing is destroyed yet.</summary>
     public const string DuringTeardown = "DuringTeardown";
 
+    /// <summary>A warm cache's next generation is built, not yet current.</summary>
+    public const string DuringCacheWriteBack = "DuringCacheWriteBack";
+
     private readonly string? _crashAt = configuration["Testing:CrashAt"];
 
     public void Reached(string point)

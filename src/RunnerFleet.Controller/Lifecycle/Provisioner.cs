@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
+using RunnerFleet.Controller.Caching;
 using RunnerFleet.Controller.Configuration;
 using RunnerFleet.Controller.Fleet;
 using RunnerFleet.Controller.Providers;
@@ -23,6 +24,7 @@ internal sealed partial class Provisioner(
     PoolCatalog pools,
     ControllerNode node,
     ProvisionsInFlight inFlight,
+    RunnerCaches caches,
     FleetTelemetry telemetry,
     TimeProvider time,
     ILogger<Provisioner> logger)
@@ -54,7 +56,9 @@ internal sealed partial class Provisioner(
         var registered = false;
         try
         {
-            var launch = await RegisterAsync(record, pool, ct).ConfigureAwait(false);
+            // The runner's warm-cache layer first: nothing is registered for a runner whose cache cannot be made.
+            var mounts = await caches.PrepareAsync(record, pool, ct).ConfigureAwait(false);
+            var launch = await RegisterAsync(record, pool, mounts, ct).ConfigureAwait(false);
             record = launch.Record;
             registered = true;
             crashPoints.Reached(CrashPoints.AfterRegistration);
@@ -96,7 +100,7 @@ internal sealed partial class Provisioner(
     }
 
     /// <summary>The pool's channel registers the runner with GitHub; a GitHub id it learns is stored before anything is created.</summary>
-    private async Task<(RunnerRecord Record, RunnerLaunch Launch)> RegisterAsync(RunnerRecord record, PoolDefinition pool, CancellationToken ct)
+    private async Task<(RunnerRecord Record, RunnerLaunch Launch)> RegisterAsync(RunnerRecord record, PoolDefinition pool, IReadOnlyList<CacheMount> mounts, CancellationToken ct)
     {
         var registration = await channels.For(pool).RegisterAsync(record, pool, ct).ConfigureAwait(false);
         if (registration.GitHubRunnerId is { } id)
@@ -105,7 +109,7 @@ internal sealed partial class Provisioner(
             await store.UpdateRunnerAsync(record, ct).ConfigureAwait(false);
         }
 
-        return (record, RunnerLaunch.For(pools.FleetName, record, pool, registration));
+        return (record, RunnerLaunch.For(pools.FleetName, record, pool, registration, mounts));
     }
 
     private async Task CleanUpAsync(RunnerRecord record, CancellationToken ct)

@@ -22,6 +22,7 @@ internal sealed partial class Reaper(
     IFleetSignals signals,
     FleetTelemetry telemetry,
     ServerReuse reuse,
+    Caching.RunnerCaches caches,
     TimeProvider time,
     ILogger<Reaper> logger)
 {
@@ -261,6 +262,9 @@ internal sealed partial class Reaper(
         {
             await provider.DestroyAsync(new ProvisionedRunner { ResourceId = r.ProviderResourceId ?? r.Name, RunnerName = r.Name, Endpoint = r.ProviderEndpoint }, ct).ConfigureAwait(false);
         }
+
+        // With its resource gone, nothing writes to the runner's cache layer: merged when its job is trusted, else thrown away.
+        await caches.SettleAsync(r, ct).ConfigureAwait(false);
 
         // The pool's channel removes the runner's GitHub identity; one still running a job is kept.
         if (!deregisteredByGitHub && r.GitHubRunnerId is not null && channels.ForPool(r.Pool) is ({ } pool, { } channel)

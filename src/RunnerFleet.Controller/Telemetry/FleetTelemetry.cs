@@ -33,6 +33,10 @@ internal sealed class FleetTelemetry : IDisposable
     private volatile IReadOnlyDictionary<string, decimal> _costPerJob = new Dictionary<string, decimal>();
     private readonly Counter<long> _capReached;
     private readonly ConcurrentDictionary<string, int> _scaleSetDesired = new();
+    private readonly Counter<long> _cacheHits;
+    private readonly Counter<long> _cacheWriteBacks;
+    private readonly Counter<long> _cacheDiscards;
+    private volatile IReadOnlyDictionary<string, long> _cacheBytes = new Dictionary<string, long>();
 
     public FleetTelemetry(IMeterFactory meterFactory)
     {
@@ -66,6 +70,11 @@ internal sealed class FleetTelemetry : IDisposable
         _cost = _meter.CreateCounter<double>(MetricNames.Cost, "EUR", "Money spent on runners");
         _webhooks = _meter.CreateCounter<long>(MetricNames.Webhooks, description: "Webhook deliveries by outcome");
         _contained = _meter.CreateCounter<long>(MetricNames.PolicyContained, description: "Runners destroyed because they took a job policy refused (refused) or could not decide (undecided)");
+        _meter.CreateObservableGauge(MetricNames.CacheSize, () => _cacheBytes.Select(kv =>
+            new Measurement<long>(kv.Value, new KeyValuePair<string, object?>("pool", kv.Key))), "By", "Bytes in each pool's warm caches (current generations)");
+        _cacheHits = _meter.CreateCounter<long>(MetricNames.CacheHits, description: "Runners started with a non-empty warm cache, by pool");
+        _cacheWriteBacks = _meter.CreateCounter<long>(MetricNames.CacheWriteBacks, description: "Runner cache layers merged into their scope's cache (trusted jobs), by pool");
+        _cacheDiscards = _meter.CreateCounter<long>(MetricNames.CacheDiscards, description: "Runner cache layers thrown away, by pool and reason (untrusted, undecided, failed, no_job, interrupted)");
         _rebuilds = _meter.CreateCounter<long>(MetricNames.Rebuilds, description: "Servers rebuilt for a new runner within their paid hour instead of deleted, by pool and outcome (rebuilt, failed)");
         _cancelFailures = _meter.CreateCounter<long>(MetricNames.PolicyCancelFailures, description: "Runs policy wanted cancelled that GitHub would not cancel, by reason (forbidden: the token lacks actions: write)");
     }
@@ -113,6 +122,15 @@ internal sealed class FleetTelemetry : IDisposable
 
     public void Rebuild(string pool, string outcome) =>
         _rebuilds.Add(1, new KeyValuePair<string, object?>("pool", pool), new KeyValuePair<string, object?>("outcome", outcome));
+
+    public void CacheHit(string pool) => _cacheHits.Add(1, new KeyValuePair<string, object?>("pool", pool));
+
+    public void CacheWriteBack(string pool) => _cacheWriteBacks.Add(1, new KeyValuePair<string, object?>("pool", pool));
+
+    public void CacheDiscard(string pool, string reason) =>
+        _cacheDiscards.Add(1, new KeyValuePair<string, object?>("pool", pool), new KeyValuePair<string, object?>("reason", reason));
+
+    public void CacheSizes(IReadOnlyDictionary<string, long> bytesByPool) => _cacheBytes = bytesByPool;
 
     public void Webhook(string outcome) => _webhooks.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
 

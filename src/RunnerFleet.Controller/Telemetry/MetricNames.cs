@@ -21,4 +21,8 @@ internal static class MetricNames
     public const string PolicyCancelFailures = "runnerfleet.policy.cancel_failures";
     public const string Rebuilds = "runnerfleet.servers.rebuilds";
     public const string CostPerJobToday = "runnerfleet.cost.per_job_today";
+    public const string CacheSize = "runnerfleet.cache.size";
+    public const string CacheHits = "runnerfleet.cache.hits";
+    public const string CacheWriteBacks = "runnerfleet.cache.write_backs";
+    public const string CacheDiscards = "runnerfleet.cache.discards";
 }

@@ -116,7 +116,7 @@ public sealed partial class GitHubSimulator
         }
     }
 
-    public bool CompleteJob(SimRunner runner, long jobId, string conclusion, string? machine = null, bool stepsRan = true)
+    public bool CompleteJob(SimRunner runner, long jobId, string conclusion, string? machine = null, bool stepsRan = true, string? output = null)
     {
         SimJob job;
         lock (_gate)
@@ -133,6 +133,7 @@ public sealed partial class GitHubSimulator
             job.CompletedAt = now;
             job.RunnerMachine = machine;
             job.StepsRan = stepsRan;
+            job.Output = output;
             job.Run.UpdatedAt = now;
             ScaleSetJobEventLocked("JobCompleted", job, runner);
             runner.JobDone = true;

@@ -41,7 +41,9 @@ public sealed partial class GitHubSimulator
     /// <summary>Queues one workflow run with <paramref name="count"/> jobs, as a matrix would.</summary>
     /// <param name="event">The run's event (default push).</param>
     /// <param name="headRepository">A fork's full name when the run is a pull request from that fork.</param>
-    public SimWorkflowRun QueueJobs(string repository, IReadOnlyList<string> labels, int count, TimeSpan duration, string? workflowName = null, string? @event = null, string? headRepository = null)
+    /// <param name="headBranch">The run's branch (default: the repository's default branch, <c>main</c>).</param>
+    /// <param name="script">The job's steps as a shell script the simulated runner runs in place of waiting <paramref name="duration"/>: exit 0 succeeds, anything else fails; its output is kept on the job.</param>
+    public SimWorkflowRun QueueJobs(string repository, IReadOnlyList<string> labels, int count, TimeSpan duration, string? workflowName = null, string? @event = null, string? headRepository = null, string? headBranch = null, string? script = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         var repo = EnsureRepository(repository);
@@ -58,6 +60,7 @@ public sealed partial class GitHubSimulator
                 HeadSha = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(20)),
                 Event = @event ?? "push",
                 HeadRepository = headRepository,
+                HeadBranch = headBranch ?? SimRepository.DefaultBranch,
                 CreatedAt = now,
                 UpdatedAt = now,
             };
@@ -70,6 +73,7 @@ public sealed partial class GitHubSimulator
                     Name = count == 1 ? "build" : $"build ({i + 1})",
                     Labels = [.. labels],
                     Duration = duration,
+                    Script = script,
                     CreatedAt = now,
                 };
                 run.Jobs.Add(job);

@@ -53,7 +53,9 @@ public static partial class GitHubSimulatorEndpoints
                 ? Results.Text("none\n", "text/plain")
                 : Results.Text(string.Create(CultureInfo.InvariantCulture, $"job_id={job.Id}\nduration={(int)Math.Ceiling(job.Duration.TotalSeconds)}\nduration_ms={(long)job.Duration.TotalMilliseconds}\n" +
                     // The job message's github context: event name, repository, and the event payload (base64, one line).
-                    $"event_name={job.Run.Event}\nrepository={job.Run.Repository.FullName}\nevent={Convert.ToBase64String(Encoding.UTF8.GetBytes(SimJson.EventPayload(job.Run).ToJsonString()))}\n"), "text/plain");
+                    $"event_name={job.Run.Event}\nrepository={job.Run.Repository.FullName}\nevent={Convert.ToBase64String(Encoding.UTF8.GetBytes(SimJson.EventPayload(job.Run).ToJsonString()))}\n") +
+                    // The job's steps, when the test gave it some (a simulator convention: real jobs arrive as an encrypted job message).
+                    (job.Script is { } script ? $"script={Convert.ToBase64String(Encoding.UTF8.GetBytes(script))}\n" : ""), "text/plain");
         });
 
         app.MapPost("/_runner/complete", async (HttpContext ctx) =>
@@ -64,7 +66,8 @@ public static partial class GitHubSimulatorEndpoints
                 return Results.Text("error=unauthorized\n", "text/plain", statusCode: 401);
             }
 
-            return sim.CompleteJob(runner, jobId, form.GetValueOrDefault("conclusion") ?? "success", form.GetValueOrDefault("machine"), stepsRan: form.GetValueOrDefault("steps") is not "skipped")
+            var output = form.GetValueOrDefault("output") is { Length: > 0 } encoded ? Encoding.UTF8.GetString(Convert.FromBase64String(encoded)) : null;
+            return sim.CompleteJob(runner, jobId, form.GetValueOrDefault("conclusion") ?? "success", form.GetValueOrDefault("machine"), stepsRan: form.GetValueOrDefault("steps") is not "skipped", output)
                 ? Results.Text("ok\n", "text/plain")
                 : Results.Text("error=not your job\n", "text/plain", statusCode: 409);
         });

@@ -5,11 +5,15 @@ using Microsoft.AspNetCore.Routing;
 
 namespace RunnerFleet.Sandbox.GitHub;
 
-/// <summary>Workflow runs and jobs of the REST API: list and get runs, cancel a run, list a run's jobs, get a job.</summary>
+/// <summary>Repositories, workflow runs and jobs of the REST API: get a repository, list and get runs, cancel a run, list a run's jobs, get a job.</summary>
 public static partial class GitHubSimulatorEndpoints
 {
     private static void MapRuns(IEndpointRouteBuilder app, GitHubSimulator sim)
     {
+        // GET /repos/{owner}/{repo} ("Get a repository", GitHub REST docs): 404 for one the token cannot see.
+        app.MapGet("/repos/{owner}/{repo}", (HttpContext ctx, string owner, string repo) =>
+            sim.FindRepository(owner, repo) is { } r ? Respond(ctx, sim, sim.Read(() => SimJson.Repository(r)), null) : NotFound(ctx, sim));
+
         app.MapGet("/repos/{owner}/{repo}/actions/runs", (HttpContext ctx, string owner, string repo, string? status) =>
         {
             if (sim.FindRepository(owner, repo) is not { } r)

@@ -24,7 +24,7 @@ internal static class SimJson
         ["html_url"] = $"https://github.com/{r.FullName}",
         ["fork"] = false,
         ["url"] = $"{Api}/repos/{r.FullName}",
-        ["default_branch"] = "main",
+        ["default_branch"] = SimRepository.DefaultBranch,
         ["visibility"] = r.Private ? "private" : "public",
     };
 
@@ -41,7 +41,7 @@ internal static class SimJson
         ["id"] = run.Id,
         ["name"] = run.Name,
         ["node_id"] = $"WFR_{run.Id}",
-        ["head_branch"] = "main",
+        ["head_branch"] = run.HeadBranch,
         ["head_sha"] = run.HeadSha,
         ["path"] = ".github/workflows/ci.yml",
         ["display_title"] = run.Name,
@@ -113,7 +113,7 @@ internal static class SimJson
             ["run_attempt"] = 1,
             ["node_id"] = $"CR_{job.Id}",
             ["head_sha"] = job.Run.HeadSha,
-            ["head_branch"] = "main",
+            ["head_branch"] = job.Run.HeadBranch,
             ["url"] = $"{Api}/repos/{repo}/actions/jobs/{job.Id}",
             ["html_url"] = $"https://github.com/{repo}/actions/runs/{job.Run.Id}/job/{job.Id}",
             ["status"] = job.Status,

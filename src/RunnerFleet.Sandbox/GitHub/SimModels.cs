@@ -4,6 +4,9 @@ namespace RunnerFleet.Sandbox.GitHub;
 public sealed record SimRepository(long Id, string Owner, string Name, bool Private)
 {
     public string FullName => $"{Owner}/{Name}";
+
+    /// <summary>Every simulated repository's <c>default_branch</c>.</summary>
+    public const string DefaultBranch = "main";
 }
 
 /// <summary>A workflow run; its status is derived from its jobs.</summary>
@@ -24,6 +27,9 @@ public sealed class SimWorkflowRun
     /// <summary>Where the head commit lives: the repository itself, or a fork's full name for a pull request from a fork.</summary>
     public string? HeadRepository { get; init; }
 
+    /// <summary>The run's <c>head_branch</c>: the pushed branch, or a pull request's head branch.</summary>
+    public string HeadBranch { get; init; } = SimRepository.DefaultBranch;
+
     public string Status =>
         Jobs.All(j => j.Status == "completed") ? "completed"
         : Jobs.All(j => j.Status == "queued") ? "queued"
@@ -43,6 +49,12 @@ public sealed class SimJob
     public required IReadOnlyList<string> Labels { get; init; }
     public required TimeSpan Duration { get; init; }
     public required DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>The job's steps as a shell script (simulated runners run it), or null to wait <see cref="Duration"/>.</summary>
+    public string? Script { get; init; }
+
+    /// <summary>What the script printed (stdout and stderr), as the runner reported it.</summary>
+    public string? Output { get; set; }
     public string Status { get; set; } = "queued";
     public string? Conclusion { get; set; }
     public DateTimeOffset? StartedAt { get; set; }

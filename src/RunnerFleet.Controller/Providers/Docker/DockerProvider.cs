@@ -65,6 +65,12 @@ internal sealed partial class DockerProvider : IRunnerProvider, IDisposable
         }
 
         var endpoint = await PickEndpointAsync(launch.Pool, ct).ConfigureAwait(false);
+        if (launch.Caches.Count > 0 && endpoint.IsTcp)
+        {
+            // The cache's folders are on this host; a remote engine would mount folders of its own host by those names.
+            throw new ProviderException("cache_remote_engine", $"pool {launch.Pool.Name} has a warm cache, which only an engine on the controller's host can mount; engine {endpoint.Name} is at {endpoint.Uri} (Fleet:Pools:N:Docker:Endpoints)");
+        }
+
         var client = Client(endpoint.Name!);
         var settings = launch.Pool.ProviderSettingsAs<DockerPoolSettings>();
         var network = settings.Network ?? $"runnerfleet-{_fleet}";
@@ -102,6 +108,7 @@ internal sealed partial class DockerProvider : IRunnerProvider, IDisposable
                 NetworkMode = network,
                 Init = true,
                 LogConfig = new LogConfig { Type = "json-file", Config = new Dictionary<string, string> { ["max-size"] = "10m", ["max-file"] = "2" } },
+                Mounts = [.. launch.Caches.Select(c => CacheVolume(c, launch.Name))],
             },
             Platform = settings.Platform,
         };
@@ -579,6 +586,35 @@ internal sealed partial class DockerProvider : IRunnerProvider, IDisposable
 
         return null;
     }
+
+    /// <summary>
+    /// A warm cache as an anonymous volume of the engine's <c>local</c> driver mounting overlayfs (moby's
+    /// volume/local: <c>type</c>, <c>device</c> and <c>o</c> go to mount(2)): the scope's generation read-only below,
+    /// the runner's own layer above. Anonymous, so removing the container (RemoveVolumes) unmounts and removes it.
+    /// redirect_dir, index and metacopy off: the upper layer then holds plain files, whiteouts and opaque folders
+    /// only, which is what the controller's merge reads (a renamed folder is copied up whole).
+    /// </summary>
+    private static Mount CacheVolume(CacheMount cache, string runner) => new()
+    {
+        Type = "volume",
+        Target = cache.GuestPath,
+        VolumeOptions = new VolumeOptions
+        {
+            // Never copy the image's files at that path into the volume: they would land in the layer and be written back.
+            NoCopy = true,
+            Labels = new Dictionary<string, string> { [Providers.RunnerLabels.Runner] = runner },
+            DriverConfig = new Driver
+            {
+                Name = "local",
+                Options = new Dictionary<string, string>
+                {
+                    ["type"] = "overlay",
+                    ["device"] = "overlay",
+                    ["o"] = $"lowerdir={cache.LowerDir},upperdir={cache.UpperDir},workdir={cache.WorkDir},redirect_dir=off,index=off,metacopy=off",
+                },
+            },
+        },
+    };
 
     private static async Task RemoveAsync(DockerClient client, string id, CancellationToken ct)
     {

@@ -13,6 +13,6 @@ internal static class DockerProviderExtensions
         services.AddSingleton<HostFirewall>();
         services.AddHostedService<DockerPlatformCheck>();
         services.AddHostedService<FirewallKeeper>();
-        return services.AddRunnerProvider<DockerProvider, DockerPoolSettings>(DockerProvider.KindName, "Docker", ProviderTraits.Free, DockerPoolSettings.Validate, DockerPoolSettings.Describe);
+        return services.AddRunnerProvider<DockerProvider, DockerPoolSettings>(DockerProvider.KindName, "Docker", new ProviderTraits { MountsCaches = true }, DockerPoolSettings.Validate, DockerPoolSettings.Describe);
     }
 }
