@@ -44,6 +44,35 @@ public sealed class OptionsValidationTests
     public void A_bad_plugin_setting_names_its_key(string key, string value, string expected) =>
         Assert.Contains(FleetFromKeys(new() { [key] = value }), f => f.StartsWith(expected, StringComparison.Ordinal));
 
+    [Theory]
+    [InlineData("Cache:Paths:0", "relative/.cache", "Fleet:Pools:0:Cache:Paths:0 must be an absolute guest path")]
+    [InlineData("Cache:Paths:0", "/", "Fleet:Pools:0:Cache:Paths:0 must be an absolute guest path")]
+    [InlineData("Cache:Paths:0", "/home/runner/../etc", "Fleet:Pools:0:Cache:Paths:0 must be an absolute guest path")]
+    [InlineData("Cache:Paths:0", "/a,b", "Fleet:Pools:0:Cache:Paths:0 must be an absolute guest path")]
+    [InlineData("Cache:Paths:1", "/home/runner/.cache/go-build", "Fleet:Pools:0:Cache:Paths:1 '/home/runner/.cache/go-build' is or holds another cached path")]
+    [InlineData("Cache:MaxSizeMb", "0", "Fleet:Pools:0:Cache:MaxSizeMb must be at least 1")]
+    [InlineData("Cache:MaxAge", "-00:01:00", "Fleet:Pools:0:Cache:MaxAge must be positive")]
+    [InlineData("Provider", "hetzner", "Fleet:Pools:0:Cache is set, but provider 'hetzner' cannot mount warm caches")]
+    public void A_bad_cache_setting_names_its_key(string key, string value, string expected)
+    {
+        var pool = new Dictionary<string, string?> { ["Cache:Paths:0"] = "/home/runner/.cache" };
+        Assert.Empty(FleetFromKeys(pool));
+        pool[key] = value;
+
+        Assert.Contains(FleetFromKeys(pool), f => f.StartsWith(expected, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_cache_directory_overlayfs_cannot_name_stops_start_up()
+    {
+        var options = new FleetOptions { Pools = [GoodPool()], CacheDirectory = "/var/lib/run:fleet" };
+        options.Pools[0].Cache.Paths.Add("/home/runner/.cache");
+
+        Assert.Contains(Fleet(options), f => f.StartsWith("Fleet:CacheDirectory must be an absolute path without ',' or ':'", StringComparison.Ordinal));
+        options.CacheDirectory = "/var/lib/runnerfleet/cache";
+        Assert.Empty(Fleet(options));
+    }
+
     /// <summary>github.com has no AAAA record: an IPv6-only server without NAT64 would never reach it.</summary>
     [Fact]
     [Trait("Category", "Hetzner")]
