@@ -18,7 +18,7 @@ if (Arg("--readme") is { } readme)
 }
 
 // In quick mode, the benchmarks that carry the targets, shortened.
-string[] quickSet = ["scale", "latency", "hetzner"];
+string[] quickSet = ["scale", "latency", "hetzner", "cache"];
 bool Run(string name) => only is not null ? only.Contains(name) : !quick || quickSet.Contains(name);
 var progress = Console.Out;
 var configuration = Report.Configuration("Warning (latency: Information, as shipped)", runs, quick);
@@ -35,6 +35,7 @@ await Bench("api-economy", "rate-limited requests per job (webhooks, polling) an
 await Bench("burst", "500 jobs over 25 repositories, 50 runners at most", EconomyBench.RunBurstAsync);
 await Bench("arm64-ways", "one CPU-bound job natively, under QEMU user-mode emulation, in an ARM64 VM (TCG); VM boot times", () => Arm64WaysBench.RunAsync(quick, progress));
 await Bench("docker", "webhook to container running, next to bare create + start", () => DockerBench.RunAsync(Math.Max(10, Math.Min(samples, 15))));
+await Bench("cache", "one build job on a cold then a warm cache; copy-on-write overhead on runner start", () => CacheBench.RunAsync(quick, progress));
 progress.WriteLine($"done in {started.Elapsed.TotalSeconds:F0} s");
 
 var verdicts = args.Contains("--no-check") ? [] : targets.Check(written);
