@@ -14,14 +14,14 @@ internal sealed record PoolCacheStats(long SizeBytes, int Scopes, long Hits, lon
 /// <summary>
 /// Warm caches of the pools that have one (<c>Fleet:Pools:N:Cache</c>): before a runner starts, its layer over its scope's
 /// current cache (<see cref="PrepareAsync"/>, mounted by the provider); after its resource is destroyed, the layer merged
-/// into the scope or thrown away by <see cref="CacheTrust"/>'s verdict (<see cref="SettleAsync"/>). One scope's work is
+/// into the scope or thrown away by <see cref="ICacheTrust"/>'s verdict (<see cref="SettleAsync"/>). One scope's work is
 /// serialized: in this process by a semaphore, across processes on the host by a lock file.
 /// Layout: <c>{Fleet:CacheDirectory}/{fleet}/{pool}/pool</c> or <c>…/{pool}/repos/{owner}/{repository}</c>.
 /// </summary>
 internal sealed partial class RunnerCaches(
     PoolCatalog pools,
     IOptions<FleetOptions> fleet,
-    CacheTrust trust,
+    ICacheTrust trust,
     Lifecycle.CrashPoints crashPoints,
     FleetTelemetry telemetry,
     TimeProvider time,

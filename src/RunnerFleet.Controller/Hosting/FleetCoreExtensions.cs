@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using RunnerFleet.Controller.Configuration;
@@ -54,6 +55,8 @@ internal static class FleetCoreExtensions
 
         services.AddHttpClient<GitHubCredentials>(c => c.Timeout = TimeSpan.FromSeconds(30));
         services.AddHttpClient<GitHubApiClient>(c => c.Timeout = TimeSpan.FromSeconds(30));
+        // Warm caches are written back only for jobs GitHub's record shows trusted.
+        services.AddSingleton<ICacheTrust, CacheTrust>();
         services.AddSingleton<RunnerReleases>();
 
         services.AddSingleton<Reconciler>();
@@ -74,7 +77,7 @@ internal static class FleetCoreExtensions
         services.AddSingleton<RunnerTracker>();
         services.AddSingleton<JobIngestor>();
         services.AddSingleton<ProvisionsInFlight>();
-        services.AddSingleton<Caching.CacheTrust>();
+        services.TryAddSingleton<ICacheTrust, NoCacheTrust>();
         services.AddSingleton<Caching.RunnerCaches>();
         services.AddSingleton<Provisioner>();
         services.AddSingleton<Reaper>();

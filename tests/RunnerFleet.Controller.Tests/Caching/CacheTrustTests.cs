@@ -1,4 +1,4 @@
-using RunnerFleet.Controller.Caching;
+using RunnerFleet.Controller.GitHub;
 using RunnerFleet.Controller.Configuration;
 using RunnerFleet.Controller.Fleet;
 using RunnerFleet.Controller.Store;

@@ -1,17 +1,8 @@
 using System.Collections.Concurrent;
 using RunnerFleet.Controller.Fleet;
-using RunnerFleet.Controller.GitHub;
 using RunnerFleet.Controller.Store;
 
-namespace RunnerFleet.Controller.Caching;
-
-/// <summary>Whether a runner's cache layer may be merged, and why (or why not).</summary>
-internal sealed record CacheVerdict(bool Trusted, string Reason, string Outcome)
-{
-    public static CacheVerdict Untrusted(string reason) => new(false, reason, "untrusted");
-
-    public static CacheVerdict Undecided(string reason) => new(false, reason, "undecided");
-}
+namespace RunnerFleet.Controller.GitHub;
 
 /// <summary>
 /// The trust rule for warm caches, decided from GitHub's own record of the job, never from anything the job or its
@@ -23,7 +14,7 @@ internal sealed record CacheVerdict(bool Trusted, string Reason, string Outcome)
 /// not answer for) is not trusted. Sources: GET /repos/{owner}/{repo}/actions/jobs/{job_id}, …/actions/runs/{run_id}
 /// and GET /repos/{owner}/{repo} (GitHub REST docs: "Get a job for a workflow run", "Get a workflow run", "Get a repository").
 /// </summary>
-internal sealed class CacheTrust(GitHubApiClient github, IFleetStore store, TimeProvider time)
+internal sealed class CacheTrust(GitHubApiClient github, IFleetStore store, TimeProvider time) : ICacheTrust
 {
     /// <summary>Events whose code is the repository's own, pushed by someone with write access (GitHub docs, "Events that trigger workflows").</summary>
     public static readonly IReadOnlySet<string> TrustedEvents = new HashSet<string>(StringComparer.Ordinal) { "push", "schedule", "workflow_dispatch" };
