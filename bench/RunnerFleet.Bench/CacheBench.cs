@@ -88,7 +88,7 @@ internal static class CacheBench
             {
                 var record = new RunnerRecord { Id = $"p{i}", Name = $"bench-prepare-{i}", Pool = "cached", Provider = "docker", Scope = "bench/app", State = RunnerState.Failed, RequestedAt = DateTimeOffset.UtcNow };
                 var t = Stopwatch.GetTimestamp();
-                await caches.PrepareAsync(record, cachedPool, CancellationToken.None).ConfigureAwait(false);
+                await caches.PrepareAsync(record, cachedPool, "bench/app", CancellationToken.None).ConfigureAwait(false);
                 prepare.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
                 await caches.SettleAsync(record, CancellationToken.None).ConfigureAwait(false);
             }

@@ -78,7 +78,15 @@ internal static class SandboxMode
         }
         else
         {
-            fleet.DockerPool("linux-x64", 4, ["linux", "x64"], Image, Network, cpus: 0.5, memoryMb: 128, pidsLimit: 4096, pool: p => p.BootTimeout(minute))
+            // Warm caches need the controller on the engine's host with the rights to move the runner user's files (root).
+            var cached = Environment.IsPrivilegedProcess;
+            if (cached)
+            {
+                fleet.Set("Fleet:CacheDirectory", Path.Combine(Path.GetTempPath(), "runnerfleet-sandbox-cache"));
+                Console.WriteLine("  cache:   linux-x64 keeps /home/runner/.cache warm; the synthetic push jobs write to it, so later jobs hit");
+            }
+
+            fleet.DockerPool("linux-x64", 4, ["linux", "x64"], Image, Network, cpus: 0.5, memoryMb: 128, pidsLimit: 4096, pool: p => (cached ? p.Set("Cache:Paths:0", "/home/runner/.cache") : p).BootTimeout(minute))
                  .DockerPool("linux-large", 2, ["linux", "x64", "large"], Image, Network, cpus: 1, memoryMb: 256, pidsLimit: 4096, pool: p => p.BootTimeout(minute).RegistrationToken());
         }
 
@@ -155,8 +163,10 @@ internal static class SandboxMode
                 if (queued < 6)
                 {
                     var labels = labelSets[Random.Shared.Next(labelSets.Length)];
-                    sim.QueueJobs(repositories[Random.Shared.Next(repositories.Count)], labels, Random.Shared.Next(1, 4),
-                        TimeSpan.FromSeconds(Random.Shared.Next(2, 8)));
+                    // The steps a container runner runs (others wait the duration): a "build" that adds to its warm cache.
+                    var seconds = Random.Shared.Next(2, 8);
+                    sim.QueueJobs(repositories[Random.Shared.Next(repositories.Count)], labels, Random.Shared.Next(1, 4), TimeSpan.FromSeconds(seconds),
+                        script: $"sleep {seconds}; mkdir -p $HOME/.cache; echo \"$GITHUB_JOB\" >> $HOME/.cache/builds; echo \"builds in this cache: $(wc -l < $HOME/.cache/builds)\"");
                 }
 
                 await Task.Delay(TimeSpan.FromSeconds(4), ct).ConfigureAwait(false);

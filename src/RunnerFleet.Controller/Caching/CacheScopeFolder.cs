@@ -15,7 +15,8 @@ namespace RunnerFleet.Controller.Caching;
 /// in place (always unlinked, then replaced), so a generation's hard links never see a later generation's writes.
 /// Callers hold the scope's lock for every method but <see cref="Size"/>.
 /// </summary>
-internal sealed class CacheScopeFolder(string path)
+/// <param name="repository">The repository a repository-scoped cache belongs to; null for a pool's.</param>
+internal sealed class CacheScopeFolder(string path, string? repository = null)
 {
     private const string CurrentName = "current";
     private const string LayersName = "layers";
@@ -24,6 +25,8 @@ internal sealed class CacheScopeFolder(string path)
     private const string GenerationName = "generation";
 
     public string Path { get; } = path;
+
+    public string? Repository { get; } = repository;
 
     private string Layers => System.IO.Path.Combine(Path, LayersName);
 
@@ -116,6 +119,9 @@ internal sealed class CacheScopeFolder(string path)
         return mounts;
     }
 
+    /// <summary>When the runner's layer was made.</summary>
+    public DateTimeOffset LayerMadeAt(string runner) => File.GetLastWriteTimeUtc(System.IO.Path.Combine(LayerPath(runner), GenerationName));
+
     /// <summary>A merge of this runner's layer began and did not finish (the controller stopped): its layer is not merged again.</summary>
     public bool WasInterrupted(string runner) => File.Exists(System.IO.Path.Combine(LayerPath(runner), MergingName));
 
@@ -127,6 +133,12 @@ internal sealed class CacheScopeFolder(string path)
     public long Merge(string runner, IReadOnlyList<string> guestPaths, long maxBytes, DateTimeOffset now, Action? beforeSwitch = null)
     {
         var layer = LayerPath(runner);
+        // Names that are not UTF-8 cannot be handled by name here (nor deleted by .NET): such a layer is not merged.
+        if (Walk(layer).FirstOrDefault(e => System.IO.Path.GetFileName(e.Path).Contains('\uFFFD', StringComparison.Ordinal)) is { Path: { } odd })
+        {
+            throw new InvalidDataException($"the layer holds a file name that is not UTF-8 ({System.IO.Path.GetRelativePath(layer, odd)})");
+        }
+
         File.WriteAllText(System.IO.Path.Combine(layer, MergingName), now.ToString("O", CultureInfo.InvariantCulture));
         var previous = Current ?? throw new InvalidOperationException($"cache {Path} has no current generation");
         var name = GenerationFolder(Generations().Select(Number).DefaultIfEmpty(0).Max() + 1);
@@ -249,8 +261,9 @@ internal sealed class CacheScopeFolder(string path)
             }
             else if (s.IsDirectory)
             {
-                // Opaque: the folder was deleted and made again in the layer, so nothing below it survives.
-                var opaque = NativeFiles.GetAttribute(entry, "trusted.overlay.opaque") == "y" || NativeFiles.GetAttribute(entry, "user.overlay.opaque") == "y";
+                // Opaque: the folder was deleted and made again in the layer, so nothing below it survives. Only the
+                // trusted.* name counts: the mount is not userxattr, so overlayfs ignores a user.overlay.* a job may set.
+                var opaque = NativeFiles.GetAttribute(entry, "trusted.overlay.opaque") == "y";
                 if (opaque || NativeFiles.Stat(to) is not { IsDirectory: true })
                 {
                     DeleteAny(to);
@@ -260,28 +273,38 @@ internal sealed class CacheScopeFolder(string path)
                 CopyOwnerAndMode(s, to);
                 Apply(entry, to);
             }
-            else
+            else if (s.IsRegular || s.IsSymlink)
             {
                 DeleteAny(to);
                 NativeFiles.Rename(entry, to);
                 NativeFiles.RemoveOverlayAttributes(to);
+                if (s.IsRegular && s.IsSetId)
+                {
+                    // A job must not leave a setuid program for later jobs (the volume is nosuid as well).
+                    SetMode(to, s.Permissions & ~(UnixFileMode.SetUser | UnixFileMode.SetGroup));
+                }
             }
+
+            // Devices, FIFOs and sockets a job made are not cache content: left out.
         }
     }
 
     /// <summary>Deletes the files written longest ago until the generation holds at most <paramref name="maxBytes"/>; returns its size.</summary>
     private static long Trim(string generation, long maxBytes)
     {
-        var files = Walk(generation).Where(e => e.Stat.IsRegular).DistinctBy(e => e.Stat.Inode).OrderBy(e => e.Stat.MtimeSeconds).ThenBy(e => e.Path, StringComparer.Ordinal).ToList();
+        // Per file, all its names: its space is freed only when the last goes.
+        var files = Walk(generation).Where(e => e.Stat.IsRegular).GroupBy(e => e.Stat.Inode)
+            .Select(g => (Names: g.Select(e => e.Path).ToList(), g.First().Stat))
+            .OrderBy(f => f.Stat.MtimeSeconds).ThenBy(f => f.Names[0], StringComparer.Ordinal).ToList();
         var size = files.Sum(f => f.Stat.Size);
-        foreach (var (file, stat) in files)
+        foreach (var (names, stat) in files)
         {
             if (size <= maxBytes)
             {
                 break;
             }
 
-            File.Delete(file);
+            names.ForEach(File.Delete);
             size -= stat.Size;
         }
 
@@ -334,11 +357,27 @@ internal sealed class CacheScopeFolder(string path)
             case null:
                 return;
             case { IsDirectory: true }:
-                Directory.Delete(path, recursive: true);
+                RemoveTree(path);
                 return;
             default:
                 File.Delete(path);
                 return;
+        }
+    }
+
+    /// <summary>
+    /// <c>rm -rf</c>: a job's folder may hold names that are not UTF-8, which .NET cannot name to delete
+    /// (dotnet/runtime#29586); rm works on bytes, stays on one file system and follows no symlink.
+    /// </summary>
+    internal static void RemoveTree(string path)
+    {
+        using var rm = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("rm", ["-rf", "--one-file-system", "--", path]) { RedirectStandardError = true, UseShellExecute = false })
+            ?? throw new IOException($"rm could not be started to delete {path}");
+        var error = rm.StandardError.ReadToEnd();
+        rm.WaitForExit();
+        if (rm.ExitCode != 0 || Directory.Exists(path))
+        {
+            throw new IOException($"rm -rf {path} failed ({rm.ExitCode}): {error.Trim()}");
         }
     }
 }

@@ -27,6 +27,11 @@ internal static partial class NativeFiles
 
         public bool IsRegular => (Mode & TypeMask) == 0x8000;
 
+        public bool IsSymlink => (Mode & TypeMask) == 0xA000;
+
+        /// <summary>setuid or setgid: never kept in a cache a later job runs files from.</summary>
+        public bool IsSetId => (Mode & 0xC00) != 0;
+
         /// <summary>overlayfs's whiteout: a character device 0/0 in the upper layer stands for a deleted file (Documentation/filesystems/overlayfs.rst).</summary>
         public bool IsWhiteout => (Mode & TypeMask) == 0x2000 && RdevMajor == 0 && RdevMinor == 0;
 

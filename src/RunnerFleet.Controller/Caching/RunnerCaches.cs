@@ -28,6 +28,14 @@ internal sealed partial class RunnerCaches(
     ILogger<RunnerCaches> logger)
 {
     private static readonly TimeSpan s_lockWait = TimeSpan.FromMinutes(5);
+
+    /// <summary>A layer made this recently may belong to a runner the sweep's list of live runners predates: left alone.</summary>
+    private static readonly TimeSpan s_layerGrace = TimeSpan.FromMinutes(10);
+
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _undecidedSince = new(StringComparer.Ordinal);
+
+    /// <summary>How long a layer waits for GitHub to decide about its job before it is discarded.</summary>
+    public TimeSpan UndecidedFor { get; set; } = TimeSpan.FromMinutes(5);
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _gates = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Counts> _counts = new(StringComparer.OrdinalIgnoreCase);
     private readonly ConcurrentDictionary<string, long> _sizes = new(StringComparer.Ordinal);
@@ -39,19 +47,22 @@ internal sealed partial class RunnerCaches(
     public string Root { get; } = Path.Combine(fleet.Value.CacheDirectory, pools.FleetName);
 
     /// <summary>The runner's cache mounts (none for a pool without a cache, or a runner that cannot have one).</summary>
-    public async Task<IReadOnlyList<CacheMount>> PrepareAsync(RunnerRecord runner, PoolDefinition pool, CancellationToken ct)
+    /// <param name="registeredAt">Where GitHub registered the runner ("owner/repo" or an organization): whose jobs it may get.</param>
+    public async Task<IReadOnlyList<CacheMount>> PrepareAsync(RunnerRecord runner, PoolDefinition pool, string registeredAt, CancellationToken ct)
     {
         if (pool.Cache is not { } settings)
         {
             return [];
         }
 
-        if (ScopeFolder(pool, runner.Scope) is not { } folder)
+        if (ScopeFolder(pool, registeredAt) is not { } folder)
         {
             // A repository-scoped cache for a runner registered at an organization: GitHub may give it any repository's job.
-            LogNoScope(logger, runner.Name, pool.Name, runner.Scope);
+            LogNoScope(logger, runner.Name, pool.Name, registeredAt);
             return [];
         }
+
+        EnsureRoot();
 
         return await UnderLockAsync(folder, () =>
         {
@@ -72,8 +83,7 @@ internal sealed partial class RunnerCaches(
     /// </summary>
     public async Task SettleAsync(RunnerRecord runner, CancellationToken ct)
     {
-        if (pools.Find(runner.Pool) is not { Cache: { } settings } pool || ScopeFolder(pool, runner.Scope) is not { } folder
-            || !Directory.Exists(folder.LayerPath(runner.Name)))
+        if (pools.Find(runner.Pool) is not { Cache: { } settings } pool || FindLayer(pool, runner.Name) is not { } folder)
         {
             return;
         }
@@ -83,9 +93,30 @@ internal sealed partial class RunnerCaches(
             throw new IOException($"runner {runner.Name}'s cache layer is still mounted; its container is not removed yet");
         }
 
-        var verdict = await trust.JudgeAsync(runner, settings.Scope == CacheScope.Repository ? runner.Scope : null, ct).ConfigureAwait(false);
+        var verdict = await trust.JudgeAsync(runner, folder.Repository, ct).ConfigureAwait(false);
+        if (verdict.Outcome == "undecided" && !folder.WasInterrupted(runner.Name))
+        {
+            // GitHub's record of a job can lag its runner's exit by a moment, and a rate limit passes: ask again for a while.
+            var first = _undecidedSince.GetOrAdd(runner.Name, time.GetUtcNow());
+            if (time.GetUtcNow() - first < UndecidedFor)
+            {
+                throw new IOException($"runner {runner.Name}'s cache layer waits for GitHub to decide: {verdict.Reason}");
+            }
+        }
+
+        _undecidedSince.TryRemove(runner.Name, out _);
+        if (verdict.Trusted && settings.Repositories.Count > 0 && !settings.Repositories.Contains(verdict.Repository ?? string.Empty, StringComparer.OrdinalIgnoreCase))
+        {
+            verdict = CacheVerdict.Untrusted($"{verdict.Repository} is not among Cache:Repositories");
+        }
+
         await UnderLockAsync(folder, () =>
         {
+            if (!Directory.Exists(folder.LayerPath(runner.Name)))
+            {
+                return false; // settled meanwhile (another teardown, the sweep)
+            }
+
             if (folder.WasInterrupted(runner.Name))
             {
                 // The controller stopped during this layer's merge: the previous generation is current and whole; this layer is given up.
@@ -97,7 +128,17 @@ internal sealed partial class RunnerCaches(
             }
             else
             {
-                var size = folder.Merge(runner.Name, settings.Paths, settings.MaxSizeMb * 1024 * 1024, time.GetUtcNow(), () => crashPoints.Reached(Lifecycle.CrashPoints.DuringCacheWriteBack));
+                long size;
+                try
+                {
+                    size = folder.Merge(runner.Name, settings.Paths, settings.MaxSizeMb * 1024 * 1024, time.GetUtcNow(), () => crashPoints.Reached(Lifecycle.CrashPoints.DuringCacheWriteBack));
+                }
+                catch (InvalidDataException e)
+                {
+                    Discard(folder, runner, pool, "unmergeable", e.Message);
+                    return false;
+                }
+
                 folder.Discard(runner.Name);
                 folder.CollectGenerations();
                 _sizes[folder.Path] = size;
@@ -120,18 +161,19 @@ internal sealed partial class RunnerCaches(
         var now = time.GetUtcNow();
         foreach (var pool in pools.Pools.Where(p => p.Cache is not null))
         {
-            foreach (var folder in Scopes(pool))
+            foreach (var folder in Scopes(pool).ToList())
             {
-                if (now - folder.LastUsed > pool.Cache!.MaxAge && folder.LayerNames.Count == 0)
+                var maxAge = pool.Cache!.MaxAge;
+                if (now - folder.LastUsed > maxAge && folder.LayerNames.Count == 0
+                    && await DropFolderAsync(folder, () => now - folder.LastUsed > maxAge && folder.LayerNames.Count == 0, ct).ConfigureAwait(false))
                 {
-                    LogExpired(logger, folder.Path, pool.Name, pool.Cache.MaxAge);
-                    await DropFolderAsync(folder, ct).ConfigureAwait(false);
+                    LogExpired(logger, folder.Path, pool.Name, maxAge);
                     continue;
                 }
 
                 await UnderLockAsync(folder, () =>
                 {
-                    foreach (var runner in folder.LayerNames.Where(n => !liveRunners.Contains(n) && !MountTable.Mentions(folder.LayerPath(n))))
+                    foreach (var runner in folder.LayerNames.Where(n => !liveRunners.Contains(n) && now - folder.LayerMadeAt(n) > s_layerGrace && !MountTable.Mentions(folder.LayerPath(n))))
                     {
                         folder.Discard(runner);
                         Count(pool.Name).Discard();
@@ -160,7 +202,7 @@ internal sealed partial class RunnerCaches(
             : ScopeFolder(pool, repository) is { } one && Directory.Exists(one.Path) ? [one] : [];
         foreach (var folder in folders)
         {
-            await DropFolderAsync(folder, ct).ConfigureAwait(false);
+            await DropFolderAsync(folder, () => true, ct).ConfigureAwait(false);
             LogDropped(logger, folder.Path, pool.Name);
         }
 
@@ -193,8 +235,25 @@ internal sealed partial class RunnerCaches(
 
         // Names are checked before they become folders: GitHub's own rules allow no '/', '..' or other surprises.
         return RepositoryNames.IsValidRepository(registrationScope) && registrationScope.Split('/') is [var owner, var name] && name is not ("." or "..")
-            ? new CacheScopeFolder(Path.Combine(PoolPath(pool), "repos", owner.ToLowerInvariant(), name.ToLowerInvariant()))
+            ? new CacheScopeFolder(Path.Combine(PoolPath(pool), "repos", owner.ToLowerInvariant(), name.ToLowerInvariant()), $"{owner}/{name}".ToLowerInvariant())
             : null;
+    }
+
+    /// <summary>The scope holding the runner's layer, wherever the runner was registered.</summary>
+    private CacheScopeFolder? FindLayer(PoolDefinition pool, string runner) =>
+        Scopes(pool).FirstOrDefault(f => Directory.Exists(f.LayerPath(runner)));
+
+    /// <summary>The fleet's cache folder, root's alone: host users neither read the caches nor change their files.</summary>
+    private void EnsureRoot()
+    {
+        if (!Directory.Exists(Root))
+        {
+            Directory.CreateDirectory(Root);
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(Root, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            }
+        }
     }
 
     private string PoolPath(PoolDefinition pool) => Path.Combine(Root, pool.Name.ToLowerInvariant());
@@ -212,37 +271,44 @@ internal sealed partial class RunnerCaches(
         {
             foreach (var repo in Directory.EnumerateDirectories(repos).SelectMany(Directory.EnumerateDirectories))
             {
-                yield return new CacheScopeFolder(repo);
+                yield return new CacheScopeFolder(repo, $"{Path.GetFileName(Path.GetDirectoryName(repo))}/{Path.GetFileName(repo)}");
             }
         }
     }
 
     /// <summary>
-    /// Removes a scope: renamed out of the way at once (runners starting later get a fresh one), deleted now unless a
-    /// running runner's layer is mounted on it; then by a later sweep.
+    /// Removes a scope when <paramref name="still"/> holds under its lock: renamed out of the way at once (runners
+    /// starting later get a fresh one), its files deleted once no running runner's layer of it is mounted (overlayfs's
+    /// mount options keep the paths they were mounted with: the layers' original paths are what is looked for).
     /// </summary>
-    private async Task DropFolderAsync(CacheScopeFolder folder, CancellationToken ct)
+    private async Task<bool> DropFolderAsync(CacheScopeFolder folder, Func<bool> still, CancellationToken ct)
     {
         var trash = Path.Combine(Root, ".dropped");
-        await UnderLockAsync(folder, () =>
+        var dropped = await UnderLockAsync(folder, () =>
         {
-            if (Directory.Exists(folder.Path))
+            if (!still())
             {
-                Directory.CreateDirectory(trash);
-                Directory.Move(folder.Path, Path.Combine(trash, Guid.NewGuid().ToString("N")));
+                return false;
             }
 
+            var into = Path.Combine(trash, Guid.NewGuid().ToString("N"));
+            Directory.CreateDirectory(into);
+            File.WriteAllLines(Path.Combine(into, "layers"), folder.LayerNames.Select(folder.LayerPath));
+            Directory.Move(folder.Path, Path.Combine(into, "scope"));
             _sizes.TryRemove(folder.Path, out _);
             return true;
         }, ct).ConfigureAwait(false);
 
-        if (Directory.Exists(trash))
+        foreach (var entry in Directory.Exists(trash) ? Directory.EnumerateDirectories(trash).ToList() : [])
         {
-            foreach (var dropped in Directory.EnumerateDirectories(trash).Where(d => !MountTable.Mentions(d)).ToList())
+            var layers = Path.Combine(entry, "layers");
+            if (!File.Exists(layers) || !File.ReadAllLines(layers).Any(MountTable.Mentions))
             {
-                Directory.Delete(dropped, recursive: true);
+                CacheScopeFolder.RemoveTree(entry);
             }
         }
+
+        return dropped;
     }
 
     private void Discard(CacheScopeFolder folder, RunnerRecord runner, PoolDefinition pool, string outcome, string reason)

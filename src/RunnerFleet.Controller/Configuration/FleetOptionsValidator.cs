@@ -95,9 +95,14 @@ internal sealed class FleetOptionsValidator : IValidateOptions<FleetOptions>
 
             if (p.Cache.Enabled)
             {
-                foreach (var problem in CacheSettings.Validate(p.Cache, $"{key}:Cache"))
+                foreach (var problem in CacheSettingsValidator.Validate(p.Cache, $"{key}:Cache"))
                 {
                     Fail(problem);
+                }
+
+                if (!Environment.IsPrivilegedProcess)
+                {
+                    Fail($"{key}:Cache needs the controller to run as root: it reads overlayfs's trusted.* attributes and moves the runner user's files (README, \"Warm caches\").");
                 }
 
                 if (_plugins.Provider(p.Provider) is { Traits.MountsCaches: false } noCache)

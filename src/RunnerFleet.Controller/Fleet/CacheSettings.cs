@@ -31,50 +31,14 @@ internal sealed class CacheSettings
     /// <inheritdoc cref="Uid"/>
     public int Gid { get; set; } = 1001;
 
+    /// <summary>
+    /// The repositories ("owner/name") whose trusted jobs may write to the cache; empty: any the pool serves (each into
+    /// its own cache with <see cref="CacheScope.Repository"/>). Required with <see cref="CacheScope.Pool"/>, where every
+    /// writer's files reach every other repository's jobs.
+    /// </summary>
+    public List<string> Repositories { get; set; } = [];
+
     public bool Enabled => Paths.Count > 0;
-
-    internal static IEnumerable<string> Validate(CacheSettings s, string key)
-    {
-        var seen = new List<string>();
-        for (var i = 0; i < s.Paths.Count; i++)
-        {
-            var path = s.Paths[i];
-            if (string.IsNullOrWhiteSpace(path) || !path.StartsWith('/') || path.TrimEnd('/').Length == 0
-                || path.Split('/').Any(part => part is "." or "..") || path.IndexOfAny([',', ':', '\0']) >= 0)
-            {
-                yield return $"{key}:Paths:{i} must be an absolute guest path other than / without '.', '..', ',' or ':' parts (was '{path}').";
-                continue;
-            }
-
-            var normal = path.TrimEnd('/');
-            if (seen.FirstOrDefault(p => p == normal || p.StartsWith(normal + "/", StringComparison.Ordinal) || normal.StartsWith(p + "/", StringComparison.Ordinal)) is { } other)
-            {
-                yield return $"{key}:Paths:{i} '{path}' is or holds another cached path ('{other}'): list each folder once.";
-            }
-
-            seen.Add(normal);
-        }
-
-        if (!Enum.IsDefined(s.Scope))
-        {
-            yield return $"{key}:Scope must be Repository or Pool (was '{s.Scope}').";
-        }
-
-        if (s.MaxSizeMb < 1)
-        {
-            yield return $"{key}:MaxSizeMb must be at least 1 (was {s.MaxSizeMb}).";
-        }
-
-        if (s.MaxAge <= TimeSpan.Zero)
-        {
-            yield return $"{key}:MaxAge must be positive (was {s.MaxAge}).";
-        }
-
-        if (s.Uid < 0 || s.Gid < 0)
-        {
-            yield return $"{key}:Uid and Gid must not be negative (were {s.Uid}, {s.Gid}).";
-        }
-    }
 }
 
 /// <summary>Who shares one cache.</summary>

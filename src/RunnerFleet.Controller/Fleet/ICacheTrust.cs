@@ -11,7 +11,8 @@ internal interface ICacheTrust
 }
 
 /// <summary>Whether a runner's cache layer may be merged, and why (or why not); <see cref="Outcome"/> labels the metric.</summary>
-internal sealed record CacheVerdict(bool Trusted, string Reason, string Outcome)
+/// <param name="Repository">The repository whose job it was, when known.</param>
+internal sealed record CacheVerdict(bool Trusted, string Reason, string Outcome, string? Repository = null)
 {
     public static CacheVerdict Untrusted(string reason) => new(false, reason, "untrusted");
 

@@ -21,5 +21,8 @@ internal sealed class RunnerRegistration
     /// <summary>The current actions/runner release for Linux, per architecture, for machines that install it (empty when GitHub did not say).</summary>
     public IReadOnlyList<RunnerPackage> Packages { get; init; } = [];
 
+    /// <summary>Where GitHub registered the runner when that is not its record's scope (a scale set's own scope): whose jobs it may get.</summary>
+    public string? RegisteredAt { get; init; }
+
     public override string ToString() => $"RunnerRegistration {{ GitHubRunnerId = {GitHubRunnerId}, Mode = {(JitConfig is null ? "token" : "jit")} }}";
 }

@@ -9,10 +9,12 @@ namespace RunnerFleet.Controller.GitHub;
 /// runner said: a runner's writes are kept only when the job it ran <b>completed with conclusion success</b>, on
 /// <b>this runner</b>, in a run whose <b>event is push, schedule or workflow_dispatch</b>, on the repository's
 /// <b>default branch</b> (<c>head_branch</c> = the repository's <c>default_branch</c>), with its head commit <b>in
-/// the repository itself</b> (<c>head_repository</c>), and, for a repository-scoped cache, in <b>the cache's own
-/// repository</b>. Anything else (pull requests of any kind, forks, other branches, tags, failures, a job GitHub does
+/// the repository itself</b> (<c>head_repository</c>), whose commit is <b>in the default branch's history</b> (a tag
+/// may carry the branch's name), and, for a repository-scoped cache, in <b>the cache's own repository</b>; with
+/// <c>Cache:Repositories</c> set, only in one of those. Anything else (pull requests of any kind, forks, other branches, tags, failures, a job GitHub does
 /// not answer for) is not trusted. Sources: GET /repos/{owner}/{repo}/actions/jobs/{job_id}, …/actions/runs/{run_id}
-/// and GET /repos/{owner}/{repo} (GitHub REST docs: "Get a job for a workflow run", "Get a workflow run", "Get a repository").
+/// GET /repos/{owner}/{repo} and GET /repos/{owner}/{repo}/compare/{base}...{head} (GitHub REST docs: "Get a job for a
+/// workflow run", "Get a workflow run", "Get a repository", "Compare two commits").
 /// </summary>
 internal sealed class CacheTrust(GitHubApiClient github, IFleetStore store, TimeProvider time) : ICacheTrust
 {
@@ -86,7 +88,17 @@ internal sealed class CacheTrust(GitHubApiClient github, IFleetStore store, Time
                     : CacheVerdict.Untrusted($"run {run.Id} is on {run.HeadBranch ?? "(no branch)"}, not the default branch {defaultBranch}");
             }
 
-            return new CacheVerdict(true, $"job {jobId} succeeded in a {name} run on {defaultBranch} of {repository}", "trusted");
+            // head_branch is a tag's name for a tag's run, and a tag may be named like the default branch (branch
+            // protection does not cover tags): the commit itself must be in the default branch's history.
+            var onBranch = run.HeadSha is { Length: > 0 } sha ? await github.CompareAsync(repository, defaultBranch, sha, ct).ConfigureAwait(false) : null;
+            if (onBranch is not ("identical" or "behind"))
+            {
+                return onBranch is null
+                    ? CacheVerdict.Undecided($"run {run.Id}'s commit could not be compared with {defaultBranch}")
+                    : CacheVerdict.Untrusted($"run {run.Id}'s commit {run.HeadSha} is not on {defaultBranch} ({onBranch}): a tag or a commit of another branch");
+            }
+
+            return new CacheVerdict(true, $"job {jobId} succeeded in a {name} run on {defaultBranch} of {repository}", "trusted", repository);
         }
         catch (Exception e) when (e is GitHubApiException or HttpRequestException or TimeoutException || (e is OperationCanceledException && !ct.IsCancellationRequested))
         {

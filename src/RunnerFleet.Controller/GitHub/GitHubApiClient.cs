@@ -74,6 +74,10 @@ internal sealed partial class GitHubApiClient(
             ? GetAsync(ScopePath(repository), "repository", GitHubJsonContext.Default.RepositoryInfo, ct)
             : throw new GitHubApiException($"'{repository}' is not a repository (owner/name)");
 
+    /// <summary>How <paramref name="head"/> relates to <paramref name="baseRef"/>: identical, ahead, behind or diverged; null when GitHub knows neither.</summary>
+    public async Task<string?> CompareAsync(string repository, string baseRef, string head, CancellationToken ct) =>
+        (await GetAsync($"{ScopePath(repository)}/compare/{Uri.EscapeDataString(baseRef)}...{Uri.EscapeDataString(head)}?per_page=1", "compare", GitHubJsonContext.Default.CommitComparison, ct).ConfigureAwait(false))?.Status;
+
     public Task<WorkflowJob?> GetJobAsync(string repository, long jobId, CancellationToken ct) =>
         GetAsync($"/repos/{repository}/actions/jobs/{jobId}", "job", GitHubJsonContext.Default.WorkflowJob, ct);
 

@@ -7,7 +7,7 @@ namespace RunnerFleet.Controller.GitHub;
 
 internal sealed record WorkflowRunList(int TotalCount, IReadOnlyList<WorkflowRun> WorkflowRuns);
 
-internal sealed record WorkflowRun(long Id, string? Name, string? Status, string? Conclusion, DateTimeOffset? UpdatedAt, string? Event = null, RunRepository? Repository = null, RunRepository? HeadRepository = null, string? HeadBranch = null)
+internal sealed record WorkflowRun(long Id, string? Name, string? Status, string? Conclusion, DateTimeOffset? UpdatedAt, string? Event = null, RunRepository? Repository = null, RunRepository? HeadRepository = null, string? HeadBranch = null, string? HeadSha = null)
 {
     public JobOrigin Origin => new(Event, HeadRepository?.FullName, Repository?.Private);
 }
@@ -68,6 +68,9 @@ internal sealed record RunnerApplication(string Os, string Architecture, string 
 /// <summary>What <c>GET /repos/{owner}/{repo}</c> ("Get a repository") answers that the fleet reads.</summary>
 internal sealed record RepositoryInfo(string FullName, string? DefaultBranch, bool? Private);
 
+/// <summary>What <c>GET /repos/{owner}/{repo}/compare/{base}...{head}</c> answers that the fleet reads: identical, ahead, behind or diverged.</summary>
+internal sealed record CommitComparison(string? Status);
+
 internal sealed record WebhookRepository(long Id, string? Name, string FullName, bool Private, bool? Fork);
 
 /// <summary>A <c>workflow_job</c> webhook body (real examples: tests/RunnerFleet.Controller.Tests/TestData/github-webhooks).</summary>
@@ -87,4 +90,5 @@ internal sealed record WorkflowJobEvent(string? Action, WorkflowJob? WorkflowJob
 [JsonSerializable(typeof(List<RunnerApplication>))]
 [JsonSerializable(typeof(WorkflowJobEvent))]
 [JsonSerializable(typeof(RepositoryInfo))]
+[JsonSerializable(typeof(CommitComparison))]
 internal sealed partial class GitHubJsonContext : JsonSerializerContext;

@@ -56,9 +56,7 @@ internal sealed partial class Provisioner(
         var registered = false;
         try
         {
-            // The runner's warm-cache layer first: nothing is registered for a runner whose cache cannot be made.
-            var mounts = await caches.PrepareAsync(record, pool, ct).ConfigureAwait(false);
-            var launch = await RegisterAsync(record, pool, mounts, ct).ConfigureAwait(false);
+            var launch = await RegisterAsync(record, pool, ct).ConfigureAwait(false);
             record = launch.Record;
             registered = true;
             crashPoints.Reached(CrashPoints.AfterRegistration);
@@ -100,7 +98,7 @@ internal sealed partial class Provisioner(
     }
 
     /// <summary>The pool's channel registers the runner with GitHub; a GitHub id it learns is stored before anything is created.</summary>
-    private async Task<(RunnerRecord Record, RunnerLaunch Launch)> RegisterAsync(RunnerRecord record, PoolDefinition pool, IReadOnlyList<CacheMount> mounts, CancellationToken ct)
+    private async Task<(RunnerRecord Record, RunnerLaunch Launch)> RegisterAsync(RunnerRecord record, PoolDefinition pool, CancellationToken ct)
     {
         var registration = await channels.For(pool).RegisterAsync(record, pool, ct).ConfigureAwait(false);
         if (registration.GitHubRunnerId is { } id)
@@ -109,6 +107,8 @@ internal sealed partial class Provisioner(
             await store.UpdateRunnerAsync(record, ct).ConfigureAwait(false);
         }
 
+        // Its warm-cache layer, for the scope GitHub registered it at: that decides whose jobs it may get, so whose cache it may read.
+        var mounts = await caches.PrepareAsync(record, pool, registration.RegisteredAt ?? record.Scope, ct).ConfigureAwait(false);
         return (record, RunnerLaunch.For(pools.FleetName, record, pool, registration, mounts));
     }
 

@@ -42,8 +42,9 @@ public sealed partial class GitHubSimulator
     /// <param name="event">The run's event (default push).</param>
     /// <param name="headRepository">A fork's full name when the run is a pull request from that fork.</param>
     /// <param name="headBranch">The run's branch (default: the repository's default branch, <c>main</c>).</param>
+    /// <param name="tag">The run is of a tag named <paramref name="headBranch"/> (GitHub then gives the tag's name as <c>head_branch</c>); its commit is on no branch.</param>
     /// <param name="script">The job's steps as a shell script the simulated runner runs in place of waiting <paramref name="duration"/>: exit 0 succeeds, anything else fails; its output is kept on the job.</param>
-    public SimWorkflowRun QueueJobs(string repository, IReadOnlyList<string> labels, int count, TimeSpan duration, string? workflowName = null, string? @event = null, string? headRepository = null, string? headBranch = null, string? script = null)
+    public SimWorkflowRun QueueJobs(string repository, IReadOnlyList<string> labels, int count, TimeSpan duration, string? workflowName = null, string? @event = null, string? headRepository = null, string? headBranch = null, string? script = null, bool tag = false)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         var repo = EnsureRepository(repository);
@@ -81,6 +82,12 @@ public sealed partial class GitHubSimulator
             }
 
             _runs[run.Id] = run;
+            if (!tag && run.HeadRepository is null && run.HeadBranch == SimRepository.DefaultBranch && !run.Event.StartsWith("pull_request", StringComparison.Ordinal))
+            {
+                // A push to (or a run of) the default branch: its commit is now the branch's head, the ones before it its history.
+                _defaultBranchCommits.GetOrAdd(repo.FullName, _ => []).Add(run.HeadSha);
+            }
+
             queued = [.. run.Jobs];
             SignalLocked();
         }
@@ -91,6 +98,23 @@ public sealed partial class GitHubSimulator
         }
 
         return run;
+    }
+
+    /// <summary>
+    /// <c>GET /repos/{o}/{r}/compare/{base}...{head}</c>'s <c>status</c> for base = the default branch: <c>identical</c>
+    /// (head is its tip), <c>behind</c> (head is in its history), <c>diverged</c> (a commit the branch never had: a tag's,
+    /// a pull request's); null for a commit the simulator never saw (GitHub answers 404).
+    /// </summary>
+    public string? CompareWithDefaultBranch(SimRepository repo, string head)
+    {
+        lock (_gate)
+        {
+            var history = _defaultBranchCommits.GetValueOrDefault(repo.FullName) ?? [];
+            return history.Count > 0 && history[^1] == head ? "identical"
+                : history.Contains(head) ? "behind"
+                : _runs.Values.Any(r => r.Repository == repo && r.HeadSha == head) ? "diverged"
+                : null;
+        }
     }
 
     public IReadOnlyList<SimWorkflowRun> Runs(SimRepository repo, string? status)

@@ -14,6 +14,7 @@ public sealed partial class GitHubSimulator
     private readonly TimeProvider _time;
     private readonly Dictionary<string, SimRepository> _repos = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<long, SimWorkflowRun> _runs = [];
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, List<string>> _defaultBranchCommits = new(StringComparer.Ordinal);
     private readonly Dictionary<long, SimJob> _jobs = [];
     private readonly Dictionary<long, SimRunner> _runners = [];
     private readonly Dictionary<string, DateTimeOffset> _registrationTokens = new(StringComparer.Ordinal);

@@ -14,6 +14,25 @@ public static partial class GitHubSimulatorEndpoints
         app.MapGet("/repos/{owner}/{repo}", (HttpContext ctx, string owner, string repo) =>
             sim.FindRepository(owner, repo) is { } r ? Respond(ctx, sim, sim.Read(() => SimJson.Repository(r)), null) : NotFound(ctx, sim));
 
+        // GET /repos/{owner}/{repo}/compare/{basehead} ("Compare two commits", GitHub REST docs): here only base = the
+        // default branch and head = a commit sha; status identical, behind (head is in base's history) or diverged.
+        app.MapGet("/repos/{owner}/{repo}/compare/{basehead}", (HttpContext ctx, string owner, string repo, string basehead) =>
+        {
+            if (sim.FindRepository(owner, repo) is not { } r || basehead.Split("...") is not [var @base, var head] || @base != SimRepository.DefaultBranch
+                || sim.CompareWithDefaultBranch(r, head) is not { } status)
+            {
+                return NotFound(ctx, sim);
+            }
+
+            return Respond(ctx, sim, new JsonObject
+            {
+                ["status"] = status,
+                ["ahead_by"] = status == "diverged" ? 1 : 0,
+                ["behind_by"] = status == "identical" ? 0 : 1,
+                ["total_commits"] = status == "diverged" ? 1 : 0,
+            }, null);
+        });
+
         app.MapGet("/repos/{owner}/{repo}/actions/runs", (HttpContext ctx, string owner, string repo, string? status) =>
         {
             if (sim.FindRepository(owner, repo) is not { } r)

@@ -49,6 +49,23 @@ public sealed class CacheTrustTests : GitHubSimulatorFixture
         Assert.True((await trust.JudgeAsync(Record(runner, jobId), "octo/app", ct)).Trusted);
     }
 
+    /// <summary>A tag's run has the tag's name as head_branch; a tag may be named like the default branch.</summary>
+    [Fact]
+    public async Task A_tag_named_like_the_default_branch_is_not_trusted()
+    {
+        var name = $"runner-{Guid.NewGuid():N}"[..16];
+        Sim.QueueJobs("octo/app", ["self-hosted", "linux"], 1, TimeSpan.FromSeconds(1), @event: "push", headBranch: "main", tag: true);
+        var (_, runner, _) = Sim.RegisterJitRunner("octo/app", name, 1, ["self-hosted", "linux"]);
+        Sim.OpenSession(runner!);
+        var job = await Sim.AcquireJobAsync(runner!, TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+        Assert.True(Sim.CompleteJob(runner!, job!.Id, "success"));
+
+        var verdict = await Trust().JudgeAsync(Record(name, job.Id), "octo/app", TestContext.Current.CancellationToken);
+
+        Assert.False(verdict.Trusted);
+        Assert.Contains("is not on main", verdict.Reason, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task A_job_still_running_is_undecided()
     {

@@ -53,6 +53,8 @@ public sealed class OptionsValidationTests
     [InlineData("Cache:MaxSizeMb", "0", "Fleet:Pools:0:Cache:MaxSizeMb must be at least 1")]
     [InlineData("Cache:MaxAge", "-00:01:00", "Fleet:Pools:0:Cache:MaxAge must be positive")]
     [InlineData("Provider", "hetzner", "Fleet:Pools:0:Cache is set, but provider 'hetzner' cannot mount warm caches")]
+    [InlineData("Cache:Scope", "Pool", "Fleet:Pools:0:Cache:Repositories must list the repositories that may write to a pool-wide cache")]
+    [InlineData("Cache:Repositories:0", "not a repository", "Fleet:Pools:0:Cache:Repositories:0 must be a repository")]
     public void A_bad_cache_setting_names_its_key(string key, string value, string expected)
     {
         var pool = new Dictionary<string, string?> { ["Cache:Paths:0"] = "/home/runner/.cache" };

@@ -29,7 +29,7 @@ internal sealed class ScaleSetChannel(ActionsServiceClient actions, GitHubApiCli
         var (scope, scaleSetId) = registry.Find(pool.Name)
             ?? throw new ProviderException("scale_set_unknown", $"the scale set {pool.ChannelSettingsAs<ScaleSetChannelSettings>().NameFor(pool.Name)} of pool {pool.Name} is not known yet (its listener has not started)");
         var config = await actions.GenerateJitConfigAsync(scope, scaleSetId, runner.Name, ct).ConfigureAwait(false);
-        return new RunnerRegistration { GitHubRunnerId = config.Runner.Id, JitConfig = config.EncodedJitConfig, Packages = pool.Traits.InstallsRunner ? await releases.LinuxAsync(runner.Scope, ct).ConfigureAwait(false) : [] };
+        return new RunnerRegistration { GitHubRunnerId = config.Runner.Id, JitConfig = config.EncodedJitConfig, RegisteredAt = scope, Packages = pool.Traits.InstallsRunner ? await releases.LinuxAsync(runner.Scope, ct).ConfigureAwait(false) : [] };
     }
 
     public async Task<bool> DeregisterAsync(RunnerRecord runner, PoolDefinition pool, CancellationToken ct) =>

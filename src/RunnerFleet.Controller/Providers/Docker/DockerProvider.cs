@@ -592,7 +592,8 @@ internal sealed partial class DockerProvider : IRunnerProvider, IDisposable
     /// volume/local: <c>type</c>, <c>device</c> and <c>o</c> go to mount(2)): the scope's generation read-only below,
     /// the runner's own layer above. Anonymous, so removing the container (RemoveVolumes) unmounts and removes it.
     /// redirect_dir, index and metacopy off: the upper layer then holds plain files, whiteouts and opaque folders
-    /// only, which is what the controller's merge reads (a renamed folder is copied up whole).
+    /// only, which is what the controller's merge reads (a renamed folder is copied up whole). nosuid and nodev (mount
+    /// flags moby's mount package takes from <c>o</c>): nothing in a cache runs with another user's rights or opens a device.
     /// </summary>
     private static Mount CacheVolume(CacheMount cache, string runner) => new()
     {
@@ -610,7 +611,7 @@ internal sealed partial class DockerProvider : IRunnerProvider, IDisposable
                 {
                     ["type"] = "overlay",
                     ["device"] = "overlay",
-                    ["o"] = $"lowerdir={cache.LowerDir},upperdir={cache.UpperDir},workdir={cache.WorkDir},redirect_dir=off,index=off,metacopy=off",
+                    ["o"] = $"lowerdir={cache.LowerDir},upperdir={cache.UpperDir},workdir={cache.WorkDir},redirect_dir=off,index=off,metacopy=off,nosuid,nodev",
                 },
             },
         },
