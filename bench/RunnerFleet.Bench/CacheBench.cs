@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Docker.DotNet;
@@ -30,12 +29,7 @@ internal static class CacheBench
         await docker.Networks.CreateNetworkAsync(new NetworksCreateParameters { Name = network, Driver = "bridge", Labels = new Dictionary<string, string> { ["runnerfleet.bench"] = "1" } }).ConfigureAwait(false);
         var gateway = (await docker.Networks.InspectNetworkAsync(network).ConfigureAwait(false)).IPAM.Config[0].Gateway;
         var cacheRoot = Directory.CreateTempSubdirectory("rf-bench-cache-").FullName;
-        var starts = new ConcurrentDictionary<string, long>();
-        using var events = new CancellationTokenSource();
-        var watch = docker.System.MonitorEventsAsync(new ContainerEventsParameters
-        {
-            Filters = new Dictionary<string, IDictionary<string, bool>> { ["event"] = new Dictionary<string, bool> { ["start"] = true }, ["type"] = new Dictionary<string, bool> { ["container"] = true } },
-        }, new Progress<Message>(m => starts.TryAdd(m.Actor.Attributes.TryGetValue("name", out var n) ? n : m.Actor.ID, Stopwatch.GetTimestamp())), events.Token);
+        var starts = new ContainerStarts(docker);
         try
         {
             var settings = new Dictionary<string, string?>
@@ -124,15 +118,7 @@ internal static class CacheBench
         }
         finally
         {
-            await events.CancelAsync().ConfigureAwait(false);
-            try
-            {
-                await watch.ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-            }
-
+            await starts.DisposeAsync().ConfigureAwait(false);
             await docker.Networks.DeleteNetworkAsync(network).ConfigureAwait(false);
             Directory.Delete(cacheRoot, recursive: true);
         }
@@ -175,7 +161,7 @@ internal static class CacheBench
         return (job.CompletedAt!.Value - job.StartedAt!.Value, gone.DestroyedAt!.Value - job.CompletedAt!.Value, job.Output?.Trim() ?? string.Empty);
     }
 
-    private static async Task<double> StartTimeAsync(BenchFleet fleet, string pool, ConcurrentDictionary<string, long> starts)
+    private static async Task<double> StartTimeAsync(BenchFleet fleet, string pool, ContainerStarts starts)
     {
         var job = fleet.GitHub.QueueJobs("bench/app", ["self-hosted", pool], 1, TimeSpan.FromMilliseconds(100)).Jobs[0];
         var known = (await fleet.Store.ListRunnersAsync(1000, CancellationToken.None).ConfigureAwait(false)).Select(r => r.Name).ToHashSet();
@@ -188,18 +174,7 @@ internal static class CacheBench
             await Task.Delay(runner is null ? 2 : 0).ConfigureAwait(false);
         }
 
-        var deadline = Stopwatch.GetTimestamp() + (60 * Stopwatch.Frequency);
-        while (!starts.ContainsKey(runner))
-        {
-            if (Stopwatch.GetTimestamp() > deadline)
-            {
-                throw new TimeoutException($"no start event for {runner}");
-            }
-
-            await Task.Delay(1).ConfigureAwait(false);
-        }
-
-        var elapsed = Stopwatch.GetElapsedTime(t0, starts[runner]).TotalMilliseconds;
+        var elapsed = Stopwatch.GetElapsedTime(t0, await starts.WaitAsync(runner, TimeSpan.FromSeconds(60)).ConfigureAwait(false)).TotalMilliseconds;
         // One runner at a time: the next sample starts on a quiet engine.
         while ((await fleet.Store.ListRunnersAsync(1000, CancellationToken.None).ConfigureAwait(false)).Any(r => r.Name == runner && !RunnerStateMachine.IsFinal(r.State)))
         {

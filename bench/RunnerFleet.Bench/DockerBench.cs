@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -22,12 +21,7 @@ internal static class DockerBench
         var network = $"rf-bench-{Guid.NewGuid():N}"[..16];
         await docker.Networks.CreateNetworkAsync(new NetworksCreateParameters { Name = network, Driver = "bridge", Labels = new Dictionary<string, string> { ["runnerfleet.bench"] = "1" } }).ConfigureAwait(false);
         var gateway = (await docker.Networks.InspectNetworkAsync(network).ConfigureAwait(false)).IPAM.Config[0].Gateway;
-        var starts = new ConcurrentDictionary<string, long>();
-        using var events = new CancellationTokenSource();
-        var watch = docker.System.MonitorEventsAsync(new ContainerEventsParameters
-        {
-            Filters = new Dictionary<string, IDictionary<string, bool>> { ["event"] = new Dictionary<string, bool> { ["start"] = true }, ["type"] = new Dictionary<string, bool> { ["container"] = true } },
-        }, new Progress<Message>(m => starts.TryAdd(m.Actor.Attributes.TryGetValue("name", out var n) ? n : m.Actor.ID, Stopwatch.GetTimestamp())), events.Token);
+        var starts = new ContainerStarts(docker);
         try
         {
             // Bare: the engine's own create + start of the same image, on the same network.
@@ -41,7 +35,7 @@ internal static class DockerBench
                     Name = name, Image = Image, Entrypoint = ["/bin/sleep"], Cmd = ["30"], HostConfig = new HostConfig { NetworkMode = network, Init = true },
                 }).ConfigureAwait(false);
                 await docker.Containers.StartContainerAsync(created.ID, new ContainerStartParameters()).ConfigureAwait(false);
-                var t1 = await WaitStartAsync(starts, name).ConfigureAwait(false);
+                var t1 = await starts.WaitAsync(name, TimeSpan.FromSeconds(30)).ConfigureAwait(false);
                 await docker.Containers.RemoveContainerAsync(created.ID, new ContainerRemoveParameters { Force = true }).ConfigureAwait(false);
                 if (i >= 2)
                 {
@@ -80,7 +74,7 @@ internal static class DockerBench
                         await Task.Delay(runner is null ? 2 : 0).ConfigureAwait(false);
                     }
 
-                    var t1 = await WaitStartAsync(starts, runner).ConfigureAwait(false);
+                    var t1 = await starts.WaitAsync(runner, TimeSpan.FromSeconds(30)).ConfigureAwait(false);
                     if (i >= 2)
                     {
                         fleetTimes.Add(Stopwatch.GetElapsedTime(t0, t1).TotalMilliseconds);
@@ -109,15 +103,7 @@ internal static class DockerBench
         }
         finally
         {
-            await events.CancelAsync().ConfigureAwait(false);
-            try
-            {
-                await watch.ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-            }
-
+            await starts.DisposeAsync().ConfigureAwait(false);
             foreach (var c in await docker.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { ["runnerfleet.fleet=bench"] = true } } }).ConfigureAwait(false))
             {
                 await docker.Containers.RemoveContainerAsync(c.ID, new ContainerRemoveParameters { Force = true }).ConfigureAwait(false);
@@ -125,21 +111,5 @@ internal static class DockerBench
 
             await docker.Networks.DeleteNetworkAsync(network).ConfigureAwait(false);
         }
-    }
-
-    private static async Task<long> WaitStartAsync(ConcurrentDictionary<string, long> starts, string name)
-    {
-        var deadline = Stopwatch.GetTimestamp() + (30 * Stopwatch.Frequency);
-        while (!starts.TryGetValue(name, out _))
-        {
-            if (Stopwatch.GetTimestamp() > deadline)
-            {
-                throw new TimeoutException($"no start event for {name}");
-            }
-
-            await Task.Delay(1).ConfigureAwait(false);
-        }
-
-        return starts[name];
     }
 }
