@@ -2,7 +2,7 @@ using System.Text.Json.Serialization;
 
 namespace RunnerFleet.Controller.Providers.Hetzner;
 
-// Hetzner Cloud API shapes (Hetzner's OpenAPI description; the tests check them against the responses and examples of it kept in tests/RunnerFleet.Controller.Tests/TestData/hetzner/api-fixtures.json), only the fields RunnerFleet reads
+// Hetzner Cloud API shapes (Hetzner's API reference; the tests read response bodies written to it, tests/RunnerFleet.Controller.Tests/TestData/hetzner/responses.json), only the fields RunnerFleet reads
 // or writes. `datacenter` is gone from the API since 2026-07 and is not modelled.
 
 internal sealed record HPrice(string Net, string Gross);
