@@ -109,6 +109,24 @@ internal sealed class BenchFleet : IAsyncDisposable
         return new BenchFleet(sim, app, address, db);
     }
 
+    /// <summary>Posts the job's queued webhook and waits for the runner the controller makes for it.</summary>
+    /// <returns>When the webhook was posted (Stopwatch ticks), and the new runner's name.</returns>
+    public async Task<(long PostedAt, string Runner)> PostQueuedAndAwaitRunnerAsync(SimJob job)
+    {
+        var known = (await Store.ListRunnersAsync(1000, CancellationToken.None).ConfigureAwait(false)).Select(r => r.Name).ToHashSet();
+        var postedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        await PostQueuedAsync(job).ConfigureAwait(false);
+        while (true)
+        {
+            if ((await Store.ListRunnersAsync(1000, CancellationToken.None).ConfigureAwait(false)).Select(r => r.Name).FirstOrDefault(n => !known.Contains(n)) is { } runner)
+            {
+                return (postedAt, runner);
+            }
+
+            await Task.Delay(2).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>POSTs a signed <c>workflow_job queued</c> webhook for a job the simulator holds, as GitHub would.</summary>
     public async Task PostQueuedAsync(SimJob job)
     {

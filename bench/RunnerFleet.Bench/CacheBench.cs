@@ -164,15 +164,7 @@ internal static class CacheBench
     private static async Task<double> StartTimeAsync(BenchFleet fleet, string pool, ContainerStarts starts)
     {
         var job = fleet.GitHub.QueueJobs("bench/app", ["self-hosted", pool], 1, TimeSpan.FromMilliseconds(100)).Jobs[0];
-        var known = (await fleet.Store.ListRunnersAsync(1000, CancellationToken.None).ConfigureAwait(false)).Select(r => r.Name).ToHashSet();
-        var t0 = Stopwatch.GetTimestamp();
-        await fleet.PostQueuedAsync(job).ConfigureAwait(false);
-        string? runner = null;
-        while (runner is null)
-        {
-            runner = (await fleet.Store.ListRunnersAsync(1000, CancellationToken.None).ConfigureAwait(false)).Select(r => r.Name).FirstOrDefault(n => !known.Contains(n));
-            await Task.Delay(runner is null ? 2 : 0).ConfigureAwait(false);
-        }
+        var (t0, runner) = await fleet.PostQueuedAndAwaitRunnerAsync(job).ConfigureAwait(false);
 
         var elapsed = Stopwatch.GetElapsedTime(t0, await starts.WaitAsync(runner, TimeSpan.FromSeconds(60)).ConfigureAwait(false)).TotalMilliseconds;
         // One runner at a time: the next sample starts on a quiet engine.

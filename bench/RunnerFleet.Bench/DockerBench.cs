@@ -64,15 +64,7 @@ internal static class DockerBench
                 for (var i = 0; i < samples + 2; i++)
                 {
                     var job = fleet.GitHub.QueueJobs("bench/app", s_labels, 1, TimeSpan.FromMilliseconds(200)).Jobs[0];
-                    var known = (await fleet.Store.ListRunnersAsync(1000, CancellationToken.None).ConfigureAwait(false)).Select(r => r.Name).ToHashSet();
-                    var t0 = Stopwatch.GetTimestamp();
-                    await fleet.PostQueuedAsync(job).ConfigureAwait(false);
-                    string? runner = null;
-                    while (runner is null)
-                    {
-                        runner = (await fleet.Store.ListRunnersAsync(1000, CancellationToken.None).ConfigureAwait(false)).Select(r => r.Name).FirstOrDefault(n => !known.Contains(n));
-                        await Task.Delay(runner is null ? 2 : 0).ConfigureAwait(false);
-                    }
+                    var (t0, runner) = await fleet.PostQueuedAndAwaitRunnerAsync(job).ConfigureAwait(false);
 
                     var t1 = await starts.WaitAsync(runner, TimeSpan.FromSeconds(30)).ConfigureAwait(false);
                     if (i >= 2)
